@@ -1,0 +1,76 @@
+//! Domain errors become GraphQL errors with `extensions.code`. Internal errors are logged
+//! once, here, with a request id, and sent without their internals.
+
+use async_graphql::{Error, ErrorExtensions};
+use domain::DomainError;
+
+/// The error codes a client may see.
+pub mod code {
+    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    pub const FORBIDDEN: &str = "FORBIDDEN";
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+    pub const CONFLICT: &str = "CONFLICT";
+    pub const INTERNAL: &str = "INTERNAL";
+}
+
+pub fn coded(code: &'static str, message: impl Into<String>) -> Error {
+    Error::new(message.into()).extend_with(|_, e| e.set("code", code))
+}
+
+pub fn bad_input(field: &str, message: impl Into<String>) -> Error {
+    let field = field.to_owned();
+    Error::new(message.into()).extend_with(move |_, e| {
+        e.set("code", code::BAD_USER_INPUT);
+        e.set("field", field.clone());
+    })
+}
+
+pub fn unauthenticated() -> Error {
+    coded(code::UNAUTHENTICATED, "authentication required: send `Authorization: Bearer <token>`")
+}
+
+pub fn not_found(what: &str) -> Error {
+    coded(code::NOT_FOUND, format!("{what} not found"))
+}
+
+/// Maps a domain error to its GraphQL form; anything unexpected is logged and hidden.
+pub fn from_domain(err: DomainError) -> Error {
+    match err {
+        DomainError::Unauthenticated => unauthenticated(),
+        DomainError::Forbidden(m) => coded(code::FORBIDDEN, m),
+        DomainError::NotFound(what) => not_found(what),
+        DomainError::BadInput { field, message } => bad_input(field, message),
+        DomainError::Conflict(m) => coded(code::CONFLICT, m),
+        DomainError::Db(db) => internal(&db),
+    }
+}
+
+pub fn internal(err: &dyn std::fmt::Display) -> Error {
+    let request_id = next_request_id();
+    tracing::error!(request.id = request_id, error = %err, "internal error");
+    Error::new(format!("internal error (request {request_id})")).extend_with(|_, e| e.set("code", code::INTERNAL))
+}
+
+fn next_request_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("{:x}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// `?` on a domain result inside a resolver.
+pub trait OrGql<T> {
+    fn gql(self) -> async_graphql::Result<T>;
+}
+
+impl<T> OrGql<T> for Result<T, DomainError> {
+    fn gql(self) -> async_graphql::Result<T> {
+        self.map_err(from_domain)
+    }
+}
+
+impl<T> OrGql<T> for Result<T, sea_orm::DbErr> {
+    fn gql(self) -> async_graphql::Result<T> {
+        self.map_err(|e| internal(&e))
+    }
+}

@@ -1,0 +1,80 @@
+//! Relay cursor connections over an ordered sea-orm select, keyed by row id.
+
+use async_graphql::connection::{Connection, Edge, EmptyFields, OpaqueCursor};
+use async_graphql::{OutputType, SimpleObject};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select};
+
+use crate::error::{OrGql, bad_input};
+
+pub const DEFAULT_PAGE: i32 = 20;
+pub const MAX_PAGE: i32 = 100;
+
+/// Extra fields on every connection.
+#[derive(SimpleObject)]
+pub struct Counted {
+    /// How many items the whole list has, over all pages.
+    pub total_count: u64,
+}
+
+pub type Page<T> = Connection<OpaqueCursor<i64>, T, Counted, EmptyFields>;
+
+/// Checks `first` (1 to 100, default 20).
+pub fn page_size(first: Option<i32>) -> async_graphql::Result<u64> {
+    match first.unwrap_or(DEFAULT_PAGE) {
+        n @ 1..=MAX_PAGE => Ok(n as u64),
+        n => Err(bad_input("first", format!("`first` must be between 1 and {MAX_PAGE}, got {n}"))),
+    }
+}
+
+pub fn decode_after(after: Option<String>) -> async_graphql::Result<Option<i64>> {
+    use async_graphql::connection::CursorType;
+    after
+        .map(|a| OpaqueCursor::<i64>::decode_cursor(&a).map(|c| c.0).map_err(|_| bad_input("after", "`after` is not a valid cursor")))
+        .transpose()
+}
+
+/// Which way the id runs down the list.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    Ascending,
+    Descending,
+}
+
+/// One page of `select`, ordered by `id_column`, with the total count of the whole select.
+pub async fn page<E, C, T>(
+    db: &impl ConnectionTrait,
+    select: Select<E>,
+    id_column: C,
+    order: Order,
+    first: Option<i32>,
+    after: Option<String>,
+    id_of: impl Fn(&E::Model) -> i64,
+    wrap: impl Fn(E::Model) -> T,
+) -> async_graphql::Result<Page<T>>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+    C: ColumnTrait,
+    T: OutputType,
+{
+    let size = page_size(first)?;
+    let after = decode_after(after)?;
+    let total = select.clone().count(db).await.gql()?;
+    let mut rows = select;
+    if let Some(after) = after {
+        rows = match order {
+            Order::Ascending => rows.filter(id_column.gt(after)),
+            Order::Descending => rows.filter(id_column.lt(after)),
+        };
+    }
+    rows = match order {
+        Order::Ascending => rows.order_by_asc(id_column),
+        Order::Descending => rows.order_by_desc(id_column),
+    };
+    let mut items = rows.limit(size + 1).all(db).await.gql()?;
+    let has_next = items.len() as u64 > size;
+    items.truncate(size as usize);
+    let mut connection = Connection::with_additional_fields(after.is_some(), has_next, Counted { total_count: total });
+    connection.edges.extend(items.into_iter().map(|row| Edge::new(OpaqueCursor(id_of(&row)), wrap(row))));
+    Ok(connection)
+}

@@ -1,0 +1,121 @@
+//! The organisation: employees and departments.
+
+use async_graphql::{Context, Enum, ID, Object};
+use entity::{department, employee};
+use sea_orm::{EntityTrait, QueryOrder};
+
+use super::context::{Ctx, db};
+use super::scalars::Date;
+use crate::id::{Kind, decode, encode};
+use crate::paging::{Order, Page, page};
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Employee,
+    Manager,
+    Admin,
+}
+
+impl From<entity::enums::Role> for Role {
+    fn from(r: entity::enums::Role) -> Self {
+        match r {
+            entity::enums::Role::Employee => Role::Employee,
+            entity::enums::Role::Manager => Role::Manager,
+            entity::enums::Role::Admin => Role::Admin,
+        }
+    }
+}
+
+/// A person in the company directory.
+pub struct Employee(pub employee::Model);
+
+#[Object]
+impl Employee {
+    pub async fn id(&self) -> ID {
+        encode(Kind::Employee, self.0.id)
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+
+    async fn role(&self) -> Role {
+        self.0.role.into()
+    }
+
+    async fn department(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Department>> {
+        Ctx::new(ctx)?.department(self.0.department_id).await
+    }
+
+    /// The employee's manager; null at the top of the chain.
+    async fn manager(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Employee>> {
+        match self.0.manager_id {
+            Some(id) => Ctx::new(ctx)?.employee(id).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn hired_on(&self) -> Date {
+        Date(self.0.hired_on)
+    }
+
+    /// The last working day; null while employed.
+    async fn left_on(&self) -> Option<Date> {
+        self.0.left_on.map(Date)
+    }
+}
+
+pub struct Department(pub department::Model);
+
+#[Object]
+impl Department {
+    pub async fn id(&self) -> ID {
+        encode(Kind::Department, self.0.id)
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+}
+
+#[derive(Default)]
+pub struct OrgQuery;
+
+#[Object]
+impl OrgQuery {
+    /// The employee behind the token; null for a service token.
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Employee>> {
+        let c = Ctx::new(ctx)?;
+        match c.who.employee_id() {
+            Some(id) => c.employee(id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// One employee of the directory.
+    async fn employee(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Employee>> {
+        let c = Ctx::new(ctx)?;
+        c.employee(decode(&id, Kind::Employee, "id")?).await
+    }
+
+    /// The directory, in the order people were added.
+    async fn employees(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Page<Employee>> {
+        let c = Ctx::new(ctx)?;
+        page(c.db(), employee::Entity::find(), employee::Column::Id, Order::Ascending, first, after, |e| e.id, Employee).await
+    }
+
+    async fn departments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Department>> {
+        let c = Ctx::new(ctx)?;
+        let rows = db(department::Entity::find().order_by_asc(department::Column::Name).all(c.db()).await)?;
+        Ok(rows.into_iter().map(Department).collect())
+    }
+}

@@ -1,0 +1,88 @@
+//! Work periods.
+
+use async_graphql::{Context, Enum, ID, Object};
+use chrono::{DateTime, Utc};
+use entity::enums::PeriodStatus as Stored;
+use entity::period;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use super::context::{Ctx, db};
+use super::scalars::Date;
+use crate::id::{Kind, encode};
+use crate::paging::{Order, Page, page};
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum PeriodStatus {
+    Open,
+    Closing,
+    Closed,
+}
+
+impl From<Stored> for PeriodStatus {
+    fn from(s: Stored) -> Self {
+        match s {
+            Stored::Open => PeriodStatus::Open,
+            Stored::Closing => PeriodStatus::Closing,
+            Stored::Closed => PeriodStatus::Closed,
+        }
+    }
+}
+
+/// A work period: local dates and the UTC instants of their midnights.
+pub struct Period(pub period::Model);
+
+#[Object]
+impl Period {
+    pub async fn id(&self) -> ID {
+        encode(Kind::Period, self.0.id)
+    }
+
+    /// First local date of the period.
+    async fn starts_on(&self) -> Date {
+        Date(self.0.starts_on)
+    }
+
+    /// Last local date of the period.
+    async fn ends_on(&self) -> Date {
+        Date(self.0.ends_on)
+    }
+
+    /// Local midnight starting `startsOn`, in UTC.
+    async fn starts_at(&self) -> DateTime<Utc> {
+        self.0.starts_at
+    }
+
+    /// Local midnight after `endsOn`, in UTC.
+    async fn ends_at(&self) -> DateTime<Utc> {
+        self.0.ends_at
+    }
+
+    async fn status(&self) -> PeriodStatus {
+        self.0.status.into()
+    }
+}
+
+#[derive(Default)]
+pub struct PeriodQuery;
+
+#[Object]
+impl PeriodQuery {
+    /// The open period containing now; when the scheduler is behind, the newest open one.
+    async fn current_period(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Period>> {
+        let c = Ctx::new(ctx)?;
+        let now = c.now();
+        let row = db(period::Entity::find()
+            .filter(period::Column::Status.eq(Stored::Open))
+            .filter(period::Column::StartsAt.lte(now))
+            .order_by_desc(period::Column::StartsOn)
+            .one(c.db())
+            .await)?;
+        Ok(row.map(Period))
+    }
+
+    /// All periods, newest first.
+    async fn periods(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Page<Period>> {
+        let c = Ctx::new(ctx)?;
+        page(c.db(), period::Entity::find(), period::Column::Id, Order::Descending, first, after, |p| p.id, Period).await
+    }
+}

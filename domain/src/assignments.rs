@@ -1,0 +1,84 @@
+//! Moving assignments through the state machine, for people and for the system.
+//!
+//! A transition is a conditional update on the status read in the same transaction
+//! (`... WHERE id = ? AND status = ?`), so of two racing transitions one wins and the other
+//! gets `Conflict`. Every transition appends an `assignment_event`.
+
+use chrono::{DateTime, Utc};
+use entity::enums::{AssignmentStatus, PeriodStatus};
+use entity::{assignment, period};
+use sea_orm::prelude::Expr;
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::auth::Principal;
+use crate::db::{Db, begin_write};
+use crate::periods::record_event;
+use crate::transition::{Action, Actor, TransitionError, transition};
+use crate::{DomainError, DomainResult, access};
+
+/// Applies `action` to assignment `id` on behalf of `who`.
+pub async fn act(
+    db: &impl Db,
+    who: &Principal,
+    id: i64,
+    action: Action,
+    comment: Option<&str>,
+    now: DateTime<Utc>,
+) -> DomainResult<assignment::Model> {
+    let comment = comment.map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned);
+    match action {
+        Action::Return if comment.is_none() => return Err(DomainError::bad_input("comment", "a return needs a comment")),
+        Action::Cancel if comment.is_none() => return Err(DomainError::bad_input("reason", "a cancellation needs a reason")),
+        _ => {}
+    }
+    let txn = begin_write(db).await?;
+    let current = assignment::Entity::find_by_id(id).one(&txn).await?.ok_or(DomainError::NotFound("assignment"))?;
+    if !access::can_see_assignment(&txn, who, &current).await? {
+        return Err(DomainError::NotFound("assignment"));
+    }
+    let me = who.employee_id();
+    let actor = Actor::Person {
+        assignee: me == Some(current.assignee_id),
+        controller: me == Some(current.controller_id),
+        admin: who.is_admin(),
+    };
+    let to = transition(current.status, action, actor).map_err(|e| match e {
+        TransitionError::Forbidden { .. } => DomainError::Forbidden(e.to_string()),
+        TransitionError::Conflict { .. } => DomainError::Conflict(e.to_string()),
+    })?;
+    let period = period::Entity::find_by_id(current.period_id).one(&txn).await?.ok_or(DomainError::NotFound("period"))?;
+    if period.status != PeriodStatus::Open {
+        return Err(DomainError::Conflict("the assignment's period is closed".into()));
+    }
+    let mut update = assignment::Entity::update_many()
+        .col_expr(assignment::Column::Status, Expr::value(to))
+        .col_expr(assignment::Column::Version, Expr::col(assignment::Column::Version).add(1));
+    match action {
+        Action::Submit => update = update.col_expr(assignment::Column::SubmittedAt, Expr::value(now)),
+        Action::Accept | Action::Return => update = update.col_expr(assignment::Column::DecidedAt, Expr::value(now)),
+        _ => {}
+    }
+    let done = update
+        .filter(assignment::Column::Id.eq(id))
+        .filter(assignment::Column::Status.eq(current.status))
+        .exec(&txn)
+        .await?;
+    if done.rows_affected != 1 {
+        return Err(DomainError::Conflict(format!("the assignment changed meanwhile; it is no longer {:?}", current.status)));
+    }
+    record_event(&txn, id, me, Some(current.status), to, comment, now).await?;
+    let changed = assignment::Entity::find_by_id(id).one(&txn).await?.ok_or(DomainError::NotFound("assignment"))?;
+    txn.commit().await?;
+    Ok(changed)
+}
+
+/// Whether an assignment is overdue at `now`.
+pub fn overdue(a: &assignment::Model, now: DateTime<Utc>) -> bool {
+    crate::transition::is_overdue(a.status, a.due_at, now)
+}
+
+/// Statuses that still count as work left.
+pub fn is_unfinished(status: AssignmentStatus) -> bool {
+    crate::transition::UNFINISHED.contains(&status)
+}

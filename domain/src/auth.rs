@@ -1,0 +1,183 @@
+//! Bearer tokens and the principal behind a request.
+//!
+//! A token is `zb_` followed by 32 random bytes in URL-safe base64. Only its SHA-256 is
+//! stored, so a leaked database does not leak usable tokens; the secret is shown once.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Duration, Utc};
+use entity::enums::Role;
+use entity::{api_token, employee};
+use sea_orm::prelude::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sha2::{Digest, Sha256};
+
+use crate::{DomainError, DomainResult};
+
+/// What a service token may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scope {
+    Admin,
+    PayrollRead,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Admin => "admin",
+            Scope::PayrollRead => "payroll:read",
+        }
+    }
+
+    pub fn parse(s: &str) -> DomainResult<Self> {
+        match s {
+            "admin" => Ok(Scope::Admin),
+            "payroll:read" => Ok(Scope::PayrollRead),
+            other => Err(DomainError::bad_input("scope", format!("unknown scope `{other}`; expected `admin` or `payroll:read`"))),
+        }
+    }
+}
+
+/// Who is making a request.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Principal {
+    Employee { id: i64, role: Role, token_id: i64 },
+    Service { name: String, scopes: Vec<Scope>, token_id: i64 },
+}
+
+impl Principal {
+    pub fn is_admin(&self) -> bool {
+        match self {
+            Principal::Employee { role, .. } => *role == Role::Admin,
+            Principal::Service { scopes, .. } => scopes.contains(&Scope::Admin),
+        }
+    }
+
+    pub fn has_scope(&self, scope: Scope) -> bool {
+        self.is_admin() || matches!(self, Principal::Service { scopes, .. } if scopes.contains(&scope))
+    }
+
+    pub fn employee_id(&self) -> Option<i64> {
+        match self {
+            Principal::Employee { id, .. } => Some(*id),
+            Principal::Service { .. } => None,
+        }
+    }
+}
+
+/// Whose token it is.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TokenOwner {
+    Employee(i64),
+    Service { name: String, scopes: Vec<Scope> },
+}
+
+pub fn hash_token(secret: &str) -> String {
+    let digest = Sha256::digest(secret.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    // The OS random source failing is unrecoverable for a token issuer.
+    getrandom::fill(&mut bytes).expect("the operating system's random source is unavailable");
+    format!("zb_{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Creates a token and returns its row and the secret, which is not stored anywhere.
+pub async fn create_token(
+    db: &impl ConnectionTrait,
+    owner: TokenOwner,
+    name: &str,
+    expires_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> DomainResult<(api_token::Model, String)> {
+    let secret = new_secret();
+    let (employee_id, service, scopes) = match owner {
+        TokenOwner::Employee(id) => {
+            let found = employee::Entity::find_by_id(id).one(db).await?;
+            if found.is_none() {
+                return Err(DomainError::NotFound("employee"));
+            }
+            (Some(id), None, String::new())
+        }
+        TokenOwner::Service { name, scopes } => {
+            if name.trim().is_empty() {
+                return Err(DomainError::bad_input("service", "a service token needs a service name"));
+            }
+            if scopes.is_empty() {
+                return Err(DomainError::bad_input("scope", "a service token needs at least one scope"));
+            }
+            let scopes: Vec<_> = scopes.iter().map(|s| s.as_str()).collect();
+            (None, Some(name), scopes.join(" "))
+        }
+    };
+    if expires_at.is_some_and(|at| at <= now) {
+        return Err(DomainError::bad_input("expiresAt", "the expiry must be in the future"));
+    }
+    let row = api_token::ActiveModel {
+        token_hash: Set(hash_token(&secret)),
+        name: Set(name.to_owned()),
+        employee_id: Set(employee_id),
+        service: Set(service),
+        scopes: Set(scopes),
+        created_at: Set(now),
+        expires_at: Set(expires_at),
+        revoked_at: Set(None),
+        last_used_at: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok((row, secret))
+}
+
+/// How stale `last_used_at` may get before a request refreshes it; keeps reads from writing.
+const LAST_USED_RESOLUTION: Duration = Duration::minutes(1);
+
+/// Resolves a bearer secret to its principal, or `Unauthenticated`.
+pub async fn authenticate(db: &impl ConnectionTrait, secret: &str, now: DateTime<Utc>) -> DomainResult<Principal> {
+    let found = api_token::Entity::find()
+        .filter(api_token::Column::TokenHash.eq(hash_token(secret)))
+        .one(db)
+        .await?;
+    let Some(token) = found else { return Err(DomainError::Unauthenticated) };
+    if token.revoked_at.is_some() || token.expires_at.is_some_and(|at| at <= now) {
+        return Err(DomainError::Unauthenticated);
+    }
+    let principal = match (token.employee_id, &token.service) {
+        (Some(id), _) => {
+            let employee = employee::Entity::find_by_id(id).one(db).await?.ok_or(DomainError::Unauthenticated)?;
+            let today = now.date_naive();
+            if employee.left_on.is_some_and(|left| left < today) {
+                return Err(DomainError::Unauthenticated);
+            }
+            Principal::Employee { id, role: employee.role, token_id: token.id }
+        }
+        (None, Some(service)) => Principal::Service {
+            name: service.clone(),
+            scopes: token.scopes.split_whitespace().filter_map(|s| Scope::parse(s).ok()).collect(),
+            token_id: token.id,
+        },
+        (None, None) => return Err(DomainError::Unauthenticated),
+    };
+    if token.last_used_at.is_none_or(|at| now - at >= LAST_USED_RESOLUTION) {
+        api_token::Entity::update_many()
+            .col_expr(api_token::Column::LastUsedAt, Expr::value(now))
+            .filter(api_token::Column::Id.eq(token.id))
+            .exec(db)
+            .await?;
+    }
+    Ok(principal)
+}
+
+/// Revokes a token; revoking twice is harmless.
+pub async fn revoke_token(db: &impl ConnectionTrait, token_id: i64, now: DateTime<Utc>) -> DomainResult<api_token::Model> {
+    let token = api_token::Entity::find_by_id(token_id).one(db).await?.ok_or(DomainError::NotFound("token"))?;
+    if token.revoked_at.is_some() {
+        return Ok(token);
+    }
+    let mut active: api_token::ActiveModel = token.into();
+    active.revoked_at = Set(Some(now));
+    Ok(active.update(db).await?)
+}

@@ -1,0 +1,26 @@
+//! Zeroboard's rules and use cases.
+//!
+//! Pure rules (no I/O, `now` and policy are arguments): [`calendar`], [`transition`], [`kpi`].
+//! Services over sea-orm that every entry point calls (GraphQL, scheduler, CLI): [`db`],
+//! [`auth`], [`periods`], [`demo`]. Nothing here knows GraphQL, HTTP or cron.
+
+pub mod access;
+pub mod assignments;
+pub mod auth;
+pub mod calendar;
+pub mod clock;
+pub mod db;
+pub mod demo;
+pub mod directory;
+pub mod error;
+pub mod kpi;
+pub mod periods;
+pub mod transition;
+
+pub use error::{DomainError, DomainResult};
+
+/// The company settings every service needs: its calendar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Company {
+    pub calendar: calendar::Calendar,
+}

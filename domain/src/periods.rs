@@ -1,0 +1,241 @@
+//! The scheduler's steps as services: open due periods, generate duties.
+//!
+//! Each step is idempotent and safe to run concurrently: it runs in one write transaction,
+//! holds a transaction-level advisory lock on PostgreSQL, and inserts behind unique keys
+//! (`period.starts_on`; `assignment(template_id, period_id, assignee_id)`), so a second run
+//! or a second instance finds nothing left to do.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use entity::enums::{AssignmentKind, AssignmentStatus, PeriodStatus};
+use entity::{assignment, assignment_event, duty_template, employee, kpi_policy, period};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set, Statement,
+};
+
+use crate::calendar::PeriodDates;
+use crate::db::{Db, begin_write};
+use crate::{Company, DomainResult};
+
+/// Keys of the transaction-level advisory locks, one per scheduler step.
+#[derive(Clone, Copy, Debug)]
+pub enum Step {
+    Open = 0x5a42_0001,
+    Generate = 0x5a42_0002,
+    Close = 0x5a42_0003,
+}
+
+/// Serialises one step across instances on PostgreSQL; SQLite's write lock already does.
+pub async fn lock_step(txn: &impl ConnectionTrait, step: Step) -> DomainResult<()> {
+    if txn.get_database_backend() == DatabaseBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1)",
+            [(step as i64).into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// The version of the KPI policy in force now: the newest one.
+pub async fn current_policy(db: &impl ConnectionTrait) -> DomainResult<kpi_policy::Model> {
+    kpi_policy::Entity::find()
+        .order_by_desc(kpi_policy::Column::Version)
+        .one(db)
+        .await?
+        .ok_or(crate::DomainError::NotFound("KPI policy"))
+}
+
+/// Creates every missing period from the day after the last one up to the one containing
+/// today's local date (on the first run: just the period containing today). Returns the
+/// periods it created, oldest first.
+pub async fn open_due(db: &impl Db, company: &Company, now: DateTime<Utc>) -> DomainResult<Vec<period::Model>> {
+    let txn = begin_write(db).await?;
+    lock_step(&txn, Step::Open).await?;
+    let calendar = &company.calendar;
+    let today = calendar.local_date(now);
+    let last = period::Entity::find().order_by_desc(period::Column::StartsOn).one(&txn).await?;
+    let mut next = match &last {
+        None => calendar.period_containing(today),
+        Some(last) => calendar.next_after(last.ends_on),
+    };
+    let policy = current_policy(&txn).await?;
+    let mut created = Vec::new();
+    while next.starts_on <= today {
+        let row = period::ActiveModel {
+            starts_on: Set(next.starts_on),
+            ends_on: Set(next.ends_on),
+            starts_at: Set(calendar.starts_at(next)),
+            ends_at: Set(calendar.ends_at(next)),
+            status: Set(PeriodStatus::Open),
+            policy_version: Set(policy.version),
+            cadence: Set(calendar.cadence.to_string()),
+            opened_at: Set(now),
+            closed_at: Set(None),
+            ..Default::default()
+        };
+        let inserted = period::Entity::insert(row)
+            .on_conflict_do_nothing_on([period::Column::StartsOn])
+            .exec_with_returning(&txn)
+            .await?;
+        if let sea_orm::TryInsertResult::Inserted(row) = inserted {
+            created.push(row);
+        }
+        next = calendar.next_after(next.ends_on);
+    }
+    txn.commit().await?;
+    Ok(created)
+}
+
+/// What one generation run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Generated {
+    pub created: u32,
+    /// Duties that already existed (an earlier or concurrent run made them).
+    pub existing: u32,
+    /// Duties skipped because no controller other than the assignee could be found.
+    pub skipped_no_controller: u32,
+}
+
+/// Whether a template recurs in the period: it counts periods from the first one that
+/// reaches its `starts_on` and is due in every `every_n_periods`-th of them.
+pub fn template_due(template_starts_on: NaiveDate, every_n_periods: i32, periods_before: &[PeriodDates], period: PeriodDates) -> bool {
+    if period.ends_on < template_starts_on {
+        return false;
+    }
+    let index = periods_before.iter().filter(|p| p.ends_on >= template_starts_on && p.starts_on < period.starts_on).count();
+    index % every_n_periods.max(1) as usize == 0
+}
+
+/// The due instant of a duty: `due_offset_days` after the period starts (never after it
+/// ends), else the period's end; a due date already past at generation moves to the end.
+pub fn duty_due_at(
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    due_offset_days: Option<i32>,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let due = match due_offset_days {
+        Some(days) => (starts_at + Duration::days(i64::from(days))).min(ends_at),
+        None => ends_at,
+    };
+    if due < now { ends_at } else { due }
+}
+
+/// Whether an employee is active on a local date.
+pub fn active_on(employee: &employee::Model, date: NaiveDate) -> bool {
+    employee.hired_on <= date && employee.left_on.is_none_or(|left| left >= date)
+}
+
+/// Generates the duties of every open period that has not ended yet.
+pub async fn generate_due(db: &impl Db, now: DateTime<Utc>) -> DomainResult<Generated> {
+    let txn = begin_write(db).await?;
+    lock_step(&txn, Step::Generate).await?;
+    let mut report = Generated::default();
+    let periods = period::Entity::find().order_by_asc(period::Column::StartsOn).all(&txn).await?;
+    let open: Vec<_> = periods.iter().filter(|p| p.status == PeriodStatus::Open && p.ends_at > now).collect();
+    if open.is_empty() {
+        txn.commit().await?;
+        return Ok(report);
+    }
+    let dates: Vec<PeriodDates> = periods.iter().map(|p| PeriodDates { starts_on: p.starts_on, ends_on: p.ends_on }).collect();
+    let templates = duty_template::Entity::find().filter(duty_template::Column::Active.eq(true)).all(&txn).await?;
+    let employees = employee::Entity::find().all(&txn).await?;
+    let by_id: HashMap<i64, &employee::Model> = employees.iter().map(|e| (e.id, e)).collect();
+    for period in open {
+        let dates_now = PeriodDates { starts_on: period.starts_on, ends_on: period.ends_on };
+        let existing: std::collections::HashSet<(i64, i64)> = assignment::Entity::find()
+            .select_only()
+            .column(assignment::Column::TemplateId)
+            .column(assignment::Column::AssigneeId)
+            .filter(assignment::Column::PeriodId.eq(period.id))
+            .filter(assignment::Column::TemplateId.is_not_null())
+            .into_tuple::<(i64, i64)>()
+            .all(&txn)
+            .await?
+            .into_iter()
+            .collect();
+        for template in &templates {
+            if !template_due(template.starts_on, template.every_n_periods, &dates, dates_now) {
+                continue;
+            }
+            let targets: Vec<&employee::Model> = match (template.employee_id, template.department_id) {
+                (Some(id), _) => by_id.get(&id).into_iter().copied().collect(),
+                (None, Some(department)) => employees.iter().filter(|e| e.department_id == department).collect(),
+                (None, None) => Vec::new(),
+            };
+            for assignee in targets.into_iter().filter(|e| active_on(e, period.starts_on)) {
+                let Some(controller) = template.controller_id.or(assignee.manager_id).filter(|c| *c != assignee.id) else {
+                    report.skipped_no_controller += 1;
+                    continue;
+                };
+                if existing.contains(&(template.id, assignee.id)) {
+                    report.existing += 1;
+                    continue;
+                }
+                let row = assignment::ActiveModel {
+                    kind: Set(AssignmentKind::Duty),
+                    template_id: Set(Some(template.id)),
+                    period_id: Set(period.id),
+                    assignee_id: Set(assignee.id),
+                    controller_id: Set(controller),
+                    title: Set(template.title.clone()),
+                    description: Set(template.description.clone()),
+                    weight: Set(template.weight),
+                    due_at: Set(duty_due_at(period.starts_at, period.ends_at, template.due_offset_days, now)),
+                    status: Set(AssignmentStatus::Todo),
+                    submitted_at: Set(None),
+                    decided_at: Set(None),
+                    created_at: Set(now),
+                    created_by: Set(None),
+                    version: Set(1),
+                    ..Default::default()
+                };
+                let inserted = assignment::Entity::insert(row)
+                    .on_conflict_do_nothing_on([
+                        assignment::Column::TemplateId,
+                        assignment::Column::PeriodId,
+                        assignment::Column::AssigneeId,
+                    ])
+                    .exec_with_returning(&txn)
+                    .await?;
+                match inserted {
+                    sea_orm::TryInsertResult::Inserted(row) => {
+                        record_event(&txn, row.id, None, None, AssignmentStatus::Todo, None, now).await?;
+                        report.created += 1;
+                    }
+                    _ => report.existing += 1,
+                }
+            }
+        }
+    }
+    txn.commit().await?;
+    Ok(report)
+}
+
+/// Appends one event to an assignment's history.
+pub async fn record_event(
+    db: &impl ConnectionTrait,
+    assignment_id: i64,
+    actor_id: Option<i64>,
+    from: Option<AssignmentStatus>,
+    to: AssignmentStatus,
+    comment: Option<String>,
+    at: DateTime<Utc>,
+) -> DomainResult<()> {
+    assignment_event::Entity::insert(assignment_event::ActiveModel {
+        assignment_id: Set(assignment_id),
+        actor_id: Set(actor_id),
+        from_status: Set(from),
+        to_status: Set(to),
+        comment: Set(comment),
+        at: Set(at),
+        ..Default::default()
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,17 @@
+//! The one schema of Zeroboard, for SQLite and PostgreSQL alike.
+//!
+//! Migrations are written with sea-query's builders (plus one portable raw index), so every
+//! statement runs unchanged on both databases. A migration never edits an earlier one.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_model;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261126_000001_model::Migration)]
+    }
+}

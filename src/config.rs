@@ -1,0 +1,159 @@
+//! Settings, from flags > `ZEROBOARD_*` environment > `zeroboard.toml` > defaults.
+//!
+//! Clap reads flags and the environment; the file fills what neither gave. Every value is
+//! checked here, and a bad one stops the program with one line naming the setting.
+
+use std::path::PathBuf;
+
+use chrono_tz::Tz;
+use clap::Args;
+use domain::calendar::{Calendar, Cadence};
+use serde::Deserialize;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://zeroboard.db?mode=rwc";
+pub const DEFAULT_BIND: &str = "127.0.0.1:8000";
+
+/// Settings shared by every command.
+#[derive(Args, Debug, Clone, Default)]
+pub struct SettingsArgs {
+    /// Database URL: `sqlite://FILE?mode=rwc` or `postgres://USER@HOST/DB` [default: sqlite://zeroboard.db?mode=rwc]
+    #[arg(long, global = true, env = "ZEROBOARD_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Address to serve on [default: 127.0.0.1:8000]
+    #[arg(long, global = true, env = "ZEROBOARD_BIND")]
+    pub bind: Option<String>,
+    /// The company's IANA time zone, e.g. Europe/Berlin [default: UTC]
+    #[arg(long, global = true, env = "ZEROBOARD_TIMEZONE")]
+    pub timezone: Option<String>,
+    /// Period cadence: weekly, biweekly[:MONDAY], semi-monthly or monthly [default: semi-monthly]
+    #[arg(long, global = true, env = "ZEROBOARD_CADENCE")]
+    pub cadence: Option<String>,
+    /// Optional settings file [default: zeroboard.toml, if present]
+    #[arg(long, global = true, env = "ZEROBOARD_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// The optional file: the same settings, snake_case.
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    database_url: Option<String>,
+    bind: Option<String>,
+    timezone: Option<String>,
+    cadence: Option<String>,
+}
+
+/// Checked settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub bind: String,
+    pub calendar: Calendar,
+}
+
+/// A bad setting: which one, and why.
+#[derive(Debug)]
+pub struct SettingError {
+    pub setting: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for SettingError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid setting `{}`: {}", self.setting, self.message)
+    }
+}
+
+impl std::error::Error for SettingError {}
+
+fn bad(setting: &'static str, message: impl Into<String>) -> SettingError {
+    SettingError { setting, message: message.into() }
+}
+
+impl SettingsArgs {
+    pub fn resolve(&self) -> Result<Settings, SettingError> {
+        let file = self.read_file()?;
+        let database_url = self.database_url.clone().or(file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(bad("database_url", format!("`{database_url}` is neither sqlite://… nor postgres://…")));
+        }
+        let bind = self.bind.clone().or(file.bind).unwrap_or_else(|| DEFAULT_BIND.into());
+        if bind.parse::<std::net::SocketAddr>().is_err() {
+            return Err(bad("bind", format!("`{bind}` is not an address like 127.0.0.1:8000")));
+        }
+        let timezone = self.timezone.clone().or(file.timezone).unwrap_or_else(|| "UTC".into());
+        let tz: Tz = timezone.parse().map_err(|_| bad("timezone", format!("`{timezone}` is not an IANA time zone like Europe/Berlin")))?;
+        let cadence = self.cadence.clone().or(file.cadence).unwrap_or_else(|| "semi-monthly".into());
+        let cadence: Cadence = cadence.parse().map_err(|e| bad("cadence", format!("{e}")))?;
+        Ok(Settings { database_url, bind, calendar: Calendar::new(cadence, tz) })
+    }
+
+    fn read_file(&self) -> Result<FileSettings, SettingError> {
+        let (path, required) = match &self.config {
+            Some(p) => (p.clone(), true),
+            None => (PathBuf::from("zeroboard.toml"), false),
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(FileSettings::default()),
+            Err(e) => return Err(bad("config", format!("cannot read {}: {e}", path.display()))),
+        };
+        toml::from_str(&text).map_err(|e| bad("config", format!("{}: {}", path.display(), e.message())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(f: impl FnOnce(&mut SettingsArgs)) -> SettingsArgs {
+        let mut a = SettingsArgs::default();
+        f(&mut a);
+        a
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = args(|a| a.config = Some(dir.path().join("absent.toml"))).resolve();
+        // An explicitly named file must exist.
+        assert_eq!(s.unwrap_err().setting, "config");
+        let s = args(|_| {}).resolve().unwrap();
+        assert_eq!(s.bind, DEFAULT_BIND);
+        assert_eq!(s.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(s.calendar.tz, chrono_tz::UTC);
+        assert_eq!(s.calendar.cadence, Cadence::SemiMonthly);
+    }
+
+    #[test]
+    fn a_bad_value_names_its_setting() {
+        let cases: [(fn(&mut SettingsArgs), &str); 4] = [
+            (|a| a.timezone = Some("Mars/Olympus".into()), "timezone"),
+            (|a| a.cadence = Some("fortnightly".into()), "cadence"),
+            (|a| a.bind = Some("localhost".into()), "bind"),
+            (|a| a.database_url = Some("mysql://x".into()), "database_url"),
+        ];
+        for (set, setting) in cases {
+            assert_eq!(args(set).resolve().unwrap_err().setting, setting);
+        }
+    }
+
+    #[test]
+    fn flags_beat_the_file_and_the_file_beats_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("zeroboard.toml");
+        std::fs::write(&path, "timezone = \"Europe/Berlin\"\ncadence = \"monthly\"\nbind = \"127.0.0.1:9000\"\n").unwrap();
+        let s = args(|a| {
+            a.config = Some(path.clone());
+            a.cadence = Some("weekly".into());
+        })
+        .resolve()
+        .unwrap();
+        assert_eq!(s.calendar.tz, chrono_tz::Europe::Berlin);
+        assert_eq!(s.calendar.cadence, Cadence::Weekly);
+        assert_eq!(s.bind, "127.0.0.1:9000");
+        std::fs::write(&path, "colour = \"blue\"\n").unwrap();
+        let err = args(|a| a.config = Some(path.clone())).resolve().unwrap_err();
+        assert_eq!(err.setting, "config");
+    }
+}

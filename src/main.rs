@@ -1,0 +1,198 @@
+//! `zeroboard`: wires the crates into one binary. Each command parses settings, connects,
+//! and calls a service of `domain`, `api` or (later) `scheduler`; no rules live here.
+
+mod config;
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use config::{Settings, SettingsArgs};
+use domain::Company;
+use domain::auth::{Scope, TokenOwner};
+use domain::clock::Clock;
+
+#[derive(Parser)]
+#[command(name = "zeroboard", version, about = "Personal KPI reports: a GraphQL gateway and a KPI scheduler")]
+struct Cli {
+    #[command(flatten)]
+    settings: SettingsArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate, then serve GraphQL (and GraphiQL at /).
+    Serve {
+        /// Load the demo company first when the database is empty, and print demo tokens.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Load the demo company (does nothing when the database already has employees).
+    Demo,
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Print the GraphQL schema (SDL).
+    Schema,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token and print it alone on stdout.
+    Create {
+        /// The employee (by e-mail) the token acts as.
+        #[arg(long, conflicts_with_all = ["service", "scope"], required_unless_present = "service")]
+        employee: Option<String>,
+        /// A service name, for a token that is not an employee.
+        #[arg(long, requires = "scope")]
+        service: Option<String>,
+        /// A scope of the service token: `admin` or `payroll:read` (repeatable).
+        #[arg(long)]
+        scope: Vec<String>,
+        /// A label to recognise the token by.
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let settings = match cli.settings.resolve() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("zeroboard: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("zeroboard: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("zeroboard: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("ZEROBOARD_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+async fn connect(settings: &Settings) -> anyhow::Result<domain::db::DatabaseConnection> {
+    let db = domain::db::connect(&settings.database_url)
+        .await
+        .with_context(|| format!("cannot open the database at {}", redact(&settings.database_url)))?;
+    domain::db::migrate(&db).await.context("migrations failed")?;
+    Ok(db)
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}://{}@{}", &url[..scheme], user, &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    let company = Company { calendar: settings.calendar };
+    let clock = Clock::System;
+    match command {
+        Command::Schema => {
+            print!("{}", api::sdl());
+            Ok(())
+        }
+        Command::Migrate => {
+            connect(&settings).await?;
+            eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::Demo => {
+            let db = connect(&settings).await?;
+            report_demo(domain::demo::load(&db, &company, clock.now()).await?);
+            Ok(())
+        }
+        Command::Token { command: TokenCommand::Create { employee, service, scope, name } } => {
+            let db = connect(&settings).await?;
+            let owner = match (employee, service) {
+                (Some(email), _) => {
+                    let id = domain::directory::employee_id_by_email(&db, &email)
+                        .await?
+                        .with_context(|| format!("no employee with e-mail {email}"))?;
+                    TokenOwner::Employee(id)
+                }
+                (None, Some(name)) => {
+                    let scopes = scope.iter().map(|s| Scope::parse(s)).collect::<Result<Vec<_>, _>>()?;
+                    TokenOwner::Service { name, scopes }
+                }
+                (None, None) => anyhow::bail!("give --employee EMAIL or --service NAME --scope SCOPE"),
+            };
+            let label = name.unwrap_or_else(|| "cli".into());
+            let (_, secret) = domain::auth::create_token(&db, owner, &label, None, clock.now()).await?;
+            println!("{secret}");
+            Ok(())
+        }
+        Command::Serve { demo } => {
+            let db = connect(&settings).await?;
+            if demo {
+                report_demo(domain::demo::load(&db, &company, clock.now()).await?);
+            }
+            domain::periods::open_due(&db, &company, clock.now()).await?;
+            let listener = tokio::net::TcpListener::bind(&settings.bind)
+                .await
+                .with_context(|| format!("cannot listen on {}", settings.bind))?;
+            let addr = listener.local_addr()?;
+            println!("Zeroboard is serving GraphiQL at http://{addr}/ and GraphQL at http://{addr}/graphql");
+            if demo {
+                print_demo_tokens(&db, clock.now()).await?;
+            }
+            let state = api::AppState::new(db, company, clock, api::Limits::default());
+            api::serve(state, listener).await?;
+            Ok(())
+        }
+    }
+}
+
+fn report_demo(loaded: domain::demo::Loaded) {
+    match loaded {
+        domain::demo::Loaded::Created { employees, assignments } => {
+            eprintln!("demo company loaded: {employees} employees, {assignments} assignments")
+        }
+        domain::demo::Loaded::AlreadyPresent => eprintln!("the database already has employees; demo data left as it is"),
+    }
+}
+
+/// Creates and prints one fresh token per demo role, to paste into GraphiQL's headers.
+async fn print_demo_tokens(db: &domain::db::DatabaseConnection, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
+    use domain::demo::{DEMO_ADMIN, DEMO_EMPLOYEE, DEMO_MANAGER, email_of};
+    println!("Demo tokens (send as `Authorization: Bearer <token>`):");
+    for (role, name) in [("employee", DEMO_EMPLOYEE), ("manager", DEMO_MANAGER), ("admin", DEMO_ADMIN)] {
+        let email = email_of(name);
+        let Some(id) = domain::directory::employee_id_by_email(db, &email).await? else { continue };
+        let (_, secret) = domain::auth::create_token(db, TokenOwner::Employee(id), "demo", None, now).await?;
+        println!("  {role:<9} {secret}   ({name}, {email})");
+    }
+    let payroll = TokenOwner::Service { name: "payroll".into(), scopes: vec![Scope::PayrollRead] };
+    let (_, secret) = domain::auth::create_token(db, payroll, "demo", None, now).await?;
+    println!("  {:<9} {secret}   (payroll service)", "payroll");
+    Ok(())
+}
