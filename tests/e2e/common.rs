@@ -1,0 +1,210 @@
+//! Test harness: a fresh database of each kind, the real server on port 0 with a fixed
+//! clock, and a small GraphQL client.
+//!
+//! `ZEROBOARD_TEST_DATABASES` picks the kinds (`sqlite,postgres` by default);
+//! `ZEROBOARD_TEST_PG_URL` is the PostgreSQL server's admin URL
+//! (default `postgres://postgres@127.0.0.1:5432/postgres`). A test for a kind that is not
+//! selected returns at once and says so; a selected kind that cannot be reached fails.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use chrono::{DateTime, TimeZone, Utc};
+use domain::Company;
+use domain::calendar::{Cadence, Calendar};
+use domain::clock::Clock;
+use domain::db::DatabaseConnection;
+use serde_json::{Value, json};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+pub fn selected(kind: Kind) -> bool {
+    let wanted = std::env::var("ZEROBOARD_TEST_DATABASES").unwrap_or_else(|_| "sqlite,postgres".into());
+    let name = match kind {
+        Kind::Sqlite => "sqlite",
+        Kind::Postgres => "postgres",
+    };
+    let on = wanted.split(',').any(|w| w.trim() == name);
+    if !on {
+        eprintln!("{name} not in ZEROBOARD_TEST_DATABASES; skipped");
+    }
+    on
+}
+
+fn pg_admin_url() -> String {
+    std::env::var("ZEROBOARD_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A fresh, empty database, removed when dropped.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg_name: Option<String>,
+}
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+impl TestDb {
+    pub async fn new(kind: Kind) -> TestDb {
+        match kind {
+            Kind::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("zb.db").display());
+                TestDb { url, _dir: Some(dir), pg_name: None }
+            }
+            Kind::Postgres => {
+                let name = format!(
+                    "zb_test_{}_{}_{}",
+                    std::process::id(),
+                    NEXT.fetch_add(1, Ordering::Relaxed),
+                    Utc::now().timestamp_subsec_micros()
+                );
+                let admin = pg_admin_url();
+                let conn = domain::db::connect(&admin).await.unwrap_or_else(|e| panic!("PostgreSQL at {admin}: {e}"));
+                use sea_orm::ConnectionTrait;
+                conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+                conn.close().await.ok();
+                let url = format!("{}/{}", admin.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin), name);
+                TestDb { url, _dir: None, pg_name: Some(name) }
+            }
+        }
+    }
+
+    /// A connection to the migrated database.
+    pub async fn connect(&self) -> DatabaseConnection {
+        let db = domain::db::connect(&self.url).await.expect("connect");
+        domain::db::migrate(&db).await.expect("migrate");
+        db
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(name) = self.pg_name.take() else { return };
+        // Drop runs outside async code; a short-lived runtime on its own thread removes the database.
+        let admin = pg_admin_url();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async {
+                use sea_orm::ConnectionTrait;
+                if let Ok(conn) = domain::db::connect(&admin).await {
+                    let _ = conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                    conn.close().await.ok();
+                }
+            })
+        })
+        .join();
+    }
+}
+
+/// 2026-11-20 10:00 UTC: inside the semi-monthly period 16–30 November.
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap()
+}
+
+pub fn utc_company() -> Company {
+    Company { calendar: Calendar::new(Cadence::SemiMonthly, chrono_tz::UTC) }
+}
+
+/// The real server on a free port, over a fresh database, with a fixed clock.
+pub struct TestApp {
+    pub db: DatabaseConnection,
+    pub base: String,
+    pub clock: Clock,
+    pub company: Company,
+    pub http: reqwest::Client,
+    _server: tokio::task::JoinHandle<()>,
+    _test_db: TestDb,
+}
+
+impl TestApp {
+    pub async fn start(kind: Kind) -> TestApp {
+        Self::start_with(kind, utc_company(), t0(), api::Limits::default()).await
+    }
+
+    pub async fn start_with(kind: Kind, company: Company, now: DateTime<Utc>, limits: api::Limits) -> TestApp {
+        let test_db = TestDb::new(kind).await;
+        let db = test_db.connect().await;
+        let clock = Clock::fixed(now);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let state = api::AppState::new(db.clone(), company, clock.clone(), limits);
+        let server = tokio::spawn(async move {
+            api::serve(state, listener).await.expect("serve");
+        });
+        TestApp { db, base, clock, company, http: reqwest::Client::new(), _server: server, _test_db: test_db }
+    }
+
+    /// Loads the demo company at the clock's now.
+    pub async fn demo(&self) {
+        domain::demo::load(&self.db, &self.company, self.clock.now()).await.expect("demo");
+    }
+
+    pub async fn token_for_email(&self, email: &str) -> String {
+        let id = domain::directory::employee_id_by_email(&self.db, email).await.unwrap().expect("employee");
+        let owner = domain::auth::TokenOwner::Employee(id);
+        domain::auth::create_token(&self.db, owner, "test", None, self.clock.now()).await.unwrap().1
+    }
+
+    pub async fn service_token(&self, scope: domain::auth::Scope) -> String {
+        let owner = domain::auth::TokenOwner::Service { name: "tests".into(), scopes: vec![scope] };
+        domain::auth::create_token(&self.db, owner, "test", None, self.clock.now()).await.unwrap().1
+    }
+
+    pub async fn admin(&self) -> String {
+        self.service_token(domain::auth::Scope::Admin).await
+    }
+
+    /// POSTs a GraphQL request and returns the status and the JSON body.
+    pub async fn post(&self, token: Option<&str>, query: &str, variables: Value) -> (u16, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}/graphql", self.base))
+            .header("accept", "application/graphql-response+json, application/json")
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Runs a query that must succeed and returns its `data`.
+    pub async fn gql(&self, token: &str, query: &str, variables: Value) -> Value {
+        let (status, body) = self.post(Some(token), query, variables).await;
+        assert!(body.get("errors").is_none(), "errors from {query}: {body}");
+        assert_eq!(status, 200, "status for {query}: {body}");
+        body["data"].clone()
+    }
+}
+
+/// The `extensions.code` of every error in a response.
+pub fn codes(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .map(|errors| errors.iter().filter_map(|e| e["extensions"]["code"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
+/// Declares one test per database kind: `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! on_both {
+    ($(#[$meta:meta])* async fn $name:ident($kind:ident: Kind) $body:block) => {
+        mod $name {
+            use super::*;
+            async fn run($kind: Kind) $body
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                if $crate::common::selected(Kind::Sqlite) { run(Kind::Sqlite).await }
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if $crate::common::selected(Kind::Postgres) { run(Kind::Postgres).await }
+            }
+        }
+    };
+}
