@@ -15,6 +15,7 @@ pub mod directory;
 pub mod error;
 pub mod kpi;
 pub mod periods;
+pub mod policy;
 pub mod transition;
 
 pub use error::{DomainError, DomainResult};
