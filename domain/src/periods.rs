@@ -134,13 +134,17 @@ pub fn active_on(employee: &employee::Model, date: NaiveDate) -> bool {
     employee.hired_on <= date && employee.left_on.is_none_or(|left| left >= date)
 }
 
-/// Generates the duties of every open period that has not ended yet.
+/// Generates the duties of every open period under way at `now`.
 pub async fn generate_due(db: &impl Db, company: &Company, now: DateTime<Utc>) -> DomainResult<Generated> {
     let txn = begin_write(db).await?;
     lock_step(&txn, Step::Generate).await?;
     let mut report = Generated::default();
     let periods = period::Entity::find().order_by_asc(period::Column::StartsOn).all(&txn).await?;
-    let open: Vec<_> = periods.iter().filter(|p| p.status == PeriodStatus::Open && p.ends_at > now).collect();
+    // Only a period under way at `now`: one that has ended gets no duties (it was opened late,
+    // after downtime), and one that has not started yet (seen by an instance whose clock lags
+    // another's) gets them from the first tick inside it.
+    let open: Vec<_> =
+        periods.iter().filter(|p| p.status == PeriodStatus::Open && p.starts_at <= now && now < p.ends_at).collect();
     if open.is_empty() {
         txn.commit().await?;
         return Ok(report);
