@@ -4,6 +4,7 @@ mod common;
 
 mod cli;
 mod foundation;
+mod scheduler;
 mod storage;
 
 use common::*;

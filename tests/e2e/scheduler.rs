@@ -1,0 +1,658 @@
+//! The scheduler's steps over simulated time, with a fixed clock and no sleeps: a year ticked
+//! hourly, the daylight-saving weekends, downtime, a failed close, two schedulers at once,
+//! and the design's worked examples realised as rows.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use domain::Company;
+use domain::calendar::{Cadence, Calendar, PeriodDates};
+use domain::db::DatabaseConnection;
+use entity::enums::{AssignmentKind, AssignmentStatus, PeriodStatus, Role};
+use entity::{
+    article, article_read, assignment, assignment_event, department, duty_template, employee, kpi_result, kpi_target,
+    period, proposal, scheduler_run, vote,
+};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set};
+
+use super::*;
+use crate::on_both;
+
+fn berlin() -> Company {
+    Company { calendar: Calendar::new(Cadence::SemiMonthly, chrono_tz::Europe::Berlin) }
+}
+
+fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+fn utc(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap()
+}
+
+async fn add_department(db: &DatabaseConnection, name: &str) -> i64 {
+    department::ActiveModel { name: Set(name.into()), created_at: Set(utc(2020, 1, 1, 0)), ..Default::default() }
+        .insert(db)
+        .await
+        .unwrap()
+        .id
+}
+
+async fn add_employee(
+    db: &DatabaseConnection,
+    name: &str,
+    department_id: i64,
+    manager_id: Option<i64>,
+    hired_on: NaiveDate,
+    left_on: Option<NaiveDate>,
+) -> employee::Model {
+    employee::ActiveModel {
+        department_id: Set(department_id),
+        manager_id: Set(manager_id),
+        name: Set(name.into()),
+        email: Set(format!("{}@example.com", name.to_lowercase().replace(' ', "."))),
+        role: Set(if manager_id.is_none() { Role::Admin } else { Role::Employee }),
+        hired_on: Set(hired_on),
+        left_on: Set(left_on),
+        created_at: Set(utc(2020, 1, 1, 0)),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .unwrap()
+}
+
+/// A template's target and recurrence: (employee, department, controller, every n, starts on, offset days).
+type TemplateSpec = (Option<i64>, Option<i64>, Option<i64>, i32, NaiveDate, Option<i32>);
+
+async fn add_template(db: &DatabaseConnection, title: &str, spec: TemplateSpec) -> duty_template::Model {
+    let (employee_id, department_id, controller_id, every_n, starts_on, offset) = spec;
+    duty_template::ActiveModel {
+        title: Set(title.into()),
+        description: Set(String::new()),
+        weight: Set(1.0),
+        controller_id: Set(controller_id),
+        employee_id: Set(employee_id),
+        department_id: Set(department_id),
+        every_n_periods: Set(every_n),
+        due_offset_days: Set(offset),
+        active: Set(true),
+        starts_on: Set(starts_on),
+        created_at: Set(utc(2020, 1, 1, 0)),
+        updated_at: Set(utc(2020, 1, 1, 0)),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .unwrap()
+}
+
+/// A small company: two departments with templates, hires and leavers in 2026, and a boss
+/// with no manager (so a template of the boss's own department would have no controller).
+struct Org {
+    employees: Vec<employee::Model>,
+    templates: Vec<duty_template::Model>,
+}
+
+async fn seed_org(db: &DatabaseConnection) -> Org {
+    let board = add_department(db, "Board").await;
+    let ops = add_department(db, "Operations").await;
+    let sales = add_department(db, "Sales").await;
+    let old = date(2020, 1, 1);
+    let boss = add_employee(db, "Bea Boss", board, None, old, None).await;
+    let ops_lead = add_employee(db, "Otto Lead", ops, Some(boss.id), old, None).await;
+    let sales_lead = add_employee(db, "Sara Lead", sales, Some(boss.id), old, None).await;
+    let mut employees = vec![boss.clone(), ops_lead.clone(), sales_lead.clone()];
+    for (name, dept, manager, hired, left) in [
+        ("Oleg Early", ops, &ops_lead, old, None),
+        ("Olga March", ops, &ops_lead, date(2026, 3, 10), None), // hired mid-period
+        ("Oscar August", ops, &ops_lead, old, Some(date(2026, 8, 20))), // leaves mid-period
+        ("Sam June", sales, &sales_lead, date(2026, 6, 1), None), // hired on a period's first day
+        ("Sophie May", sales, &sales_lead, old, Some(date(2026, 5, 15))), // leaves on a period's last day
+        ("Stan Steady", sales, &sales_lead, old, None),
+    ] {
+        employees.push(add_employee(db, name, dept, Some(manager.id), hired, left).await);
+    }
+    let sam = employees.iter().find(|e| e.name == "Sam June").unwrap().id;
+    let templates = vec![
+        add_template(db, "Ops checklist", (None, Some(ops), None, 1, date(2026, 1, 1), Some(7))).await,
+        add_template(db, "Sales report", (None, Some(sales), None, 2, date(2026, 2, 1), None)).await,
+        add_template(db, "Board minutes", (None, Some(board), None, 1, date(2026, 1, 1), None)).await, // no controller: skipped
+        add_template(db, "Lead review", (Some(ops_lead.id), None, Some(sales_lead.id), 3, date(2026, 1, 1), None)).await,
+        add_template(db, "Onboarding diary", (Some(sam), None, None, 1, date(2026, 7, 10), Some(3))).await, // starts mid-period
+    ];
+    Org { employees, templates }
+}
+
+/// The duties the design promises for a period, counted independently of the domain:
+/// every template due in it (every n-th period from the first that reaches `starts_on`)
+/// times its targets active on the period's first day that have a controller.
+fn expected_duties(org: &Org, periods: &[PeriodDates], index: usize) -> usize {
+    let p = periods[index];
+    let mut count = 0;
+    for t in &org.templates {
+        let reaching: Vec<_> = periods.iter().filter(|q| q.ends_on >= t.starts_on).collect();
+        let Some(position) = reaching.iter().position(|q| **q == p) else { continue };
+        if position % t.every_n_periods as usize != 0 {
+            continue;
+        }
+        count += org
+            .employees
+            .iter()
+            .filter(|e| t.employee_id == Some(e.id) || (t.employee_id.is_none() && t.department_id == Some(e.department_id)))
+            .filter(|e| e.hired_on <= p.starts_on && e.left_on.is_none_or(|l| l >= p.starts_on))
+            .filter(|e| t.controller_id.or(e.manager_id).is_some_and(|c| c != e.id))
+            .count();
+    }
+    count
+}
+
+fn active_in(e: &employee::Model, p: PeriodDates) -> bool {
+    e.hired_on <= p.ends_on && e.left_on.is_none_or(|l| l >= p.starts_on)
+}
+
+async fn periods(db: &DatabaseConnection) -> Vec<period::Model> {
+    period::Entity::find().order_by_asc(period::Column::StartsOn).all(db).await.unwrap()
+}
+
+async fn tick(db: &DatabaseConnection, company: &Company, at: DateTime<Utc>) -> domain::tick::TickReport {
+    domain::tick::tick(db, company, at).await.unwrap_or_else(|e| panic!("tick at {at}: {e}"))
+}
+
+on_both! {
+    async fn a_simulated_year_ticked_hourly(kind: Kind) {
+        let test_db = TestDb::new(kind).await;
+        let db = test_db.connect().await;
+        let company = berlin();
+        let org = seed_org(&db).await;
+        // Local midnight starting 2026 in Berlin, then every hour of the year.
+        let start = company.calendar.day_start(date(2026, 1, 1));
+        let end = company.calendar.day_start(date(2027, 1, 1));
+        let began = Instant::now();
+        let mut at = start;
+        let mut ticks = 0;
+        while at < end {
+            tick(&db, &company, at).await;
+            at += Duration::hours(1);
+            ticks += 1;
+        }
+        eprintln!("{kind:?}: {ticks} hourly ticks in {:.1} s", began.elapsed().as_secs_f64());
+        assert_eq!(ticks, 8760);
+
+        let stored = periods(&db).await;
+        assert_eq!(stored.len(), 24, "one period per half month of 2026");
+        let dates: Vec<PeriodDates> = stored.iter().map(|p| PeriodDates { starts_on: p.starts_on, ends_on: p.ends_on }).collect();
+        assert_eq!(dates.first().unwrap().starts_on, date(2026, 1, 1));
+        assert_eq!(dates.last().unwrap().ends_on, date(2026, 12, 31));
+        assert_eq!(stored.iter().filter(|p| p.status == PeriodStatus::Closed).count(), 23, "the last closes a day after the year");
+        // Every boundary was crossed once, at the first tick on or after it.
+        for p in &stored {
+            assert_eq!(p.opened_at, p.starts_at, "{} opened at its start", p.starts_on);
+            if p.status == PeriodStatus::Closed {
+                assert_eq!(p.closed_at, Some(p.ends_at + Duration::hours(24)), "{} closed a day after its end", p.starts_on);
+            }
+        }
+
+        // One more tick, after the last close time of 2026: it opens 2027's first period.
+        tick(&db, &company, end + Duration::hours(24)).await;
+        let stored = periods(&db).await;
+        assert_eq!(stored.iter().filter(|p| p.status == PeriodStatus::Closed).count(), 24);
+
+        let assignments = assignment::Entity::find().all(&db).await.unwrap();
+        let mut total_expected = 0;
+        for (i, p) in stored.iter().take(24).enumerate() {
+            let expected = expected_duties(&org, &dates, i);
+            let actual = assignments.iter().filter(|a| a.period_id == p.id).count();
+            assert_eq!(actual, expected, "duties of {}", p.starts_on);
+            total_expected += expected;
+        }
+        let of_2026: BTreeSet<i64> = stored.iter().take(24).map(|p| p.id).collect();
+        let assignments: Vec<_> = assignments.into_iter().filter(|a| of_2026.contains(&a.period_id)).collect();
+        assert_eq!(assignments.len(), total_expected);
+        assert!(total_expected > 100, "the year generated {total_expected} duties");
+        // Nobody did anything, so every duty was missed, with a system event each.
+        assert!(assignments.iter().all(|a| a.status == AssignmentStatus::Missed));
+        let missed_events = assignment_event::Entity::find()
+            .filter(assignment_event::Column::ToStatus.eq(AssignmentStatus::Missed))
+            .filter(assignment_event::Column::ActorId.is_null())
+            .count(&db)
+            .await
+            .unwrap();
+        assert_eq!(missed_events as usize, total_expected);
+
+        let results = kpi_result::Entity::find().all(&db).await.unwrap();
+        for (p, d) in stored.iter().zip(&dates) {
+            let got: BTreeSet<i64> = results.iter().filter(|r| r.period_id == p.id).map(|r| r.employee_id).collect();
+            let want: BTreeSet<i64> = org.employees.iter().filter(|e| active_in(e, *d)).map(|e| e.id).collect();
+            assert_eq!(got, want, "results of {}", p.starts_on);
+        }
+        // A leaver's last period: Sophie left on 15 May, so she has a result for 1–15 May
+        // and none after; Olga, hired on 10 March, has one for 1–15 March.
+        let name = |n: &str| org.employees.iter().find(|e| e.name == n).unwrap().id;
+        let has = |who: i64, starts_on: NaiveDate| {
+            let p = stored.iter().find(|p| p.starts_on == starts_on).unwrap();
+            results.iter().any(|r| r.employee_id == who && r.period_id == p.id)
+        };
+        assert!(has(name("Sophie May"), date(2026, 5, 1)) && !has(name("Sophie May"), date(2026, 5, 16)));
+        assert!(has(name("Olga March"), date(2026, 3, 1)) && !has(name("Olga March"), date(2026, 2, 16)));
+    }
+}
+
+async fn first_due(db: &DatabaseConnection, period_id: i64) -> Option<DateTime<Utc>> {
+    assignment::Entity::find().filter(assignment::Column::PeriodId.eq(period_id)).one(db).await.unwrap().map(|a| a.due_at)
+}
+
+on_both! {
+    async fn daylight_saving_weekends_cross_each_boundary_once(kind: Kind) {
+        let test_db = TestDb::new(kind).await;
+        let db = test_db.connect().await;
+        let company = berlin();
+        let ops = add_department(&db, "Operations").await;
+        let lead = add_employee(&db, "Otto Lead", ops, None, date(2020, 1, 1), None).await;
+        let worker = add_employee(&db, "Oleg Worker", ops, Some(lead.id), date(2020, 1, 1), None).await;
+        add_template(&db, "Fortnight check", (Some(worker.id), None, None, 1, date(2026, 1, 1), Some(14))).await;
+        // Every quarter of an hour over the two daylight-saving weekends of 2026 and the
+        // boundaries after them; the scheduler is down in between.
+        let windows = [(utc(2026, 3, 27, 0), utc(2026, 4, 3, 0)), (utc(2026, 10, 23, 0), utc(2026, 11, 3, 0))];
+        for (from, to) in windows {
+            let mut at = from;
+            while at < to {
+                tick(&db, &company, at).await;
+                at += Duration::minutes(15);
+            }
+        }
+        let stored = periods(&db).await;
+        let berlin_tz = chrono_tz::Europe::Berlin;
+        for pair in stored.windows(2) {
+            assert_eq!(pair[0].ends_at, pair[1].starts_at, "no gap or overlap after {}", pair[0].starts_on);
+            assert_eq!(pair[1].starts_on, pair[0].ends_on.succ_opt().unwrap());
+        }
+        for p in &stored {
+            let local = p.starts_at.with_timezone(&berlin_tz);
+            assert_eq!((local.date_naive(), local.time()), (p.starts_on, NaiveTime::MIN), "{} starts at local midnight", p.starts_on);
+        }
+        let by_start = |d: NaiveDate| stored.iter().find(|p| p.starts_on == d).unwrap_or_else(|| panic!("period {d}"));
+        // 16–31 March loses an hour on 29 March; 16–31 October gains one on 25 October.
+        let march = by_start(date(2026, 3, 16));
+        assert_eq!((march.starts_at, march.ends_at), (utc(2026, 3, 15, 23), utc(2026, 3, 31, 22)));
+        assert_eq!(march.ends_at - march.starts_at, Duration::hours(16 * 24 - 1));
+        let october = by_start(date(2026, 10, 16));
+        assert_eq!((october.starts_at, october.ends_at), (utc(2026, 10, 15, 22), utc(2026, 10, 31, 23)));
+        assert_eq!(october.ends_at - october.starts_at, Duration::hours(16 * 24 + 1));
+        // Each boundary inside a window was crossed once, at the first tick at or after it.
+        assert_eq!(by_start(date(2026, 4, 1)).opened_at, utc(2026, 3, 31, 22));
+        assert_eq!(march.closed_at, Some(utc(2026, 4, 1, 22)));
+        assert_eq!(by_start(date(2026, 11, 1)).opened_at, utc(2026, 10, 31, 23));
+        assert_eq!(october.closed_at, Some(utc(2026, 11, 1, 23)));
+        let opened: i64 = scheduler_run::Entity::find()
+            .filter(scheduler_run::Column::Step.eq("open"))
+            .all(&db)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| serde_json::from_str::<serde_json::Value>(&r.counts).unwrap()["opened"].as_i64().unwrap())
+            .sum();
+        assert_eq!(opened as usize, stored.len(), "no period was opened twice");
+        let closes = scheduler_run::Entity::find().filter(scheduler_run::Column::Step.eq("close")).filter(scheduler_run::Column::PeriodId.is_not_null()).count(&db).await.unwrap();
+        assert_eq!(closes as usize, stored.iter().filter(|p| p.status == PeriodStatus::Closed).count(), "no period was closed twice");
+        // A 14-day offset counts local days: due at local midnight of 30 March, after the
+        // clocks went forward (22:00 UTC, not 23:00), and of 30 October, after they went back.
+        assert_eq!(first_due(&db, march.id).await, Some(utc(2026, 3, 29, 22)));
+        assert_eq!(first_due(&db, october.id).await, Some(utc(2026, 10, 29, 23)));
+        // Periods opened after their end, during the downtime, have no duties.
+        assert_eq!(first_due(&db, by_start(date(2026, 6, 1)).id).await, None);
+    }
+}
+
+on_both! {
+    async fn forty_days_of_downtime_then_one_tick(kind: Kind) {
+        let test_db = TestDb::new(kind).await;
+        let db = test_db.connect().await;
+        let company = utc_company();
+        let org = seed_org(&db).await;
+        let first = tick(&db, &company, t0()).await;
+        assert_eq!(first.opened.iter().map(|p| p.starts_on).collect::<Vec<_>>(), [date(2026, 11, 16)]);
+        assert!(first.generated.created > 0);
+
+        let later = t0() + Duration::days(40); // 30 December
+        let report = tick(&db, &company, later).await;
+        let starts = |ps: &[NaiveDate]| ps.to_vec();
+        assert_eq!(report.opened.iter().map(|p| p.starts_on).collect::<Vec<_>>(), starts(&[date(2026, 12, 1), date(2026, 12, 16)]));
+        assert_eq!(report.closed.iter().map(|c| c.starts_on).collect::<Vec<_>>(), starts(&[date(2026, 11, 16), date(2026, 12, 1)]), "closed oldest first");
+        let closes: Vec<Option<i64>> = scheduler_run::Entity::find()
+            .filter(scheduler_run::Column::Step.eq("close"))
+            .filter(scheduler_run::Column::TickAt.eq(later))
+            .order_by_asc(scheduler_run::Column::Id)
+            .all(&db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.period_id)
+            .collect();
+        assert_eq!(closes, report.closed.iter().map(|c| Some(c.period_id)).collect::<Vec<_>>(), "each close is logged, in order");
+
+        let stored = periods(&db).await;
+        let count = |p: &period::Model| assignment::Entity::find().filter(assignment::Column::PeriodId.eq(p.id)).count(&db);
+        assert!(count(&stored[0]).await.unwrap() > 0);
+        assert_eq!(count(&stored[1]).await.unwrap(), 0, "a period opened after its end gets no duties");
+        assert!(count(&stored[2]).await.unwrap() > 0, "the current period gets its duties");
+        // Due dates that had passed by the catch-up (the 7-day offset) moved to the period's end.
+        let current = assignment::Entity::find().filter(assignment::Column::PeriodId.eq(stored[2].id)).all(&db).await.unwrap();
+        assert!(current.iter().all(|a| a.due_at == stored[2].ends_at), "past due dates move to ends_at");
+        for p in &stored[..2] {
+            assert_eq!(p.status, PeriodStatus::Closed);
+            let d = PeriodDates { starts_on: p.starts_on, ends_on: p.ends_on };
+            let results = kpi_result::Entity::find().filter(kpi_result::Column::PeriodId.eq(p.id)).count(&db).await.unwrap();
+            assert_eq!(results as usize, org.employees.iter().filter(|e| active_in(e, d)).count());
+        }
+        assert_eq!(stored[2].status, PeriodStatus::Open);
+        // The same tick again changes nothing.
+        let again = tick(&db, &company, later).await;
+        assert!(!again.did_something(), "{again}");
+    }
+}
+
+on_both! {
+    async fn a_close_that_fails_midway_leaves_nothing_and_the_next_tick_finishes_it(kind: Kind) {
+        let test_db = TestDb::new(kind).await;
+        let db = test_db.connect().await;
+        let company = utc_company();
+        let org = seed_org(&db).await;
+        tick(&db, &company, t0()).await;
+        let p = periods(&db).await.remove(0);
+        let duties = assignment::Entity::find().filter(assignment::Column::PeriodId.eq(p.id)).count(&db).await.unwrap();
+        let events_before = assignment_event::Entity::find().count(&db).await.unwrap();
+        let close_time = p.ends_at + Duration::hours(24);
+
+        let fault = domain::close::CloseFault { after_results: 3 };
+        let failed = domain::close::close_due_with_fault(&db, &company, close_time, Some(fault)).await;
+        assert!(failed.is_err(), "the injected failure surfaces");
+        let p_after = period::Entity::find_by_id(p.id).one(&db).await.unwrap().unwrap();
+        assert_eq!((p_after.status, p_after.closed_at), (PeriodStatus::Open, None));
+        assert_eq!(kpi_result::Entity::find().count(&db).await.unwrap(), 0, "no result of the failed close is left");
+        assert_eq!(assignment_event::Entity::find().count(&db).await.unwrap(), events_before, "no missed event is left");
+        let todo = assignment::Entity::find().filter(assignment::Column::Status.eq(AssignmentStatus::Todo)).count(&db).await.unwrap();
+        assert_eq!(todo, duties, "no assignment was marked missed");
+
+        let report = tick(&db, &company, close_time).await;
+        assert_eq!(report.closed.len(), 1);
+        let d = PeriodDates { starts_on: p.starts_on, ends_on: p.ends_on };
+        let active = org.employees.iter().filter(|e| active_in(e, d)).count();
+        assert_eq!(report.closed[0].results as usize, active);
+        assert_eq!(report.closed[0].missed as u64, duties);
+        assert_eq!(kpi_result::Entity::find().count(&db).await.unwrap() as usize, active);
+        let missed = assignment_event::Entity::find().filter(assignment_event::Column::ToStatus.eq(AssignmentStatus::Missed)).count(&db);
+        assert_eq!(missed.await.unwrap(), duties, "one system event per missed duty");
+        assert_eq!(period::Entity::find_by_id(p.id).one(&db).await.unwrap().unwrap().status, PeriodStatus::Closed);
+        // An admin's close of a closed period is a conflict; of an unknown one, not found.
+        let again = domain::close::close_period(&db, &company, p.id, close_time).await;
+        assert!(matches!(again, Err(domain::DomainError::Conflict(_))), "{again:?}");
+        let none = domain::close::close_period(&db, &company, 999_999, close_time).await;
+        assert!(matches!(none, Err(domain::DomainError::NotFound(_))), "{none:?}");
+    }
+}
+
+/// The rows of the domain tables, without ids or anything a second instance could not
+/// reproduce, keyed by natural keys: what two schedulers must agree on.
+async fn domain_rows(db: &DatabaseConnection) -> Vec<String> {
+    let periods = periods(db).await;
+    let start_of: BTreeMap<i64, NaiveDate> = periods.iter().map(|p| (p.id, p.starts_on)).collect();
+    let mut rows: Vec<String> = periods
+        .iter()
+        .map(|p| format!("period {} {} {} {} {:?} v{} {} {:?}", p.starts_on, p.ends_on, p.starts_at, p.ends_at, p.status, p.policy_version, p.opened_at, p.closed_at))
+        .collect();
+    let assignments = assignment::Entity::find().all(db).await.unwrap();
+    let key: BTreeMap<i64, String> = assignments
+        .iter()
+        .map(|a| (a.id, format!("{} {:?} {} {}", start_of[&a.period_id], a.template_id, a.assignee_id, a.title)))
+        .collect();
+    rows.extend(assignments.iter().map(|a| {
+        format!("assignment {} {} {:?} {} {:?} {:?} {:?} {} v{}", key[&a.id], a.controller_id, a.kind, a.due_at, a.status, a.submitted_at, a.decided_at, a.created_at, a.version)
+    }));
+    rows.extend(assignment_event::Entity::find().all(db).await.unwrap().iter().map(|e| {
+        format!("event {} {:?} {:?} {:?} {:?} {}", key[&e.assignment_id], e.actor_id, e.from_status, e.to_status, e.comment, e.at)
+    }));
+    rows.extend(kpi_result::Entity::find().all(db).await.unwrap().iter().map(|r| {
+        format!(
+            "result {} {} v{} {} {} {:?} {} {} {} {} {} {} {}",
+            start_of[&r.period_id], r.employee_id, r.policy_version, r.kpi_x100, r.discipline_x100, r.targets_x100, r.eligible,
+            r.bonus_factor_x10000, r.reasons, r.duties_missed, r.duties_late, r.obligations, r.computed_at
+        )
+    }));
+    rows.sort();
+    rows
+}
+
+on_both! {
+    async fn two_schedulers_ticking_together_write_what_one_writes(kind: Kind) {
+        // Every six hours for ten weeks, with a four-week outage in the middle so catch-up
+        // races too.
+        let mut instants: Vec<DateTime<Utc>> = (0..4 * 30).map(|i| t0() + Duration::hours(6 * i)).collect();
+        let after_outage = *instants.last().unwrap() + Duration::days(28);
+        instants.extend((0..4 * 14).map(|i| after_outage + Duration::hours(6 * i)));
+        let company = utc_company();
+
+        let alone_db = TestDb::new(kind).await;
+        let alone = alone_db.connect().await;
+        seed_org(&alone).await;
+        for at in &instants {
+            tick(&alone, &company, *at).await;
+        }
+
+        let shared_db = TestDb::new(kind).await;
+        let first = shared_db.connect().await;
+        seed_org(&first).await;
+        // Separate pools, as two processes would have.
+        let second = domain::db::connect(&shared_db.url).await.unwrap();
+        for at in &instants {
+            let (a, b) = tokio::join!(domain::tick::tick(&first, &company, *at), domain::tick::tick(&second, &company, *at));
+            a.unwrap_or_else(|e| panic!("first scheduler at {at}: {e}"));
+            b.unwrap_or_else(|e| panic!("second scheduler at {at}: {e}"));
+        }
+
+        let expected = domain_rows(&alone).await;
+        assert!(expected.iter().any(|r| r.starts_with("result")), "the run closed periods");
+        assert_eq!(domain_rows(&first).await, expected);
+    }
+}
+
+/// Inserts an assignment in its final state, as the transitions would have left it.
+#[expect(clippy::too_many_arguments, reason = "a row literal; each argument is a column")]
+async fn add_assignment(
+    db: &DatabaseConnection,
+    period_id: i64,
+    kind: AssignmentKind,
+    assignee: i64,
+    controller: i64,
+    weight: f64,
+    due_at: DateTime<Utc>,
+    status: AssignmentStatus,
+    submitted_at: Option<DateTime<Utc>>,
+    decided_at: Option<DateTime<Utc>>,
+) {
+    assignment::ActiveModel {
+        kind: Set(kind),
+        template_id: Set(None),
+        period_id: Set(period_id),
+        assignee_id: Set(assignee),
+        controller_id: Set(controller),
+        title: Set("work".into()),
+        description: Set(String::new()),
+        weight: Set(weight),
+        due_at: Set(due_at),
+        status: Set(status),
+        submitted_at: Set(submitted_at),
+        decided_at: Set(decided_at),
+        created_at: Set(due_at - Duration::days(10)),
+        created_by: Set(None),
+        version: Set(1),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .unwrap();
+}
+
+async fn live_kpi(db: &DatabaseConnection, company: &Company, period_id: i64, who: i64, at: DateTime<Utc>) -> domain::kpi::Evaluation {
+    domain::close::live_kpi(db, company, period_id, who, at).await.unwrap().expect("the period exists")
+}
+
+async fn result_of(db: &DatabaseConnection, who: i64) -> kpi_result::Model {
+    kpi_result::Entity::find().filter(kpi_result::Column::EmployeeId.eq(who)).one(db).await.unwrap().expect("a result")
+}
+
+on_both! {
+    async fn the_worked_examples_as_rows(kind: Kind) {
+        let test_db = TestDb::new(kind).await;
+        let db = test_db.connect().await;
+        let company = utc_company();
+        let old = date(2020, 1, 1);
+        let dept_a = add_department(&db, "A").await;
+        let dept_b = add_department(&db, "B").await;
+        let dept_c = add_department(&db, "C").await;
+        let dept_k = add_department(&db, "Controllers").await;
+        let boss = add_employee(&db, "Kay Control", dept_k, None, old, None).await.id;
+        let helper = add_employee(&db, "Hal Helper", dept_k, Some(boss), old, None).await.id;
+        let a = add_employee(&db, "Employee A", dept_a, Some(boss), old, None).await.id;
+        let b = add_employee(&db, "Employee B", dept_b, Some(boss), old, None).await.id;
+        let c = add_employee(&db, "Employee C", dept_c, Some(boss), old, None).await.id;
+        domain::periods::open_due(&db, &company, t0()).await.unwrap();
+        let p = periods(&db).await.remove(0); // 16–30 November 2026, UTC
+        let h = |hours: i64| p.starts_at + Duration::hours(hours);
+        let due = h(24 * 5);
+
+        use AssignmentKind::{Additional, Duty};
+        use AssignmentStatus::{Accepted, Submitted};
+        // A: four duties, three on time (one exactly at due_at) and one late; an additional
+        // assignment of weight 2 on time.
+        for submitted in [due - Duration::hours(10), due - Duration::hours(1), due, due + Duration::hours(6)] {
+            add_assignment(&db, p.id, Duty, a, boss, 1.0, due, Accepted, Some(submitted), Some(submitted + Duration::hours(1))).await;
+        }
+        add_assignment(&db, p.id, Additional, a, boss, 2.0, due, Accepted, Some(h(5)), Some(h(6))).await;
+        // A votes on a proposal of department A closing in the period.
+        let proposal = proposal::ActiveModel {
+            title: Set("p".into()),
+            body: Set(String::new()),
+            author_id: Set(Some(boss)),
+            department_id: Set(Some(dept_a)),
+            opens_at: Set(h(1)),
+            closes_at: Set(h(100)),
+            created_at: Set(h(1)),
+            ..Default::default()
+        }
+        .insert(&db)
+        .await
+        .unwrap();
+        vote::ActiveModel { proposal_id: Set(proposal.id), employee_id: Set(a), choice: Set(entity::enums::VoteChoice::For), voted_at: Set(h(99)), ..Default::default() }
+            .insert(&db)
+            .await
+            .unwrap();
+        // Two mandatory articles for department A: one read within a day, one never.
+        for read in [Some(h(34)), None] {
+            let art = article::ActiveModel {
+                title: Set("a".into()),
+                link: Set(None),
+                body: Set(Some("b".into())),
+                author_id: Set(Some(boss)),
+                department_id: Set(Some(dept_a)),
+                mandatory: Set(true),
+                published_at: Set(h(10)),
+                created_at: Set(h(10)),
+                ..Default::default()
+            }
+            .insert(&db)
+            .await
+            .unwrap();
+            if let Some(at) = read {
+                article_read::ActiveModel { article_id: Set(art.id), employee_id: Set(a), read_at: Set(at), ..Default::default() }
+                    .insert(&db)
+                    .await
+                    .unwrap();
+            }
+        }
+        // A's target: 5 extra services, 6 sold.
+        kpi_target::ActiveModel {
+            period_id: Set(p.id),
+            employee_id: Set(a),
+            metric: Set("extra_services_sold".into()),
+            target_value: Set(5.0),
+            actual_value: Set(Some(6.0)),
+            weight: Set(1.0),
+            recorded_at: Set(Some(h(200))),
+            recorded_by: Set(Some(boss)),
+            created_at: Set(h(0)),
+            ..Default::default()
+        }
+        .insert(&db)
+        .await
+        .unwrap();
+        // B controls six submissions made at hour 10: four decided within 48 hours (one at
+        // exactly 48), one after three days, one still pending at close; B's own two duties
+        // are on time.
+        let submitted = h(10);
+        for decided in [Some(1), Some(20), Some(47), Some(48), Some(72), None] {
+            let (status, decided_at) = match decided {
+                Some(hours) => (Accepted, Some(submitted + Duration::hours(hours))),
+                None => (Submitted, None),
+            };
+            add_assignment(&db, p.id, Duty, helper, b, 1.0, due, status, Some(submitted), decided_at).await;
+        }
+        for _ in 0..2 {
+            add_assignment(&db, p.id, Duty, b, boss, 1.0, due, Accepted, Some(h(1)), Some(h(2))).await;
+        }
+        // A duty cancelled along the way owes nothing to anyone.
+        add_assignment(&db, p.id, Duty, c, boss, 1.0, due, AssignmentStatus::Cancelled, Some(h(3)), None).await;
+
+        // D has a duty done early and one not started, due at the period's end.
+        let d = add_employee(&db, "Dee Later", dept_k, Some(boss), old, None).await.id;
+        add_assignment(&db, p.id, Duty, d, boss, 1.0, p.ends_at, Submitted, Some(h(20)), None).await;
+        add_assignment(&db, p.id, Duty, d, boss, 1.0, p.ends_at, AssignmentStatus::Todo, None, None).await;
+
+        // The live KPI counts what is done or due: at hour 50 the duty not due yet does not
+        // count; an hour after the period's end (still open) it counts as missed.
+        let live = |who: i64, at: DateTime<Utc>| live_kpi(&db, &company, p.id, who, at);
+        let early = live(d, h(50)).await;
+        assert_eq!((early.kpi_x100, early.tally.iter().map(|t| t.count).sum::<u32>()), (10000, 1));
+        let overdue = live(d, p.ends_at + Duration::hours(1)).await;
+        assert_eq!((overdue.kpi_x100, overdue.duties_missed), (5000, 1));
+        // Once everything of A's is settled, the live figure is what the close will store.
+        assert_eq!(live(a, h(130)).await.kpi_x100, 10444);
+        assert!(domain::close::live_kpi(&db, &company, 999_999, a, h(50)).await.unwrap().is_none());
+
+        let close_time = p.ends_at + Duration::hours(24);
+        let report = tick(&db, &company, close_time).await;
+        assert_eq!(report.closed.len(), 1);
+        let result_of = |who: i64| result_of(&db, who);
+        let ra = result_of(a).await;
+        assert_eq!((ra.discipline_x100, ra.targets_x100, ra.kpi_x100), (8889, Some(12000), 10444));
+        assert_eq!((ra.eligible, ra.bonus_factor_x10000, ra.reasons.as_str()), (false, 0, "DUTY_LATE"));
+        assert_eq!((ra.duties_missed, ra.duties_late, ra.policy_version), (0, 1, 1));
+        let tally: serde_json::Value = serde_json::from_str(&ra.obligations).unwrap();
+        assert!(tally.as_array().unwrap().contains(&serde_json::json!({ "kind": "reading", "outcome": "missed", "count": 1, "weight": 0.25 })), "{tally}");
+        let rb = result_of(b).await;
+        assert_eq!((rb.kpi_x100, rb.eligible, rb.bonus_factor_x10000, rb.reasons.as_str()), (8500, true, 8500, ""));
+        let rc = result_of(c).await;
+        assert_eq!((rc.kpi_x100, rc.eligible, rc.bonus_factor_x10000), (10000, true, 10000));
+        // After the close, the live projection of a closed period is the stored result.
+        let after = live(a, close_time + Duration::days(3)).await;
+        assert_eq!((after.kpi_x100, after.eligible), (10444, false));
+        assert_eq!(live(d, close_time).await.kpi_x100, result_of(d).await.kpi_x100);
+
+        // The export shows the same numbers, and adjustments beside them.
+        domain::results::adjust(&db, ra.id, -150, "late duty was excused", domain::results::Author::Service("payroll".into()), close_time).await.unwrap();
+        let blank = domain::results::adjust(&db, ra.id, 100, "  ", domain::results::Author::Employee(boss), close_time).await;
+        assert!(matches!(blank, Err(domain::DomainError::BadInput { field: "reason", .. })), "{blank:?}");
+        let rows = domain::export::bonus_rows(&db, p.starts_on).await.unwrap();
+        let row_a = rows.iter().find(|r| r.employee_id == a).unwrap();
+        assert_eq!((row_a.kpi_x100, row_a.adjustment_total_x100, row_a.reasons.clone()), (10444, -150, vec!["DUTY_LATE".to_owned()]));
+        let csv = domain::export::to_csv(&rows);
+        assert!(csv.contains(",104.44,false,0.0000,DUTY_LATE,-1.50,1\n"), "{csv}");
+        assert!(csv.contains(",85.00,true,0.8500,,0.00,1\n"), "{csv}");
+        assert_eq!(rows.iter().map(|r| r.employee_id).collect::<Vec<_>>(), { let mut ids = rows.iter().map(|r| r.employee_id).collect::<Vec<_>>(); ids.sort(); ids });
+        assert_eq!(domain::results::average_kpi_x100(&db, a, 6).await.unwrap(), Some(10444), "results as stored, adjustments beside");
+        assert_eq!(domain::results::average_kpi_x100(&db, 999_999, 6).await.unwrap(), None);
+        assert!(matches!(domain::export::bonus_rows(&db, date(2026, 12, 1)).await, Err(domain::export::ExportError::NotClosed(_))));
+        assert!(matches!(domain::export::bonus_rows(&db, date(2027, 1, 1)).await, Err(domain::export::ExportError::NoSuchPeriod(_))));
+    }
+}
