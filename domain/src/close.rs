@@ -537,3 +537,126 @@ pub fn audience(employees: &[employee::Model], department: Option<i64>, at: Date
 fn after_hours(at: DateTime<Utc>, hours: i64) -> DateTime<Utc> {
     Duration::try_hours(hours).and_then(|h| at.checked_add_signed(h)).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use entity::enums::Role;
+
+    use super::*;
+    use crate::kpi::ObligationKind::{Acceptance, Additional, Duty, Reading, Vote};
+    use crate::kpi::Outcome::{Late, Missed, OnTime};
+    use crate::kpi::{ObligationKind, Outcome};
+    use AssignmentStatus::{Accepted, Cancelled, Missed as MissedStatus, Submitted, Todo};
+
+    /// Hours after 2026-03-01T00:00Z, the start of the period in these tests.
+    fn h(hours: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap() + Duration::hours(hours)
+    }
+    fn person(id: i64, department_id: i64, hired: (u32, u32)) -> employee::Model {
+        employee::Model {
+            id,
+            department_id,
+            manager_id: None,
+            name: format!("E{id}"),
+            email: format!("e{id}@x"),
+            role: Role::Employee,
+            hired_on: NaiveDate::from_ymd_opt(2026, hired.0, hired.1).unwrap(),
+            left_on: None,
+            created_at: h(0),
+        }
+    }
+    /// An assignment of weight 1 due at hour 100: (id, kind, assignee, controller, status, submitted, decided).
+    fn work(id: i64, kind: AssignmentKind, who: (i64, i64), status: AssignmentStatus, submitted: Option<i64>, decided: Option<i64>) -> assignment::Model {
+        assignment::Model {
+            id,
+            kind,
+            template_id: None,
+            period_id: 1,
+            assignee_id: who.0,
+            controller_id: who.1,
+            title: String::new(),
+            description: String::new(),
+            weight: 1.0,
+            due_at: h(100),
+            status,
+            submitted_at: submitted.map(h),
+            decided_at: decided.map(h),
+            created_at: h(0),
+            created_by: None,
+            version: 1,
+        }
+    }
+    fn proposal(id: i64, department_id: Option<i64>, closes: i64) -> proposal::Model {
+        proposal::Model { id, title: String::new(), body: String::new(), author_id: None, department_id, opens_at: h(0), closes_at: h(closes), created_at: h(0) }
+    }
+    fn article(id: i64, department_id: Option<i64>, published: i64, mandatory: bool) -> article::Model {
+        article::Model { id, title: String::new(), link: None, body: None, author_id: None, department_id, mandatory, published_at: h(published), created_at: h(0) }
+    }
+
+    /// The judged obligations as (employee, kind, outcome, fulfilled), sorted.
+    fn judged(rows: &PeriodRows, as_of: i64) -> Vec<(i64, ObligationKind, Outcome, bool)> {
+        let mut out: Vec<_> = owed(rows, &Policy::default(), chrono_tz::UTC, h(as_of))
+            .into_iter()
+            .map(|o| (o.employee_id, o.obligation.kind, o.obligation.outcome, o.fulfilled))
+            .collect();
+        out.sort_by_key(|(e, k, o, f)| (*e, *k, *o, *f));
+        out
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn assignments_owe_the_assignee_and_the_controller() {
+        let (a, k) = (1, 2);
+        let case = |row: assignment::Model| judged(&PeriodRows { assignments: vec![row], ..Default::default() }, 400);
+        assert_eq!(case(work(1, AssignmentKind::Duty, (a, k), Accepted, Some(90), Some(120))), [(a, Duty, OnTime, true), (k, Acceptance, OnTime, true)]);
+        assert_eq!(case(work(1, AssignmentKind::Duty, (a, k), Accepted, Some(100), Some(149))), [(a, Duty, OnTime, true), (k, Acceptance, Late, true)]); // at due_at is on time; 49 h to decide is late
+        assert_eq!(case(work(1, AssignmentKind::Duty, (a, k), Submitted, Some(101), None)), [(a, Duty, Late, true), (k, Acceptance, Missed, false)]); // still submitted at close
+        assert_eq!(case(work(1, AssignmentKind::Duty, (a, k), MissedStatus, Some(50), Some(60))), [(a, Duty, Missed, false), (k, Acceptance, OnTime, true)]); // returned, never resubmitted
+        assert_eq!(case(work(1, AssignmentKind::Duty, (a, k), Submitted, Some(80), Some(60))), [(a, Duty, OnTime, true), (k, Acceptance, Missed, false)]); // resubmitted: the earlier return decided nothing of it
+        assert_eq!(case(work(1, AssignmentKind::Duty, (a, k), Cancelled, Some(50), None)), []); // cancelled owes nothing, to anyone
+        assert_eq!(case(work(1, AssignmentKind::Additional, (a, k), Todo, None, None)), [(a, Additional, Missed, false)]);
+        assert_eq!(case(work(1, AssignmentKind::Duty, (a, k), Accepted, Some(90), Some(500))), [(a, Duty, OnTime, true), (k, Acceptance, Missed, false)]); // decided after as_of: not in time
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn votes_and_readings_owe_the_audience() {
+        let (x, y, newcomer, other) = (1, 2, 3, 4);
+        let rows = PeriodRows {
+            employees: vec![person(x, 10, (1, 1)), person(y, 10, (1, 1)), person(newcomer, 10, (3, 10)), person(other, 20, (1, 1))],
+            proposals: vec![proposal(1, Some(10), 100)], // closes on 5 March: the newcomer joins on the 10th
+            votes: vec![vote::Model { id: 1, proposal_id: 1, employee_id: x, choice: entity::enums::VoteChoice::For, voted_at: h(99) }],
+            articles: vec![article(1, None, 240, true), article(2, None, 240, false)], // published on 11 March, to everyone
+            reads: vec![
+                article_read::Model { id: 1, article_id: 1, employee_id: x, read_at: h(240 + 72) },
+                article_read::Model { id: 2, article_id: 1, employee_id: y, read_at: h(240 + 73) },
+                article_read::Model { id: 3, article_id: 2, employee_id: y, read_at: h(241) },
+            ],
+            ..Default::default()
+        };
+        assert_eq!(judged(&rows, 400), [
+            (x, Vote, OnTime, true), (x, Reading, OnTime, true),
+            (y, Vote, Missed, false), (y, Reading, Late, true),
+            (newcomer, Reading, Missed, false), // hired before publication, after the vote closed
+            (other, Reading, Missed, false), // everyone's article, not department 10's proposal
+        ]);
+        // Before the reads happened, nothing was read.
+        assert_eq!(judged(&rows, 300).iter().filter(|o| o.1 == Reading && o.3).count(), 0);
+    }
+
+    #[test]
+    fn activity_in_a_period() {
+        let starts = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+        let ends = NaiveDate::from_ymd_opt(2026, 3, 15).unwrap();
+        let mut e = person(1, 1, (3, 15));
+        assert!(active_in(&e, starts, ends), "hired on the last day");
+        e.hired_on = NaiveDate::from_ymd_opt(2026, 3, 16).unwrap();
+        assert!(!active_in(&e, starts, ends));
+        e.hired_on = NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
+        e.left_on = Some(starts);
+        assert!(active_in(&e, starts, ends), "left on the first day");
+        e.left_on = starts.pred_opt();
+        assert!(!active_in(&e, starts, ends));
+    }
+}

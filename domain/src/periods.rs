@@ -247,3 +247,59 @@ pub async fn record_event(
     .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::calendar::Cadence;
+
+    fn d(m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, m, day).unwrap()
+    }
+    fn semi(starts: (u32, u32), ends: (u32, u32)) -> PeriodDates {
+        PeriodDates { starts_on: d(starts.0, starts.1), ends_on: d(ends.0, ends.1) }
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn recurrence_counts_periods_from_the_first_that_reaches_starts_on() {
+        let all = [semi((1, 1), (1, 15)), semi((1, 16), (1, 31)), semi((2, 1), (2, 15)), semi((2, 16), (2, 28)), semi((3, 1), (3, 15))];
+        let due = |starts_on: NaiveDate, every: i32| -> Vec<bool> { all.iter().map(|p| template_due(starts_on, every, &all, *p)).collect() };
+        assert_eq!(due(d(1, 1), 1), [true, true, true, true, true]);
+        assert_eq!(due(d(1, 1), 2), [true, false, true, false, true]);
+        assert_eq!(due(d(1, 20), 2), [false, true, false, true, false]); // starts mid-period: that period counts first
+        assert_eq!(due(d(2, 16), 3), [false, false, false, true, false]);
+        assert_eq!(due(d(4, 1), 1), [false, false, false, false, false]); // not started yet
+        assert_eq!(due(d(1, 1), 0), [true, true, true, true, true]); // a bad n is read as 1
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn due_dates_count_local_days_and_move_when_past() {
+        let berlin = Calendar::new(Cadence::SemiMonthly, chrono_tz::Europe::Berlin);
+        let utc = |m: u32, day: u32, h: u32| Utc.with_ymd_and_hms(2026, m, day, h, 0, 0).unwrap();
+        let ends_at = utc(3, 31, 22); // end of 16–31 March in Berlin
+        let early = utc(3, 15, 23);
+        assert_eq!(duty_due_at(&berlin, d(3, 16), ends_at, None, early), ends_at);
+        assert_eq!(duty_due_at(&berlin, d(3, 16), ends_at, Some(7), early), utc(3, 22, 23)); // before the change: UTC+1
+        assert_eq!(duty_due_at(&berlin, d(3, 16), ends_at, Some(14), early), utc(3, 29, 22)); // after it: UTC+2, still local midnight
+        assert_eq!(duty_due_at(&berlin, d(3, 16), ends_at, Some(40), early), ends_at); // never after the end
+        assert_eq!(duty_due_at(&berlin, d(3, 16), ends_at, Some(7), utc(3, 25, 0)), ends_at); // already past: moved to the end
+        assert_eq!(duty_due_at(&berlin, d(3, 16), ends_at, Some(7), utc(3, 22, 23)), utc(3, 22, 23)); // due exactly now is not past
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn activity_on_a_date() {
+        let e = |hired: NaiveDate, left: Option<NaiveDate>| employee::Model {
+            id: 1, department_id: 1, manager_id: None, name: "E".into(), email: "e@x".into(), role: entity::enums::Role::Employee,
+            hired_on: hired, left_on: left, created_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+        };
+        assert!(active_on(&e(d(3, 1), None), d(3, 1))); // from the hire date
+        assert!(!active_on(&e(d(3, 2), None), d(3, 1)));
+        assert!(active_on(&e(d(1, 1), Some(d(3, 1))), d(3, 1))); // through the last day
+        assert!(!active_on(&e(d(1, 1), Some(d(2, 28))), d(3, 1)));
+    }
+}
