@@ -116,7 +116,7 @@ async fn steps(db: &impl Db, company: &Company, now: DateTime<Utc>, log: &mut Lo
     })?;
     let opened: Vec<PeriodSummary> = opened.iter().map(PeriodSummary::from).collect();
     for p in &opened {
-        tracing::info!(period.id = p.id, period.starts_on = %p.starts_on, "period opened");
+        tracing::debug!(period.id = p.id, period.starts_on = %p.starts_on, "period opened");
     }
 
     let started = Utc::now();
@@ -124,7 +124,7 @@ async fn steps(db: &impl Db, company: &Company, now: DateTime<Utc>, log: &mut Lo
         serde_json::to_value(g).unwrap_or_default()
     })?;
     if generated.created > 0 {
-        tracing::info!(duties = generated.created, "duties generated");
+        tracing::debug!(duties = generated.created, "duties generated");
     }
 
     let started = Utc::now();
@@ -145,7 +145,7 @@ async fn steps(db: &impl Db, company: &Company, now: DateTime<Utc>, log: &mut Lo
             serde_json::to_value(c).unwrap_or_default()
         })?;
         if let Some(c) = done {
-            tracing::info!(period.id = c.period_id, results = c.results, missed = c.missed, "period closed");
+            tracing::debug!(period.id = c.period_id, results = c.results, missed = c.missed, "period closed");
             closed.push(c);
         }
     }

@@ -8,7 +8,7 @@ use sea_orm::{EntityTrait, PaginatorTrait};
 use super::*;
 use crate::on_both;
 
-fn zeroboard(url: &str) -> Command {
+pub(crate) fn zeroboard(url: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_zeroboard"));
     cmd.env("ZEROBOARD_DATABASE_URL", url).env_remove("ZEROBOARD_CONFIG").current_dir(std::env::temp_dir());
     cmd

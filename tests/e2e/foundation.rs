@@ -103,7 +103,8 @@ on_both! {
         );
         assert_eq!(p["startsAt"], "2026-11-16T00:00:00+00:00");
         assert_eq!(p["endsAt"], "2026-12-01T00:00:00+00:00");
-        assert_eq!(d["periods"]["totalCount"], 1);
+        // The demo's six closed periods of history, and the current one, newest first.
+        assert_eq!(d["periods"]["totalCount"], 7);
         assert_eq!(d["periods"]["edges"][0]["node"]["id"], p["id"]);
     }
 }

@@ -656,3 +656,99 @@ on_both! {
         assert!(matches!(domain::export::bonus_rows(&db, date(2027, 1, 1)).await, Err(domain::export::ExportError::NoSuchPeriod(_))));
     }
 }
+
+on_both! {
+    async fn the_demo_has_six_closed_periods_of_varied_results(kind: Kind) {
+        let app = TestApp::start(kind).await;
+        let began = Instant::now();
+        app.demo().await;
+        eprintln!("{kind:?}: demo loaded in {:.2} s", began.elapsed().as_secs_f64());
+        let db = &app.db;
+        let stored = periods(db).await;
+        let closed: Vec<&period::Model> = stored.iter().filter(|p| p.status == PeriodStatus::Closed).collect();
+        assert!(closed.len() >= 6, "{} closed", closed.len());
+        assert_eq!(stored.iter().filter(|p| p.status == PeriodStatus::Open).count(), 1);
+        let last = closed.last().unwrap();
+        let results = kpi_result::Entity::find().filter(kpi_result::Column::PeriodId.eq(last.id)).all(db).await.unwrap();
+        assert!(results.len() >= 15, "{} results", results.len());
+        let kpis: BTreeSet<i64> = results.iter().map(|r| r.kpi_x100).collect();
+        assert!(kpis.len() >= 3, "KPI values {kpis:?}");
+        let all = kpi_result::Entity::find().all(db).await.unwrap();
+        for r in &all {
+            assert_eq!(r.eligible, r.bonus_factor_x10000 > 0, "{r:?}");
+            assert_eq!(r.eligible, r.reasons.is_empty(), "{r:?}");
+        }
+        assert!(all.iter().any(|r| r.reasons.contains("DUTY_MISSED")) && all.iter().any(|r| r.reasons.contains("DUTY_LATE")));
+        // People hired 40 days ago have no result for the periods before they joined.
+        let people = employee::Entity::find().all(db).await.unwrap();
+        for r in &all {
+            let who = people.iter().find(|e| e.id == r.employee_id).unwrap();
+            let p = stored.iter().find(|p| p.id == r.period_id).unwrap();
+            assert!(who.hired_on <= p.ends_on, "{} has a result for {} before joining", who.name, p.starts_on);
+        }
+        assert!(people.iter().any(|e| e.hired_on > closed[0].ends_on), "someone joined during the history");
+        // Every obligation kind occurred in the history.
+        let kinds: BTreeSet<String> = all
+            .iter()
+            .flat_map(|r| serde_json::from_str::<serde_json::Value>(&r.obligations).unwrap().as_array().unwrap().clone())
+            .map(|t| t["kind"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(kinds.into_iter().collect::<Vec<_>>(), ["acceptance", "additional", "duty", "reading", "vote"]);
+        // The average over the history is there for the demo employee.
+        let pavel = domain::directory::employee_id_by_email(db, "pavel.lebedev@zeroboard.demo").await.unwrap().unwrap();
+        assert!(domain::results::average_kpi_x100(db, pavel, 6).await.unwrap().is_some());
+
+        // Forty days later, twice: the missed periods open and close once.
+        let later = app.clock.now() + Duration::days(40);
+        tick(db, &app.company, later).await;
+        tick(db, &app.company, later).await;
+        let after = periods(db).await;
+        let starts: BTreeSet<NaiveDate> = after.iter().map(|p| p.starts_on).collect();
+        assert_eq!(starts.len(), after.len(), "no duplicate periods");
+        assert!(after.iter().filter(|p| p.status == PeriodStatus::Closed).count() >= closed.len() + 2);
+        assert_eq!(after.iter().filter(|p| p.status == PeriodStatus::Open).count(), 1);
+    }
+}
+
+on_both! {
+    async fn tick_and_export_through_the_binary(kind: Kind) {
+        let test_db = TestDb::new(kind).await;
+        let db = test_db.connect().await;
+        seed_org(&db).await;
+        let run = |args: &[&str]| crate::cli::zeroboard(&test_db.url).args(args).output().unwrap();
+        let out = run(&["tick", "--now", "2026-11-20T10:00:00Z"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let printed = String::from_utf8(out.stdout).unwrap();
+        assert!(printed.starts_with("tick at 2026-11-20T10:00:00+00:00\n"), "{printed}");
+        assert!(printed.contains("opened:    2026-11-16 to 2026-11-30"), "{printed}");
+        // Not closed yet: a clear line on stderr and a failing exit code.
+        let out = run(&["export", "bonus", "--period", "2026-11-16"]);
+        assert!(!out.status.success() && out.stdout.is_empty());
+        assert_eq!(String::from_utf8_lossy(&out.stderr).trim(), "zeroboard: the period starting on 2026-11-16 is not closed yet");
+        let out = run(&["export", "bonus", "--period", "2020-01-01", "--format", "json"]);
+        assert_eq!(String::from_utf8_lossy(&out.stderr).trim(), "zeroboard: no period starts on 2020-01-01");
+        assert!(!out.status.success());
+        let out = run(&["tick", "--now", "tomorrow"]);
+        assert_eq!(out.status.code(), Some(2), "a bad instant is a usage error");
+
+        let out = run(&["tick", "--now", "2026-12-02T00:00:00Z"]);
+        assert!(String::from_utf8(out.stdout).unwrap().contains("closed:    2026-11-16 to 2026-11-30"));
+        let csv = String::from_utf8(run(&["export", "bonus", "--period", "2026-11-16", "--format", "csv"]).stdout).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&run(&["export", "bonus", "--period", "2026-11-16", "--format", "json"]).stdout).unwrap();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[0], domain::export::COLUMNS.join(","));
+        let json = json.as_array().unwrap();
+        assert_eq!(lines.len() - 1, json.len());
+        assert!(json.len() >= 5);
+        // The same numbers in both: kpi, eligibility, factor, reasons.
+        for (line, row) in lines[1..].iter().zip(json) {
+            let fields: Vec<&str> = line.split(',').collect();
+            assert_eq!(fields[0], row["employee_id"].to_string());
+            assert_eq!(fields[6].parse::<f64>().unwrap(), row["kpi"].as_f64().unwrap());
+            assert_eq!(fields[7], row["eligible"].to_string());
+            assert_eq!(fields[8].parse::<f64>().unwrap(), row["bonus_factor"].as_f64().unwrap());
+            let reasons: Vec<String> = row["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_owned()).collect();
+            assert_eq!(fields[9], reasons.join(";"));
+        }
+    }
+}
