@@ -220,9 +220,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Scheduler => {
             let db = connect(&settings).await?;
+            let stop = shutdown_signal();
             let running = scheduler::start(db, company, clock, settings.scheduler.clone()).await?;
             eprintln!("scheduler running on `{}`; stop with ctrl-c or SIGTERM", settings.scheduler.cron);
-            shutdown_signal().await;
+            stop.await;
             running.shutdown().await
         }
         Command::Tick { now } => {
@@ -244,16 +245,22 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
 }
 
 /// Resolves on ctrl-c or, on Unix, SIGTERM: how a process manager stops the scheduler.
-async fn shutdown_signal() {
+/// The handlers are installed when this is called, not when it is first awaited, so a
+/// signal that arrives in between is not lost to the default action (which kills).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
+    let handlers = {
         use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term.recv() => {} }
+        signal(SignalKind::terminate()).and_then(|term| Ok((term, signal(SignalKind::interrupt())?))).ok()
+    };
+    async move {
+        #[cfg(unix)]
+        if let Some((mut term, mut interrupt)) = handlers {
+            tokio::select! { _ = term.recv() => {}, _ = interrupt.recv() => {} }
             return;
         }
+        let _ = tokio::signal::ctrl_c().await;
     }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn report_demo(loaded: domain::demo::Loaded) {

@@ -752,3 +752,59 @@ on_both! {
         }
     }
 }
+
+on_both! {
+    async fn a_new_policy_version_applies_to_periods_opened_afterwards(kind: Kind) {
+        let test_db = TestDb::new(kind).await;
+        let db = test_db.connect().await;
+        let company = utc_company();
+        seed_org(&db).await;
+        tick(&db, &company, t0()).await; // opens 16–30 November under version 1
+        let bad = domain::kpi::Policy { late_credit: 1.5, ..Default::default() };
+        let refused = domain::policy::create_version(&db, bad, None, None, t0()).await;
+        assert!(matches!(refused, Err(domain::DomainError::BadInput { field: "late_credit", .. })), "{refused:?}");
+        assert_eq!(domain::policy::current(&db).await.unwrap().version, 1, "nothing written");
+        let strict = domain::kpi::Policy { close_after_hours: 48, bonus_min_kpi: 90.0, ..Default::default() };
+        let v2 = domain::policy::create_version(&db, strict, None, Some("stricter".into()), t0()).await.unwrap();
+        assert_eq!((v2.version, v2.note.as_deref()), (2, Some("stricter")));
+        assert_eq!(domain::policy::rules(&domain::policy::by_version(&db, 2).await.unwrap()).bonus_min_kpi, 90.0);
+
+        // The open period keeps version 1 and closes a day after its end; the next one,
+        // opened under version 2, closes two days after.
+        let report = tick(&db, &company, utc(2026, 12, 2, 0)).await;
+        assert_eq!(report.closed.len(), 1);
+        let stored = periods(&db).await;
+        assert_eq!((stored[0].policy_version, stored[1].policy_version), (1, 2));
+        let results = kpi_result::Entity::find().filter(kpi_result::Column::PeriodId.eq(stored[0].id)).all(&db).await.unwrap();
+        assert!(!results.is_empty() && results.iter().all(|r| r.policy_version == 1));
+        assert!(tick(&db, &company, utc(2026, 12, 17, 0)).await.closed.is_empty(), "version 2 waits 48 hours");
+        assert_eq!(tick(&db, &company, utc(2026, 12, 18, 0)).await.closed.len(), 1);
+        let results = kpi_result::Entity::find().filter(kpi_result::Column::PeriodId.eq(stored[1].id)).all(&db).await.unwrap();
+        assert!(!results.is_empty() && results.iter().all(|r| r.policy_version == 2));
+    }
+}
+
+on_both! {
+    async fn the_scheduler_process_ticks_at_start_and_stops_on_sigterm(kind: Kind) {
+        use std::io::{BufRead, BufReader};
+        let test_db = TestDb::new(kind).await;
+        let db = test_db.connect().await;
+        seed_org(&db).await;
+        let mut child = crate::cli::zeroboard(&test_db.url)
+            .arg("scheduler")
+            .env("ZEROBOARD_LOG", "warn")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The line is printed after the start-up tick, so the current period exists by then.
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let line = lines.next().unwrap().unwrap();
+        assert!(line.starts_with("scheduler running on `0 * * * * *`"), "{line}");
+        assert_eq!(periods(&db).await.len(), 1);
+        let runs = scheduler_run::Entity::find().count(&db).await.unwrap();
+        assert!(runs >= 3, "the start-up tick was logged: {runs} runs");
+        let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+        assert!(child.wait().unwrap().success(), "a clean exit on SIGTERM");
+    }
+}
