@@ -274,29 +274,19 @@ async fn load_knowledge_base(
         ("Closing the month: checklist", Some(4), false, published),
     ];
     for (i, (title, dept, mandatory, at)) in articles.into_iter().enumerate() {
-        let row = article::ActiveModel {
-            title: Set(title.into()),
-            link: Set(Some(format!("https://kb.zeroboard.demo/articles/{}", i + 1))),
-            body: Set(None),
-            author_id: Set(Some(people[0].id)),
-            department_id: Set(dept.map(|d: usize| departments[d].id)),
-            mandatory: Set(mandatory),
-            published_at: Set(at),
-            created_at: Set(now),
-            ..Default::default()
-        }
-        .insert(txn)
-        .await?;
+        let post = Post {
+            title: title.into(),
+            link: Some(format!("https://kb.zeroboard.demo/articles/{}", i + 1)),
+            body: None,
+            author_id: Some(people[0].id),
+            audience: dept.map(|d: usize| departments[d].id),
+            mandatory,
+            published_at: at,
+        };
+        let row = add_article(txn, post, now).await?;
         // Every third person of the audience has read it already.
         for p in people.iter().filter(|p| row.department_id.is_none_or(|d| d == p.department_id)).step_by(3) {
-            article_read::ActiveModel {
-                article_id: Set(row.id),
-                employee_id: Set(p.id),
-                read_at: Set(now.max(at)),
-                ..Default::default()
-            }
-            .insert(txn)
-            .await?;
+            add_read(txn, row.id, p.id, now.max(at)).await?;
         }
     }
     Ok(())
@@ -313,31 +303,84 @@ async fn load_proposals(
         ("Adopt the new ticket priority scheme", Some(1), Duration::days(3)),
     ];
     for (title, dept, open_for) in proposals {
-        let row = proposal::ActiveModel {
-            title: Set(title.into()),
-            body: Set(format!("{title}: vote for, against, or abstain.")),
-            author_id: Set(Some(people[0].id)),
-            department_id: Set(dept.map(|d: usize| departments[d].id)),
-            opens_at: Set(now - Duration::days(1)),
-            closes_at: Set(now + open_for),
-            created_at: Set(now),
-            ..Default::default()
-        }
-        .insert(txn)
-        .await?;
+        let poll = Poll {
+            title: title.into(),
+            body: format!("{title}: vote for, against, or abstain."),
+            author_id: Some(people[0].id),
+            audience: dept.map(|d: usize| departments[d].id),
+            opens_at: now - Duration::days(1),
+            closes_at: now + open_for,
+        };
+        let row = add_proposal(txn, poll, now).await?;
         let choices = [VoteChoice::For, VoteChoice::Against, VoteChoice::Abstain];
         for (i, p) in people.iter().filter(|p| row.department_id.is_none_or(|d| d == p.department_id)).step_by(2).enumerate() {
-            vote::ActiveModel {
-                proposal_id: Set(row.id),
-                employee_id: Set(p.id),
-                choice: Set(choices[i % 3]),
-                voted_at: Set(now),
-                ..Default::default()
-            }
-            .insert(txn)
-            .await?;
+            add_vote(txn, row.id, p.id, choices[i % 3], now).await?;
         }
     }
+    Ok(())
+}
+
+/// A knowledge-base article to publish.
+struct Post {
+    title: String,
+    link: Option<String>,
+    body: Option<String>,
+    author_id: Option<i64>,
+    /// A department, or everyone.
+    audience: Option<i64>,
+    mandatory: bool,
+    published_at: DateTime<Utc>,
+}
+
+async fn add_article(db: &impl Db, post: Post, created_at: DateTime<Utc>) -> DomainResult<article::Model> {
+    let row = article::ActiveModel {
+        title: Set(post.title),
+        link: Set(post.link),
+        body: Set(post.body),
+        author_id: Set(post.author_id),
+        department_id: Set(post.audience),
+        mandatory: Set(post.mandatory),
+        published_at: Set(post.published_at),
+        created_at: Set(created_at),
+        ..Default::default()
+    };
+    Ok(row.insert(db).await?)
+}
+
+async fn add_read(db: &impl Db, article_id: i64, employee_id: i64, at: DateTime<Utc>) -> DomainResult<()> {
+    let row = article_read::ActiveModel { article_id: Set(article_id), employee_id: Set(employee_id), read_at: Set(at), ..Default::default() };
+    row.insert(db).await?;
+    Ok(())
+}
+
+/// A proposal to put to a vote.
+struct Poll {
+    title: String,
+    body: String,
+    author_id: Option<i64>,
+    /// A department, or everyone.
+    audience: Option<i64>,
+    opens_at: DateTime<Utc>,
+    closes_at: DateTime<Utc>,
+}
+
+async fn add_proposal(db: &impl Db, poll: Poll, created_at: DateTime<Utc>) -> DomainResult<proposal::Model> {
+    let row = proposal::ActiveModel {
+        title: Set(poll.title),
+        body: Set(poll.body),
+        author_id: Set(poll.author_id),
+        department_id: Set(poll.audience),
+        opens_at: Set(poll.opens_at),
+        closes_at: Set(poll.closes_at),
+        created_at: Set(created_at),
+        ..Default::default()
+    };
+    Ok(row.insert(db).await?)
+}
+
+async fn add_vote(db: &impl Db, proposal_id: i64, employee_id: i64, choice: VoteChoice, at: DateTime<Utc>) -> DomainResult<()> {
+    let row = vote::ActiveModel { proposal_id: Set(proposal_id), employee_id: Set(employee_id), choice: Set(choice), voted_at: Set(at), ..Default::default() };
+    row.insert(db).await?;
     Ok(())
 }
 

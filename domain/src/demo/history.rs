@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use entity::enums::{PeriodStatus, VoteChoice};
-use entity::{article, article_read, assignment, department, employee, kpi_target, period, proposal, vote};
+use entity::{assignment, department, employee, kpi_target, period};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use crate::calendar::PeriodDates;
@@ -221,42 +221,34 @@ async fn add_participation(
     let author = people.first().map(|e| e.id);
     let opens_at = p.starts_at + Duration::days(1);
     let closes_at = p.starts_at + Duration::days(6);
-    let proposal = proposal::ActiveModel {
-        title: Set(format!("Proposal of the period starting {index}")),
-        body: Set("Vote for, against, or abstain.".into()),
-        author_id: Set(author),
-        department_id: Set(audience),
-        opens_at: Set(opens_at),
-        closes_at: Set(closes_at),
-        created_at: Set(opens_at),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
+    let poll = super::Poll {
+        title: format!("Proposal of the period starting {index}"),
+        body: "Vote for, against, or abstain.".into(),
+        author_id: author,
+        audience,
+        opens_at,
+        closes_at,
+    };
+    let proposal = super::add_proposal(db, poll, opens_at).await?;
     let choices = [VoteChoice::For, VoteChoice::Against, VoteChoice::Abstain];
     for e in &members {
         if rng.percent() < 75 {
             let at = opens_at + rng.minutes(10, (closes_at - opens_at).num_minutes());
             let choice = choices[rng.below(3) as usize];
-            vote::ActiveModel { proposal_id: Set(proposal.id), employee_id: Set(e.id), choice: Set(choice), voted_at: Set(at), ..Default::default() }
-                .insert(db)
-                .await?;
+            super::add_vote(db, proposal.id, e.id, choice, at).await?;
         }
     }
     let published_at = p.starts_at + Duration::days(2);
-    let article = article::ActiveModel {
-        title: Set(format!("What changed in the period starting {index}")),
-        link: Set(None),
-        body: Set(Some("Read this to stay current.".into())),
-        author_id: Set(author),
-        department_id: Set(audience),
-        mandatory: Set(true),
-        published_at: Set(published_at),
-        created_at: Set(published_at),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
+    let post = super::Post {
+        title: format!("What changed in the period starting {index}"),
+        link: None,
+        body: Some("Read this to stay current.".into()),
+        author_id: author,
+        audience,
+        mandatory: true,
+        published_at,
+    };
+    let article = super::add_article(db, post, published_at).await?;
     for e in &members {
         let read_at = match rng.percent() {
             0..70 => Some(published_at + rng.minutes(30, 70 * 60)),
@@ -264,9 +256,7 @@ async fn add_participation(
             _ => None,
         };
         if let Some(at) = read_at.filter(|at| *at <= now) {
-            article_read::ActiveModel { article_id: Set(article.id), employee_id: Set(e.id), read_at: Set(at), ..Default::default() }
-                .insert(db)
-                .await?;
+            super::add_read(db, article.id, e.id, at).await?;
         }
     }
     let sales = departments.get(3).map(|d| d.id);
