@@ -470,8 +470,9 @@ pub fn owed(rows: &PeriodRows, policy: &Policy, tz: Tz, as_of: DateTime<Utc>) ->
             continue;
         }
         let submitted = kpi::as_of(a.submitted_at, as_of);
-        // Submitted or accepted is done; anything else (unfinished, or missed at close) is not.
-        let done = matches!(a.status, AssignmentStatus::Submitted | AssignmentStatus::Accepted);
+        // Submitted or accepted (by `as_of`) is done; anything else (unfinished, or missed at
+        // close) is not.
+        let done = submitted.is_some() && matches!(a.status, AssignmentStatus::Submitted | AssignmentStatus::Accepted);
         let outcome = if done { kpi::submission_outcome(submitted, a.due_at) } else { kpi::Outcome::Missed };
         let obligation = match a.kind {
             AssignmentKind::Duty => Obligation::duty(a.weight, outcome, policy),
@@ -617,6 +618,7 @@ mod tests {
         assert_eq!(case(work(1, AssignmentKind::Duty, (a, k), Cancelled, Some(50), None)), []); // cancelled owes nothing, to anyone
         assert_eq!(case(work(1, AssignmentKind::Additional, (a, k), Todo, None, None)), [(a, Additional, Missed, false)]);
         assert_eq!(case(work(1, AssignmentKind::Duty, (a, k), Accepted, Some(90), Some(500))), [(a, Duty, OnTime, true), (k, Acceptance, Missed, false)]); // decided after as_of: not in time
+        assert_eq!(case(work(1, AssignmentKind::Duty, (a, k), Submitted, Some(450), None)), [(a, Duty, Missed, false)]); // submitted after as_of: not in time, nothing to decide
     }
 
     #[test]

@@ -139,7 +139,9 @@ pub async fn generate_due(db: &impl Db, company: &Company, now: DateTime<Utc>) -
     let txn = begin_write(db).await?;
     lock_step(&txn, Step::Generate).await?;
     let mut report = Generated::default();
-    let periods = period::Entity::find().order_by_asc(period::Column::StartsOn).all(&txn).await?;
+    // Shared row locks: a close (which updates its period's row first) cannot run while
+    // duties are being added to that period, even by an instance whose clock differs.
+    let periods = period::Entity::find().order_by_asc(period::Column::StartsOn).lock_shared().all(&txn).await?;
     // Only a period under way at `now`: one that has ended gets no duties (it was opened late,
     // after downtime), and one that has not started yet (seen by an instance whose clock lags
     // another's) gets them from the first tick inside it.
