@@ -49,6 +49,18 @@ enum Command {
     Migrate,
     /// Load the demo company (does nothing when the database already has employees).
     Demo,
+    /// Load a synthetic company of any size with closed periods of history (only into a
+    /// database without employees).
+    Seed {
+        #[arg(long, default_value_t = 200)]
+        employees: usize,
+        /// Closed periods of history before the current one.
+        #[arg(long, default_value_t = 6)]
+        periods: usize,
+        /// The same seed gives the same company and behaviour.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -171,6 +183,12 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             report_demo(domain::demo::load(&db, &company, clock.now()).await?);
             Ok(())
         }
+        Command::Seed { employees, periods, seed } => {
+            let db = connect(&settings).await?;
+            let spec = domain::demo::SeedSpec { employees, periods, seed };
+            report_demo(domain::demo::seed(&db, &company, spec, clock.now()).await?);
+            Ok(())
+        }
         Command::Token { command: TokenCommand::Create { employee, service, scope, name } } => {
             let db = connect(&settings).await?;
             let owner = match (employee, service) {
@@ -266,9 +284,9 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
 fn report_demo(loaded: domain::demo::Loaded) {
     match loaded {
         domain::demo::Loaded::Created { employees, assignments } => {
-            eprintln!("demo company loaded: {employees} employees, {assignments} assignments")
+            eprintln!("company loaded: {employees} employees, {assignments} assignments")
         }
-        domain::demo::Loaded::AlreadyPresent => eprintln!("the database already has employees; demo data left as it is"),
+        domain::demo::Loaded::AlreadyPresent => eprintln!("the database already has employees; nothing was loaded"),
     }
 }
 

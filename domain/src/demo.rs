@@ -137,7 +137,7 @@ pub async fn load(db: &impl Db, company: &Company, now: DateTime<Utc>) -> Domain
         .await?;
     }
 
-    history::run(&txn, company, &departments, &people, now).await?;
+    history::run(&txn, company, &departments, &people, history::Span { periods: history::PERIODS, seed: history::SEED }, now).await?;
     let current = company.calendar.period_containing(today);
     let current = period::Entity::find()
         .filter(period::Column::StartsOn.eq(current.starts_on))
@@ -382,6 +382,87 @@ async fn add_vote(db: &impl Db, proposal_id: i64, employee_id: i64, choice: Vote
     let row = vote::ActiveModel { proposal_id: Set(proposal_id), employee_id: Set(employee_id), choice: Set(choice), voted_at: Set(at), ..Default::default() };
     row.insert(db).await?;
     Ok(())
+}
+
+/// The size and seed of a synthetic company, for trying Zeroboard at scale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeedSpec {
+    pub employees: usize,
+    /// Closed periods of history before the current one.
+    pub periods: usize,
+    pub seed: u64,
+}
+
+/// Loads a synthetic company into a database without employees: departments of about 25
+/// people under a manager each, all under one admin; one recurring duty per department
+/// (and a two-periodic one for every third); hire dates spread over two years; and
+/// `periods` closed periods acted out by the real scheduler with seeded behaviour, as in
+/// the demo. The same spec gives the same company.
+pub async fn seed(db: &impl Db, company: &Company, spec: SeedSpec, now: DateTime<Utc>) -> DomainResult<Loaded> {
+    if !(2..=100_000).contains(&spec.employees) {
+        return Err(crate::DomainError::bad_input("employees", "give between 2 and 100000 employees"));
+    }
+    if spec.periods > 240 {
+        return Err(crate::DomainError::bad_input("periods", "give at most 240 periods of history"));
+    }
+    let txn = begin_write(db).await?;
+    if employee::Entity::find().count(&txn).await? > 0 {
+        return Ok(Loaded::AlreadyPresent);
+    }
+    let today = company.calendar.local_date(now);
+    let count = (spec.employees - 1).div_ceil(25);
+    let mut departments = Vec::new();
+    for k in 0..count {
+        let row = department::ActiveModel { name: Set(format!("Department {}", k + 1)), created_at: Set(now), ..Default::default() };
+        departments.push(row.insert(&txn).await?);
+    }
+    let hire = |i: usize| today - Duration::days(20 + (i as i64 * 37) % 700);
+    let person = |i: usize, department_id: i64, manager_id: Option<i64>, role: Role| employee::ActiveModel {
+        department_id: Set(department_id),
+        manager_id: Set(manager_id),
+        name: Set(format!("Person {i}")),
+        email: Set(format!("person{i}@seed.zeroboard")),
+        role: Set(role),
+        hired_on: Set(hire(i)),
+        left_on: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    };
+    let chief = person(0, departments[0].id, None, Role::Admin).insert(&txn).await?;
+    let mut people = vec![chief.clone()];
+    // The first person of each department manages it.
+    for i in 1..spec.employees {
+        let department = &departments[(i - 1) % count];
+        let manager = if i <= count { Some(chief.id) } else { Some(people[1 + (i - 1) % count].id) };
+        let role = if i <= count { Role::Manager } else { Role::Employee };
+        people.push(person(i, department.id, manager, role).insert(&txn).await?);
+    }
+    for (k, department) in departments.iter().enumerate() {
+        let recurring = [("Period report", 1, Some(7)), ("Process review", 2, None)];
+        for (title, every_n, offset) in recurring.into_iter().take(if k % 3 == 0 { 2 } else { 1 }) {
+            duty_template::ActiveModel {
+                title: Set(format!("{title} of {}", department.name)),
+                description: Set(String::new()),
+                weight: Set(1.0),
+                controller_id: Set(None),
+                employee_id: Set(None),
+                department_id: Set(Some(department.id)),
+                every_n_periods: Set(every_n),
+                due_offset_days: Set(offset),
+                active: Set(true),
+                starts_on: Set(today - Duration::days(3650)),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+            .insert(&txn)
+            .await?;
+        }
+    }
+    history::run(&txn, company, &departments, &people, history::Span { periods: spec.periods, seed: spec.seed }, now).await?;
+    let assignments = assignment::Entity::find().count(&txn).await?;
+    txn.commit().await?;
+    Ok(Loaded::Created { employees: people.len(), assignments })
 }
 
 /// The demo person's employee id, for printing tokens.

@@ -23,6 +23,17 @@ use crate::{Company, DomainResult, assignments, close, tick};
 /// How many closed periods the demo shows.
 pub const PERIODS: usize = 6;
 
+/// The seed of the demo's behaviour.
+pub const SEED: u64 = 0x5eed_2026;
+
+/// How much history to act out, and with which seed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    /// Closed periods before the current one.
+    pub periods: usize,
+    pub seed: u64,
+}
+
 /// A tiny seeded generator (splitmix64): the same demo on every run, and no dependency.
 struct Rng(u64);
 
@@ -58,10 +69,10 @@ struct Move {
     comment: Option<&'static str>,
 }
 
-/// The first day of the history: `PERIODS` periods before the one containing `today`.
-pub fn first_day(company: &Company, today: NaiveDate) -> NaiveDate {
+/// The first day of the history: `periods` periods before the one containing `today`.
+pub fn first_day(company: &Company, today: NaiveDate, periods: usize) -> NaiveDate {
     let mut p = company.calendar.period_containing(today);
-    for _ in 0..PERIODS {
+    for _ in 0..periods {
         p = company.calendar.period_containing(p.starts_on.pred_opt().unwrap_or(p.starts_on));
     }
     p.starts_on
@@ -76,15 +87,16 @@ pub async fn run(
     company: &Company,
     departments: &[department::Model],
     people: &[employee::Model],
+    span: Span,
     now: DateTime<Utc>,
 ) -> DomainResult<()> {
     let calendar = &company.calendar;
     let today = calendar.local_date(now);
     let current = calendar.period_containing(today);
-    let mut rng = Rng(0x5eed_2026);
+    let mut rng = Rng(span.seed);
     let mut planned: BTreeMap<(DateTime<Utc>, u32), Move> = BTreeMap::new();
     let mut seq = 0_u32;
-    let mut day = first_day(company, today);
+    let mut day = first_day(company, today, span.periods);
     while day <= today {
         let at = calendar.day_start(day);
         if at >= now {
@@ -281,9 +293,9 @@ async fn add_participation(
 }
 
 /// The dates of the periods the history covers, for tests.
-pub fn periods(company: &Company, today: NaiveDate) -> Vec<PeriodDates> {
+pub fn periods(company: &Company, today: NaiveDate, count: usize) -> Vec<PeriodDates> {
     let mut out = Vec::new();
-    let mut p = company.calendar.period_containing(first_day(company, today));
+    let mut p = company.calendar.period_containing(first_day(company, today, count));
     let current = company.calendar.period_containing(today);
     while p.starts_on < current.starts_on {
         out.push(p);
@@ -313,7 +325,7 @@ mod tests {
     fn six_periods_before_the_current_one() {
         let company = Company { calendar: Calendar::new(Cadence::SemiMonthly, chrono_tz::UTC) };
         let today = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
-        let ps = periods(&company, today);
+        let ps = periods(&company, today, PERIODS);
         assert_eq!(ps.len(), PERIODS);
         assert_eq!(ps[0].starts_on, NaiveDate::from_ymd_opt(2026, 8, 16).unwrap());
         assert_eq!(ps[5].ends_on, NaiveDate::from_ymd_opt(2026, 11, 15).unwrap());
