@@ -55,6 +55,7 @@ fn a_bad_setting_stops_with_one_line_naming_it() {
         ("ZEROBOARD_TIMEZONE", "Mars/Olympus", "timezone"),
         ("ZEROBOARD_CADENCE", "fortnightly", "cadence"),
         ("ZEROBOARD_BIND", "nowhere", "bind"),
+        ("ZEROBOARD_SCHEDULER_CRON", "* * * * *", "scheduler_cron"),
     ] {
         let out = zeroboard("sqlite::memory:").env(var, value).arg("migrate").output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
