@@ -252,14 +252,15 @@ on_both! {
         let lead = add_employee(&db, "Otto Lead", ops, None, date(2020, 1, 1), None).await;
         let worker = add_employee(&db, "Oleg Worker", ops, Some(lead.id), date(2020, 1, 1), None).await;
         add_template(&db, "Fortnight check", (Some(worker.id), None, None, 1, date(2026, 1, 1), Some(14))).await;
-        // Every quarter of an hour over the two daylight-saving weekends of 2026 and the
-        // boundaries after them; the scheduler is down in between.
+        // Every half hour over the two daylight-saving weekends of 2026 and the boundaries
+        // after them (Berlin's midnights fall on whole UTC hours, so a tick lands on each);
+        // the scheduler is down in between.
         let windows = [(utc(2026, 3, 27, 0), utc(2026, 4, 3, 0)), (utc(2026, 10, 23, 0), utc(2026, 11, 3, 0))];
         for (from, to) in windows {
             let mut at = from;
             while at < to {
                 tick(&db, &company, at).await;
-                at += Duration::minutes(15);
+                at += Duration::minutes(30);
             }
         }
         let stored = periods(&db).await;
