@@ -78,3 +78,34 @@ where
     connection.edges.extend(items.into_iter().map(|row| Edge::new(OpaqueCursor(id_of(&row)), wrap(row))));
     Ok(connection)
 }
+
+/// One page of a select in its own order, with offset cursors: for drill-down lists
+/// ordered by something other than the id (oldest submission first, earliest due first).
+pub async fn page_by_offset<E, T>(
+    db: &impl ConnectionTrait,
+    select: Select<E>,
+    first: Option<i32>,
+    after: Option<String>,
+    wrap: impl Fn(E::Model) -> T,
+) -> async_graphql::Result<Page<T>>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+    T: OutputType,
+{
+    let size = page_size(first)?;
+    let start = match decode_after(after)? {
+        Some(offset) if offset >= 0 => offset as u64 + 1,
+        Some(_) => return Err(bad_input("after", "`after` is not a valid cursor")),
+        None => 0,
+    };
+    let total = select.clone().count(db).await.gql()?;
+    let mut items = select.offset(start).limit(size + 1).all(db).await.gql()?;
+    let has_next = items.len() as u64 > size;
+    items.truncate(size as usize);
+    let mut connection = Connection::with_additional_fields(start > 0, has_next, Counted { total_count: total });
+    connection
+        .edges
+        .extend(items.into_iter().enumerate().map(|(i, row)| Edge::new(OpaqueCursor((start + i as u64) as i64), wrap(row))));
+    Ok(connection)
+}

@@ -13,9 +13,13 @@ pub mod db;
 pub mod demo;
 pub mod directory;
 pub mod error;
+pub mod kb;
 pub mod kpi;
+pub mod org;
 pub mod periods;
+pub mod reports;
 pub mod transition;
+pub mod work;
 
 pub use error::{DomainError, DomainResult};
 

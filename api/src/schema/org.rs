@@ -4,27 +4,16 @@ use async_graphql::{Context, Enum, ID, Object};
 use entity::{department, employee};
 use sea_orm::{EntityTrait, QueryOrder};
 
+use super::assignment::mirror_enum;
 use super::context::{Ctx, db};
 use super::scalars::Date;
+use super::summary::{Summary, summary_of};
 use crate::id::{Kind, decode, encode};
 use crate::paging::{Order, Page, page};
 
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Employee,
-    Manager,
-    Admin,
-}
+use entity::enums::Role as StoredRole;
 
-impl From<entity::enums::Role> for Role {
-    fn from(r: entity::enums::Role) -> Self {
-        match r {
-            entity::enums::Role::Employee => Role::Employee,
-            entity::enums::Role::Manager => Role::Manager,
-            entity::enums::Role::Admin => Role::Admin,
-        }
-    }
-}
+mirror_enum!(Role <=> StoredRole { Employee, Manager, Admin });
 
 /// A person in the company directory.
 pub struct Employee(pub employee::Model);
@@ -66,6 +55,12 @@ impl Employee {
     /// The last working day; null while employed.
     async fn left_on(&self) -> Option<Date> {
         self.0.left_on.map(Date)
+    }
+
+    /// The tiles of this employee for a period (default: the current one). Yours, your
+    /// subtree's, or anyone's for an admin; NOT_FOUND otherwise.
+    async fn summary(&self, ctx: &Context<'_>, period_id: Option<ID>) -> async_graphql::Result<Summary> {
+        summary_of(&Ctx::new(ctx)?, self.0.id, period_id).await
     }
 }
 
