@@ -246,9 +246,11 @@ async fn graphql(req: &Request, body: Body, Data(state): Data<&AppState>) -> Res
 async fn parse_request(req: &Request, body: Body, limits: &Limits) -> Result<BatchRequest, (StatusCode, String)> {
     if req.method() == Method::GET {
         let query = req.uri().query().unwrap_or("");
-        return async_graphql::http::parse_query_string(query)
-            .map(BatchRequest::Single)
-            .map_err(|e| (StatusCode::BAD_REQUEST, format!("not a GraphQL request: {e}")));
+        let request = async_graphql::http::parse_query_string(query).map_err(|e| (StatusCode::BAD_REQUEST, format!("not a GraphQL request: {e}")))?;
+        if request.query.trim().is_empty() {
+            return Err((StatusCode::BAD_REQUEST, "the request has no `query`".into()));
+        }
+        return Ok(BatchRequest::Single(request));
     }
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
@@ -262,7 +264,34 @@ async fn parse_request(req: &Request, body: Body, limits: &Limits) -> Result<Bat
         .into_bytes_limit(limits.body_bytes)
         .await
         .map_err(|_| (StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than {} bytes", limits.body_bytes)))?;
-    serde_json::from_slice(&bytes).map_err(|e| (StatusCode::BAD_REQUEST, format!("the body is not a GraphQL request: {e}")))
+    let invalid = |e: serde_json::Error| (StatusCode::BAD_REQUEST, format!("the body is not a GraphQL request: {e}"));
+    // An array is a batch; anything else must be one request object. (Serde would read a
+    // request from an array of its fields, so the shape is decided here.)
+    let batch = if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        BatchRequest::Batch(serde_json::from_slice::<Vec<RequestBody>>(&bytes).map_err(invalid)?.into_iter().map(|r| r.0).collect())
+    } else {
+        BatchRequest::Single(serde_json::from_slice::<RequestBody>(&bytes).map_err(invalid)?.0)
+    };
+    for r in batch.iter() {
+        if r.query.trim().is_empty() {
+            return Err((StatusCode::BAD_REQUEST, "the request has no `query`".into()));
+        }
+    }
+    Ok(batch)
+}
+
+/// One request object: a JSON object with a `query` (and optionally `operationName`,
+/// `variables`, `extensions`).
+struct RequestBody(async_graphql::Request);
+
+impl<'de> serde::Deserialize<'de> for RequestBody {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+        if !value.get("query").is_some_and(|q| q.is_string()) {
+            return Err(serde::de::Error::custom("a request needs a `query` string"));
+        }
+        serde_json::from_value(serde_json::Value::Object(value)).map(RequestBody).map_err(serde::de::Error::custom)
+    }
 }
 
 enum Check {

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use chrono::{DateTime, Utc};
 use entity::{assignment, department, employee, kpi_result, period};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, Statement};
@@ -151,34 +151,46 @@ impl Loader<i64> for KpiResults {
 
 /// The loaders of one request.
 pub struct Loaders {
-    pub employees: DataLoader<ById<employee::Entity>>,
-    pub departments: DataLoader<ById<department::Entity>>,
-    pub periods: DataLoader<ById<period::Entity>>,
-    pub assignments: DataLoader<ById<assignment::Entity>>,
-    pub work: DataLoader<WorkRows>,
-    pub new_articles: DataLoader<CountPerEmployee>,
-    pub proposals_to_vote: DataLoader<CountPerEmployee>,
-    pub results: DataLoader<KpiResults>,
+    pub employees: Cached<ById<employee::Entity>>,
+    pub departments: Cached<ById<department::Entity>>,
+    pub periods: Cached<ById<period::Entity>>,
+    pub assignments: Cached<ById<assignment::Entity>>,
+    pub work: Cached<WorkRows>,
+    pub new_articles: Cached<CountPerEmployee>,
+    pub proposals_to_vote: Cached<CountPerEmployee>,
+    pub results: Cached<KpiResults>,
+}
+
+/// A loader whose answers are kept for the rest of the request, so a key loads once and a
+/// prefetch (`load_many`, `feed_many`) serves the resolvers that follow.
+pub type Cached<T> = DataLoader<T, HashMapCache>;
+
+fn cached<T: Loader<K>, K: Send + Sync + std::hash::Hash + Eq + Clone + 'static>(loader: T) -> Cached<T>
+where
+    T::Value: Clone,
+{
+    DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
 }
 
 impl Loaders {
     pub fn new(db: &DatabaseConnection, now: DateTime<Utc>) -> Self {
-        fn by_id<E>(db: &DatabaseConnection) -> DataLoader<ById<E>>
+        fn by_id<E>(db: &DatabaseConnection) -> Cached<ById<E>>
         where
             ById<E>: Loader<i64>,
+            <ById<E> as Loader<i64>>::Value: Clone,
         {
-            DataLoader::new(ById { db: db.clone(), _entity: std::marker::PhantomData }, tokio::spawn)
+            cached(ById { db: db.clone(), _entity: std::marker::PhantomData })
         }
-        let count = |sql| DataLoader::new(CountPerEmployee { db: db.clone(), now, sql }, tokio::spawn);
+        let count = |sql| cached(CountPerEmployee { db: db.clone(), now, sql });
         Loaders {
             employees: by_id(db),
             departments: by_id(db),
             periods: by_id(db),
             assignments: by_id(db),
-            work: DataLoader::new(WorkRows { db: db.clone() }, tokio::spawn),
+            work: cached(WorkRows { db: db.clone() }),
             new_articles: count(NEW_ARTICLES),
             proposals_to_vote: count(PROPOSALS_TO_VOTE),
-            results: DataLoader::new(KpiResults { db: db.clone() }, tokio::spawn),
+            results: cached(KpiResults { db: db.clone() }),
         }
     }
 }

@@ -2,12 +2,12 @@
 
 use async_graphql::connection::{Connection, Edge, EmptyFields, OpaqueCursor};
 use async_graphql::{OutputType, SimpleObject};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select};
 
 use crate::error::{OrGql, bad_input};
+use crate::schema::Ctx;
 
 pub const DEFAULT_PAGE: i32 = 20;
-pub const MAX_PAGE: i32 = 100;
 
 /// Extra fields on every connection.
 #[derive(SimpleObject)]
@@ -18,11 +18,11 @@ pub struct Counted {
 
 pub type Page<T> = Connection<OpaqueCursor<i64>, T, Counted, EmptyFields>;
 
-/// Checks `first` (1 to 100, default 20).
-pub fn page_size(first: Option<i32>) -> async_graphql::Result<u64> {
-    match first.unwrap_or(DEFAULT_PAGE) {
-        n @ 1..=MAX_PAGE => Ok(n as u64),
-        n => Err(bad_input("first", format!("`first` must be between 1 and {MAX_PAGE}, got {n}"))),
+/// Checks `first` (1 to the page-size limit, default 20 or the limit if smaller).
+pub fn page_size(first: Option<i32>, max: i32) -> async_graphql::Result<u64> {
+    match first.unwrap_or(DEFAULT_PAGE.min(max)) {
+        n if (1..=max).contains(&n) => Ok(n as u64),
+        n => Err(bad_input("first", format!("`first` must be between 1 and {max}, got {n}"))),
     }
 }
 
@@ -42,7 +42,7 @@ pub enum Order {
 
 /// One page of `select`, ordered by `id_column`, with the total count of the whole select.
 pub async fn page<E, C, T>(
-    db: &impl ConnectionTrait,
+    c: &Ctx<'_>,
     select: Select<E>,
     id_column: C,
     order: Order,
@@ -57,7 +57,8 @@ where
     C: ColumnTrait,
     T: OutputType,
 {
-    let size = page_size(first)?;
+    let db = c.db();
+    let size = page_size(first, c.state.limits.page_size)?;
     let after = decode_after(after)?;
     let total = select.clone().count(db).await.gql()?;
     let mut rows = select;
@@ -82,7 +83,7 @@ where
 /// One page of a select in its own order, with offset cursors: for drill-down lists
 /// ordered by something other than the id (oldest submission first, earliest due first).
 pub async fn page_by_offset<E, T>(
-    db: &impl ConnectionTrait,
+    c: &Ctx<'_>,
     select: Select<E>,
     first: Option<i32>,
     after: Option<String>,
@@ -93,7 +94,8 @@ where
     E::Model: Sync,
     T: OutputType,
 {
-    let size = page_size(first)?;
+    let db = c.db();
+    let size = page_size(first, c.state.limits.page_size)?;
     let start = match decode_after(after)? {
         Some(offset) if offset >= 0 => offset as u64 + 1,
         Some(_) => return Err(bad_input("after", "`after` is not a valid cursor")),

@@ -2,6 +2,8 @@
 
 mod common;
 
+mod graphql;
+mod http;
 mod cli;
 mod foundation;
 mod storage;

@@ -7,7 +7,8 @@ use sea_orm::{EntityTrait, QueryOrder};
 use super::assignment::mirror_enum;
 use super::context::{Ctx, db};
 use super::scalars::Date;
-use super::summary::{Summary, summary_of};
+use super::summary::{Summary, prefetch, summary_of};
+use crate::error::internal;
 use crate::id::{Kind, decode, encode};
 use crate::paging::{Order, Page, page};
 
@@ -105,7 +106,20 @@ impl OrgQuery {
         after: Option<String>,
     ) -> async_graphql::Result<Page<Employee>> {
         let c = Ctx::new(ctx)?;
-        page(c.db(), employee::Entity::find(), employee::Column::Id, Order::Ascending, first, after, |e| e.id, Employee).await
+        let page = page(&c, employee::Entity::find(), employee::Column::Id, Order::Ascending, first, after, |e| e.id, Employee).await?;
+        // Load what the page's nodes ask for up front, one statement per kind.
+        let node = ctx.look_ahead().field("edges").field("node");
+        let rows: Vec<&employee::Model> = page.edges.iter().map(|e| &e.node.0).collect();
+        c.loaders.employees.feed_many(rows.iter().map(|e| (e.id, (*e).clone()))).await;
+        if node.field("department").exists() {
+            c.loaders.departments.load_many(rows.iter().map(|e| e.department_id)).await.map_err(|e| internal(&e))?;
+        }
+        if node.field("manager").exists() {
+            c.loaders.employees.load_many(rows.iter().filter_map(|e| e.manager_id)).await.map_err(|e| internal(&e))?;
+        }
+        let ids: Vec<i64> = rows.iter().map(|e| e.id).collect();
+        prefetch(&c, node.field("summary"), &ids).await?;
+        Ok(page)
     }
 
     async fn departments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Department>> {

@@ -112,7 +112,7 @@ impl ToAcceptTile {
             .filter(assignment::Column::Status.eq(Stored::Submitted))
             .order_by_asc(assignment::Column::SubmittedAt)
             .order_by_asc(assignment::Column::Id);
-        page_by_offset(c.db(), q, first, after, Assignment).await
+        page_by_offset(&c, q, first, after, Assignment).await
     }
 }
 
@@ -165,7 +165,7 @@ impl WorkTile {
         if let Some(status) = status {
             q = q.filter(assignment::Column::Status.eq(Stored::from(status)));
         }
-        page_by_offset(c.db(), q.order_by_asc(assignment::Column::DueAt).order_by_asc(assignment::Column::Id), first, after, Assignment).await
+        page_by_offset(&c, q.order_by_asc(assignment::Column::DueAt).order_by_asc(assignment::Column::Id), first, after, Assignment).await
     }
 }
 
@@ -197,7 +197,7 @@ impl KnowledgeBaseTile {
                         .to_owned(),
                 ),
             );
-        page(c.db(), q, article::Column::Id, Order::Descending, first, after, |a| a.id, Article).await
+        page(&c, q, article::Column::Id, Order::Descending, first, after, |a| a.id, Article).await
     }
 }
 
@@ -233,7 +233,7 @@ impl ProposalsTile {
             )
             .order_by_asc(proposal::Column::ClosesAt)
             .order_by_asc(proposal::Column::Id);
-        page_by_offset(c.db(), q, first, after, Proposal).await
+        page_by_offset(&c, q, first, after, Proposal).await
     }
 }
 
@@ -245,4 +245,34 @@ pub async fn summary_of(c: &Ctx<'_>, employee_id: i64, period_id: Option<ID>) ->
     let period_id = period_id.map(|p| crate::id::decode(&p, crate::id::Kind::Period, "periodId")).transpose()?;
     let period = c.period_or_current(period_id).await?;
     Ok(Summary { employee_id, period })
+}
+
+/// For a page of employees, loads what the asked-for tiles need in one statement per kind
+/// of data, before the page's items resolve. Loaders would batch these anyway, but only
+/// within their batching delay; loading up front makes the cost of a page independent of
+/// its size by construction, not by timing.
+pub async fn prefetch(c: &Ctx<'_>, summary: async_graphql::Lookahead<'_>, employee_ids: &[i64]) -> async_graphql::Result<()> {
+    if !summary.exists() {
+        return Ok(());
+    }
+    let reach = c.reach().await?;
+    let ids: Vec<i64> = employee_ids.iter().copied().filter(|id| reach.sees_employee(*id)).collect();
+    let asks = |tile: &str| summary.field(tile).exists();
+    if asks("toAccept") || asks("duties") || asks("additional") {
+        if let Some(period) = c.current_period().await? {
+            let period = period.id;
+            c.loaders.work.load_many(ids.iter().map(|id| (*id, period))).await.map_err(|e| internal(&e))?;
+        }
+    }
+    if asks("knowledgeBaseNew") {
+        c.loaders.new_articles.load_many(ids.iter().copied()).await.map_err(|e| internal(&e))?;
+    }
+    if asks("proposalsToVote") {
+        c.loaders.proposals_to_vote.load_many(ids.iter().copied()).await.map_err(|e| internal(&e))?;
+    }
+    if asks("averageKpi") {
+        c.policy().await?;
+        c.loaders.results.load_many(ids.iter().copied()).await.map_err(|e| internal(&e))?;
+    }
+    Ok(())
 }
