@@ -4,6 +4,7 @@ mod common;
 
 mod graphql;
 mod http;
+mod access;
 mod cli;
 mod foundation;
 mod storage;
