@@ -7,6 +7,7 @@ mod http;
 mod access;
 mod cli;
 mod foundation;
+mod snapshots;
 mod storage;
 
 use common::*;
