@@ -200,3 +200,47 @@ on_both! {
         assert_eq!(d["createAssignment"]["controller"]["email"], "dmitry.orlov@zeroboard.demo");
     }
 }
+
+/// The GraphQL blocks of the README's tour, with the role named on their first line.
+fn readme_tour() -> Vec<(String, String)> {
+    let readme = include_str!("../../README.md");
+    readme
+        .split("```graphql\n")
+        .skip(1)
+        .map(|block| {
+            let block = block.split("```").next().unwrap();
+            let role = block.lines().next().unwrap().trim_start_matches("# as:").trim().to_owned();
+            (role, block.to_owned())
+        })
+        .collect()
+}
+
+on_both! {
+    async fn the_readme_tour_works_as_written(kind: Kind) {
+        let app = TestApp::start(kind).await;
+        app.demo().await;
+        let employee = app.token_for_email("pavel.lebedev@zeroboard.demo").await;
+        let manager = app.token_for_email("dmitry.orlov@zeroboard.demo").await;
+        let tour = readme_tour();
+        assert_eq!(tour.len(), 4, "three queries and one mutation");
+        let mut queue_head = None;
+        for (role, query) in &tour {
+            let token = if role == "employee" { &employee } else { &manager };
+            let vars = match &queue_head {
+                Some(id) if query.contains("mutation") => json!({ "id": id }),
+                _ => json!({}),
+            };
+            let data = app.gql(token, query, vars).await;
+            if let Some(id) = data["me"]["summary"]["toAccept"]["items"]["edges"][0]["node"]["id"].as_str() {
+                queue_head = Some(id.to_owned());
+            }
+            if query.contains("mutation") {
+                assert_eq!(data["acceptAssignment"]["status"], "ACCEPTED");
+            }
+            if query.contains("DEBTORS") {
+                assert!(!data["assignmentReport"].as_array().unwrap().is_empty(), "the demo has debtors");
+            }
+        }
+        assert!(queue_head.is_some(), "the demo manager has submissions to accept");
+    }
+}
