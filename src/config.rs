@@ -28,6 +28,9 @@ pub struct SettingsArgs {
     /// Period cadence: weekly, biweekly[:MONDAY], semi-monthly or monthly [default: semi-monthly]
     #[arg(long, global = true, env = "ZEROBOARD_CADENCE")]
     pub cadence: Option<String>,
+    /// When the scheduler ticks: a cron expression with seconds [default: "0 * * * * *", every minute]
+    #[arg(long, global = true, env = "ZEROBOARD_SCHEDULER_CRON")]
+    pub scheduler_cron: Option<String>,
     /// Optional settings file [default: zeroboard.toml, if present]
     #[arg(long, global = true, env = "ZEROBOARD_CONFIG")]
     pub config: Option<PathBuf>,
@@ -41,6 +44,7 @@ struct FileSettings {
     bind: Option<String>,
     timezone: Option<String>,
     cadence: Option<String>,
+    scheduler_cron: Option<String>,
 }
 
 /// Checked settings.
@@ -49,6 +53,7 @@ pub struct Settings {
     pub database_url: String,
     pub bind: String,
     pub calendar: Calendar,
+    pub scheduler: scheduler::SchedulerConfig,
 }
 
 /// A bad setting: which one, and why.
@@ -85,7 +90,14 @@ impl SettingsArgs {
         let tz: Tz = timezone.parse().map_err(|_| bad("timezone", format!("`{timezone}` is not an IANA time zone like Europe/Berlin")))?;
         let cadence = self.cadence.clone().or(file.cadence).unwrap_or_else(|| "semi-monthly".into());
         let cadence: Cadence = cadence.parse().map_err(|e| bad("cadence", format!("{e}")))?;
-        Ok(Settings { database_url, bind, calendar: Calendar::new(cadence, tz) })
+        let cron = self.scheduler_cron.clone().or(file.scheduler_cron).unwrap_or_else(|| scheduler::DEFAULT_CRON.into());
+        scheduler::validate_cron(&cron).map_err(|e| bad("scheduler_cron", e))?;
+        Ok(Settings {
+            database_url,
+            bind,
+            calendar: Calendar::new(cadence, tz),
+            scheduler: scheduler::SchedulerConfig { cron },
+        })
     }
 
     fn read_file(&self) -> Result<FileSettings, SettingError> {
@@ -123,11 +135,14 @@ mod tests {
         assert_eq!(s.database_url, DEFAULT_DATABASE_URL);
         assert_eq!(s.calendar.tz, chrono_tz::UTC);
         assert_eq!(s.calendar.cadence, Cadence::SemiMonthly);
+        assert_eq!(s.scheduler.cron, "0 * * * * *");
     }
 
     #[test]
     fn a_bad_value_names_its_setting() {
-        let cases: [(fn(&mut SettingsArgs), &str); 4] = [
+        type Case = (fn(&mut SettingsArgs), &'static str);
+        let cases: [Case; 5] = [
+            (|a| a.scheduler_cron = Some("* * * * *".into()), "scheduler_cron"),
             (|a| a.timezone = Some("Mars/Olympus".into()), "timezone"),
             (|a| a.cadence = Some("fortnightly".into()), "cadence"),
             (|a| a.bind = Some("localhost".into()), "bind"),
@@ -142,7 +157,7 @@ mod tests {
     fn flags_beat_the_file_and_the_file_beats_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("zeroboard.toml");
-        std::fs::write(&path, "timezone = \"Europe/Berlin\"\ncadence = \"monthly\"\nbind = \"127.0.0.1:9000\"\n").unwrap();
+        std::fs::write(&path, "timezone = \"Europe/Berlin\"\ncadence = \"monthly\"\nbind = \"127.0.0.1:9000\"\nscheduler_cron = \"0 */5 * * * *\"\n").unwrap();
         let s = args(|a| {
             a.config = Some(path.clone());
             a.cadence = Some("weekly".into());
@@ -152,6 +167,7 @@ mod tests {
         assert_eq!(s.calendar.tz, chrono_tz::Europe::Berlin);
         assert_eq!(s.calendar.cadence, Cadence::Weekly);
         assert_eq!(s.bind, "127.0.0.1:9000");
+        assert_eq!(s.scheduler.cron, "0 */5 * * * *");
         std::fs::write(&path, "colour = \"blue\"\n").unwrap();
         let err = args(|a| a.config = Some(path.clone())).resolve().unwrap_err();
         assert_eq!(err.setting, "config");

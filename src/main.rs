@@ -1,5 +1,5 @@
 //! `zeroboard`: wires the crates into one binary. Each command parses settings, connects,
-//! and calls a service of `domain`, `api` or (later) `scheduler`; no rules live here.
+//! and calls a service of `domain`, `api` or `scheduler`; no rules live here.
 
 mod config;
 
@@ -23,11 +23,27 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Migrate, then serve GraphQL (and GraphiQL at /).
+    /// Migrate, then serve GraphQL (and GraphiQL at /) and run the scheduler.
     Serve {
         /// Load the demo company first when the database is empty, and print demo tokens.
         #[arg(long)]
         demo: bool,
+        /// Serve only; another process runs `zeroboard scheduler`.
+        #[arg(long)]
+        no_scheduler: bool,
+    },
+    /// Run the scheduler alone (a tick now, then on the cron) until ctrl-c or SIGTERM.
+    Scheduler,
+    /// Run one scheduler tick and print what it did.
+    Tick {
+        /// The instant to tick at, RFC 3339 (e.g. 2026-12-01T00:00:00Z) [default: now]
+        #[arg(long, value_parser = parse_instant)]
+        now: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// Export data for other systems.
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
     },
     /// Apply pending migrations and exit.
     Migrate,
@@ -40,6 +56,30 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL).
     Schema,
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// The bonus results of a closed period, one row per employee, on stdout.
+    Bonus {
+        /// The period's first day, YYYY-MM-DD.
+        #[arg(long)]
+        period: chrono::NaiveDate,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: ExportFormat,
+    },
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum ExportFormat {
+    Csv,
+    Json,
+}
+
+fn parse_instant(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("`{s}` is not an RFC 3339 instant like 2026-12-01T00:00:00Z: {e}"))
 }
 
 #[derive(Subcommand)]
@@ -151,12 +191,17 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!("{secret}");
             Ok(())
         }
-        Command::Serve { demo } => {
+        Command::Serve { demo, no_scheduler } => {
             let db = connect(&settings).await?;
             if demo {
                 report_demo(domain::demo::load(&db, &company, clock.now()).await?);
             }
-            domain::periods::open_due(&db, &company, clock.now()).await?;
+            // The scheduler's start-up tick opens the current period before the API answers.
+            let scheduler = if no_scheduler {
+                None
+            } else {
+                Some(scheduler::start(db.clone(), company, clock.clone(), settings.scheduler.clone()).await?)
+            };
             let listener = tokio::net::TcpListener::bind(&settings.bind)
                 .await
                 .with_context(|| format!("cannot listen on {}", settings.bind))?;
@@ -166,10 +211,49 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 print_demo_tokens(&db, clock.now()).await?;
             }
             let state = api::AppState::new(db, company, clock, api::Limits::default());
-            api::serve(state, listener).await?;
+            let served = api::serve(state, listener).await;
+            if let Some(scheduler) = scheduler {
+                scheduler.shutdown().await?;
+            }
+            served?;
+            Ok(())
+        }
+        Command::Scheduler => {
+            let db = connect(&settings).await?;
+            let running = scheduler::start(db, company, clock, settings.scheduler.clone()).await?;
+            eprintln!("scheduler running on `{}`; stop with ctrl-c or SIGTERM", settings.scheduler.cron);
+            shutdown_signal().await;
+            running.shutdown().await
+        }
+        Command::Tick { now } => {
+            let db = connect(&settings).await?;
+            let report = domain::tick::tick(&db, &company, now.unwrap_or_else(|| clock.now())).await?;
+            print!("{report}");
+            Ok(())
+        }
+        Command::Export { command: ExportCommand::Bonus { period, format } } => {
+            let db = connect(&settings).await?;
+            let rows = domain::export::bonus_rows(&db, period).await?;
+            match format {
+                ExportFormat::Csv => print!("{}", domain::export::to_csv(&rows)),
+                ExportFormat::Json => println!("{:#}", domain::export::to_json(&rows)),
+            }
             Ok(())
         }
     }
+}
+
+/// Resolves on ctrl-c or, on Unix, SIGTERM: how a process manager stops the scheduler.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term.recv() => {} }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn report_demo(loaded: domain::demo::Loaded) {

@@ -9,7 +9,7 @@ use entity::enums::{AssignmentStatus, PeriodStatus};
 use entity::{assignment, period};
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::auth::Principal;
 use crate::db::{Db, begin_write};
@@ -47,7 +47,14 @@ pub async fn act(
         TransitionError::Forbidden { .. } => DomainError::Forbidden(e.to_string()),
         TransitionError::Conflict { .. } => DomainError::Conflict(e.to_string()),
     })?;
-    let period = period::Entity::find_by_id(current.period_id).one(&txn).await?.ok_or(DomainError::NotFound("period"))?;
+    // A shared lock on the period row: a close takes it exclusively before marking
+    // unfinished assignments missed, so a transition either finishes before the close starts
+    // or sees the period closed, never changes an assignment the close has already judged.
+    let period = period::Entity::find_by_id(current.period_id)
+        .lock_shared()
+        .one(&txn)
+        .await?
+        .ok_or(DomainError::NotFound("period"))?;
     if period.status != PeriodStatus::Open {
         return Err(DomainError::Conflict("the assignment's period is closed".into()));
     }

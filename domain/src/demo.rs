@@ -134,7 +134,7 @@ pub async fn load(db: &impl Db, company: &Company, now: DateTime<Utc>) -> Domain
     periods::open_due(&txn, company, now).await?;
     let current = period::Entity::find().order_by_desc(period::Column::StartsOn).one(&txn).await?;
     let Some(current) = current else { return Err(crate::DomainError::NotFound("period")) };
-    periods::generate_due(&txn, now).await?;
+    periods::generate_due(&txn, company, now).await?;
 
     // Additional assignments from managers, some already overdue.
     let past_due = overdue_instant(current.starts_at, now);

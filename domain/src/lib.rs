@@ -1,23 +1,32 @@
 //! Zeroboard's rules and use cases.
 //!
-//! Pure rules (no I/O, `now` and policy are arguments): [`calendar`], [`transition`], [`kpi`].
+//! Pure rules (no I/O, `now` and policy are arguments): [`calendar`], [`transition`], [`kpi`],
+//! and the obligation builder [`close::owed`].
 //! Services over sea-orm that every entry point calls (GraphQL, scheduler, CLI): [`db`],
-//! [`auth`], [`periods`], [`demo`]. Nothing here knows GraphQL, HTTP or cron.
+//! [`auth`], [`access`] (who sees what), [`assignments`] (transitions), [`org`], [`work`], [`kb`],
+//! [`reports`], [`periods`] (open, generate), [`close`] (close, live KPI), [`tick`] (the three
+//! steps in order, logged), [`policy`], [`results`], [`export`], [`demo`]. Nothing here
+//! knows GraphQL, HTTP or cron.
 
 pub mod access;
 pub mod assignments;
 pub mod auth;
 pub mod calendar;
 pub mod clock;
+pub mod close;
 pub mod db;
 pub mod demo;
 pub mod directory;
 pub mod error;
+pub mod export;
 pub mod kb;
 pub mod kpi;
 pub mod org;
 pub mod periods;
+pub mod policy;
 pub mod reports;
+pub mod results;
+pub mod tick;
 pub mod transition;
 pub mod work;
 

@@ -9,13 +9,13 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use entity::enums::{AssignmentKind, AssignmentStatus, PeriodStatus};
-use entity::{assignment, assignment_event, duty_template, employee, kpi_policy, period};
+use entity::{assignment, assignment_event, duty_template, employee, period};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    Statement,
 };
 
-use crate::calendar::PeriodDates;
+use crate::calendar::{Calendar, PeriodDates};
 use crate::db::{Db, begin_write};
 use crate::{Company, DomainResult};
 
@@ -29,24 +29,21 @@ pub enum Step {
 
 /// Serialises one step across instances on PostgreSQL; SQLite's write lock already does.
 pub async fn lock_step(txn: &impl ConnectionTrait, step: Step) -> DomainResult<()> {
+    advisory_lock(txn, step as i64).await
+}
+
+/// Takes a transaction-level advisory lock on PostgreSQL (released at commit or rollback).
+/// On SQLite a write transaction already holds the database's only write lock.
+pub(crate) async fn advisory_lock(txn: &impl ConnectionTrait, key: i64) -> DomainResult<()> {
     if txn.get_database_backend() == DatabaseBackend::Postgres {
         txn.execute_raw(Statement::from_sql_and_values(
             DatabaseBackend::Postgres,
             "SELECT pg_advisory_xact_lock($1)",
-            [(step as i64).into()],
+            [key.into()],
         ))
         .await?;
     }
     Ok(())
-}
-
-/// The version of the KPI policy in force now: the newest one.
-pub async fn current_policy(db: &impl ConnectionTrait) -> DomainResult<kpi_policy::Model> {
-    kpi_policy::Entity::find()
-        .order_by_desc(kpi_policy::Column::Version)
-        .one(db)
-        .await?
-        .ok_or(crate::DomainError::NotFound("KPI policy"))
 }
 
 /// Creates every missing period from the day after the last one up to the one containing
@@ -62,7 +59,7 @@ pub async fn open_due(db: &impl Db, company: &Company, now: DateTime<Utc>) -> Do
         None => calendar.period_containing(today),
         Some(last) => calendar.next_after(last.ends_on),
     };
-    let policy = current_policy(&txn).await?;
+    let policy = crate::policy::current(&txn).await?;
     let mut created = Vec::new();
     while next.starts_on <= today {
         let row = period::ActiveModel {
@@ -110,16 +107,23 @@ pub fn template_due(template_starts_on: NaiveDate, every_n_periods: i32, periods
     index % every_n_periods.max(1) as usize == 0
 }
 
-/// The due instant of a duty: `due_offset_days` after the period starts (never after it
-/// ends), else the period's end; a due date already past at generation moves to the end.
+/// The due instant of a duty: the local midnight `due_offset_days` calendar days after the
+/// period's first day (never after the period ends), else the period's end; a due date
+/// already past at generation moves to the end.
+///
+/// Days are counted on the local calendar, not as multiples of 24 hours, so an offset that
+/// crosses a daylight-saving change still falls on a local midnight.
 pub fn duty_due_at(
-    starts_at: DateTime<Utc>,
+    calendar: &Calendar,
+    starts_on: NaiveDate,
     ends_at: DateTime<Utc>,
     due_offset_days: Option<i32>,
     now: DateTime<Utc>,
 ) -> DateTime<Utc> {
     let due = match due_offset_days {
-        Some(days) => (starts_at + Duration::days(i64::from(days))).min(ends_at),
+        Some(days) => starts_on
+            .checked_add_signed(Duration::days(i64::from(days)))
+            .map_or(ends_at, |day| calendar.day_start(day).min(ends_at)),
         None => ends_at,
     };
     if due < now { ends_at } else { due }
@@ -130,13 +134,17 @@ pub fn active_on(employee: &employee::Model, date: NaiveDate) -> bool {
     employee.hired_on <= date && employee.left_on.is_none_or(|left| left >= date)
 }
 
-/// Generates the duties of every open period that has not ended yet.
-pub async fn generate_due(db: &impl Db, now: DateTime<Utc>) -> DomainResult<Generated> {
+/// Generates the duties of every open period under way at `now`.
+pub async fn generate_due(db: &impl Db, company: &Company, now: DateTime<Utc>) -> DomainResult<Generated> {
     let txn = begin_write(db).await?;
     lock_step(&txn, Step::Generate).await?;
     let mut report = Generated::default();
     let periods = period::Entity::find().order_by_asc(period::Column::StartsOn).all(&txn).await?;
-    let open: Vec<_> = periods.iter().filter(|p| p.status == PeriodStatus::Open && p.ends_at > now).collect();
+    // Only a period under way at `now`: one that has ended gets no duties (it was opened late,
+    // after downtime), and one that has not started yet (seen by an instance whose clock lags
+    // another's) gets them from the first tick inside it.
+    let open: Vec<_> =
+        periods.iter().filter(|p| p.status == PeriodStatus::Open && p.starts_at <= now && now < p.ends_at).collect();
     if open.is_empty() {
         txn.commit().await?;
         return Ok(report);
@@ -185,7 +193,7 @@ pub async fn generate_due(db: &impl Db, now: DateTime<Utc>) -> DomainResult<Gene
                     title: Set(template.title.clone()),
                     description: Set(template.description.clone()),
                     weight: Set(template.weight),
-                    due_at: Set(duty_due_at(period.starts_at, period.ends_at, template.due_offset_days, now)),
+                    due_at: Set(duty_due_at(&company.calendar, period.starts_on, period.ends_at, template.due_offset_days, now)),
                     status: Set(AssignmentStatus::Todo),
                     submitted_at: Set(None),
                     decided_at: Set(None),

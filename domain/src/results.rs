@@ -1,0 +1,127 @@
+//! Closed results: corrections beside them, and the running average.
+//!
+//! A `kpi_result` is written once, at close, and never changes. A correction is a
+//! `kpi_adjustment` with an author and a reason, shown beside the result; the average KPI
+//! is of the results as stored, so a correction is visible as such rather than silently
+//! moving history (DESIGN section 4: "a closed period and its results never change").
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use entity::{kpi_adjustment, kpi_result, period};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+
+use crate::db::{Db, begin_write};
+use crate::kpi::round_half_away;
+use crate::{DomainError, DomainResult};
+
+/// Who made a correction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Author {
+    Employee(i64),
+    /// A service token's name, e.g. `payroll`.
+    Service(String),
+}
+
+/// Records a correction of `delta_x100` hundredths to a result. The reason is required
+/// (`BadInput` on `reason`), the delta must not be zero (`BadInput` on `delta`), the
+/// result must exist (`NotFound`). The result itself is not touched.
+pub async fn adjust(
+    db: &impl Db,
+    result_id: i64,
+    delta_x100: i64,
+    reason: &str,
+    author: Author,
+    now: DateTime<Utc>,
+) -> DomainResult<kpi_adjustment::Model> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(DomainError::bad_input("reason", "an adjustment needs a reason"));
+    }
+    if delta_x100 == 0 {
+        return Err(DomainError::bad_input("delta", "an adjustment of zero changes nothing"));
+    }
+    let (author_id, author_service) = match author {
+        Author::Employee(id) => (Some(id), None),
+        Author::Service(name) => (None, Some(name)),
+    };
+    let txn = begin_write(db).await?;
+    if kpi_result::Entity::find_by_id(result_id).one(&txn).await?.is_none() {
+        return Err(DomainError::NotFound("KPI result"));
+    }
+    let row = kpi_adjustment::ActiveModel {
+        result_id: Set(result_id),
+        delta_x100: Set(delta_x100),
+        reason: Set(reason.to_owned()),
+        author_id: Set(author_id),
+        author_service: Set(author_service),
+        created_at: Set(now),
+        ..Default::default()
+    };
+    let stored = kpi_adjustment::Entity::insert(row).exec_with_returning(&txn).await?;
+    txn.commit().await?;
+    Ok(stored)
+}
+
+/// The sum of each result's adjustments, in hundredths; results without any are absent.
+pub async fn adjustment_totals(db: &impl ConnectionTrait, result_ids: &[i64]) -> DomainResult<HashMap<i64, i64>> {
+    if result_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut totals = HashMap::new();
+    for chunk in result_ids.chunks(500) {
+        let rows = kpi_adjustment::Entity::find()
+            .filter(kpi_adjustment::Column::ResultId.is_in(chunk.iter().copied()))
+            .all(db)
+            .await?;
+        for a in rows {
+            *totals.entry(a.result_id).or_insert(0_i64) += a.delta_x100;
+        }
+    }
+    Ok(totals)
+}
+
+/// The mean KPI of an employee's last `window` results (by period start), in hundredths
+/// rounded half away from zero; `None` without results. Results count as stored, without
+/// adjustments (see the module comment).
+pub async fn average_kpi_x100(db: &impl ConnectionTrait, employee_id: i64, window: u32) -> DomainResult<Option<i64>> {
+    let results = kpi_result::Entity::find().filter(kpi_result::Column::EmployeeId.eq(employee_id)).all(db).await?;
+    if results.is_empty() || window == 0 {
+        return Ok(None);
+    }
+    let starts: HashMap<i64, chrono::NaiveDate> = period::Entity::find()
+        .filter(period::Column::Id.is_in(results.iter().map(|r| r.period_id)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p.starts_on))
+        .collect();
+    let mut dated: Vec<(Option<chrono::NaiveDate>, i64)> =
+        results.iter().map(|r| (starts.get(&r.period_id).copied(), r.kpi_x100)).collect();
+    dated.sort_by_key(|(starts_on, _)| std::cmp::Reverse(*starts_on));
+    Ok(mean_x100(dated.iter().take(window as usize).map(|(_, kpi)| *kpi)))
+}
+
+/// The mean of figures in hundredths, rounded half away from zero; `None` for none.
+pub fn mean_x100(figures: impl IntoIterator<Item = i64>) -> Option<i64> {
+    let (sum, n) = figures.into_iter().fold((0_i128, 0_i128), |(s, n), x| (s + i128::from(x), n + 1));
+    // Integer sums are exact; one division in f64 is then exact to far below a hundredth.
+    (n > 0).then(|| round_half_away(sum as f64 / n as f64, 1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[rustfmt::skip]
+    fn means() {
+        assert_eq!(mean_x100([]), None);
+        assert_eq!(mean_x100([10444]), Some(10444));
+        assert_eq!(mean_x100([10444, 8500]), Some(9472));
+        assert_eq!(mean_x100([1, 2]), Some(2)); // 1.5 rounds away from zero
+        assert_eq!(mean_x100([1, 1, 2]), Some(1)); // 1.33
+        assert_eq!(mean_x100([-1, -2]), Some(-2));
+        assert_eq!(mean_x100([10000, 10000, 10000, 0, 0, 0]), Some(5000));
+    }
+}

@@ -1,0 +1,148 @@
+//! The background scheduler: the only crate that knows cron.
+//!
+//! The cron expression decides only *when* a tick runs. What a tick does — which periods
+//! open, which duties are generated, which periods close — is decided by
+//! `domain::tick::tick` from the domain calendar and the tick's instant, so a late, early,
+//! missed or repeated tick changes nothing but timing. A tick runs once at start-up, then
+//! on the cron. Ticks never overlap within one process (a tick still running when the next
+//! is due makes the next one skip); across processes the domain's locks and unique keys
+//! keep them apart. A failing tick is logged, once per distinct error, and the next tick
+//! retries.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use domain::Company;
+use domain::clock::Clock;
+use domain::db::DatabaseConnection;
+use tokio::sync::Mutex;
+use tokio_cron_scheduler::{Job, JobScheduler};
+
+/// Every minute, at second 0.
+pub const DEFAULT_CRON: &str = "0 * * * * *";
+
+/// How the scheduler runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchedulerConfig {
+    /// A cron expression with seconds: `sec min hour day-of-month month day-of-week`.
+    pub cron: String,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig { cron: DEFAULT_CRON.into() }
+    }
+}
+
+/// Checks a cron expression the way the scheduler will parse it.
+pub fn validate_cron(expr: &str) -> Result<(), String> {
+    Job::new_async(expr, |_, _| Box::pin(async {})).map(|_| ()).map_err(|_| {
+        format!("`{expr}` is not a cron expression with seconds, like `0 * * * * *` (every minute)")
+    })
+}
+
+/// What every tick needs, shared by the start-up tick and the cron job.
+struct Ticker {
+    db: DatabaseConnection,
+    company: Company,
+    clock: Clock,
+    /// Held while a tick runs, so ticks of this process never overlap.
+    running: Mutex<()>,
+    /// The last failure logged, so a failure that repeats every minute is logged once.
+    last_error: std::sync::Mutex<Option<String>>,
+}
+
+impl Ticker {
+    async fn tick(&self) {
+        let Ok(_running) = self.running.try_lock() else {
+            tracing::warn!("the previous tick is still running; this one is skipped");
+            return;
+        };
+        let now = self.clock.now();
+        let started = std::time::Instant::now();
+        let outcome = domain::tick::tick(&self.db, &self.company, now).await;
+        let duration_ms = started.elapsed().as_millis();
+        let mut last_error = self.last_error.lock().unwrap_or_else(|e| e.into_inner());
+        match outcome {
+            Ok(report) => {
+                if last_error.take().is_some() {
+                    tracing::info!(tick.at = %now, "the scheduler recovered");
+                }
+                if report.did_something() {
+                    tracing::info!(tick.at = %now, duration_ms, "tick:\n{report}");
+                } else {
+                    tracing::debug!(tick.at = %now, duration_ms, "tick: nothing to do");
+                }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                if last_error.as_deref() == Some(message.as_str()) {
+                    tracing::debug!(tick.at = %now, error = %message, "tick failed again; the next tick retries");
+                } else {
+                    tracing::error!(tick.at = %now, error = %message, "tick failed; the next tick retries");
+                    *last_error = Some(message);
+                }
+            }
+        }
+    }
+}
+
+/// A scheduler that is ticking; stop it with [`RunningScheduler::shutdown`].
+pub struct RunningScheduler {
+    cron: JobScheduler,
+    ticker: Arc<Ticker>,
+}
+
+impl RunningScheduler {
+    /// Stops the cron and waits for a tick in progress to finish, so no step is cut off
+    /// (a cut-off step would roll back anyway, but finishing it is cheaper).
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        self.cron.shutdown().await.context("cannot stop the cron scheduler")?;
+        let _idle = self.ticker.running.lock().await;
+        Ok(())
+    }
+}
+
+/// Runs one tick now, then starts ticking on `config.cron`.
+pub async fn start(
+    db: DatabaseConnection,
+    company: Company,
+    clock: Clock,
+    config: SchedulerConfig,
+) -> anyhow::Result<RunningScheduler> {
+    validate_cron(&config.cron).map_err(anyhow::Error::msg)?;
+    let ticker = Arc::new(Ticker {
+        db,
+        company,
+        clock,
+        running: Mutex::new(()),
+        last_error: std::sync::Mutex::new(None),
+    });
+    ticker.tick().await;
+    let cron = JobScheduler::new().await.context("cannot create the cron scheduler")?;
+    let job_ticker = ticker.clone();
+    let job = Job::new_async(config.cron.as_str(), move |_, _| {
+        let ticker = job_ticker.clone();
+        Box::pin(async move { ticker.tick().await })
+    })
+    .map_err(|e| anyhow::anyhow!("cannot schedule `{}`: {e}", config.cron))?;
+    cron.add(job).await.context("cannot add the tick job")?;
+    cron.start().await.context("cannot start the cron scheduler")?;
+    tracing::info!(cron = %config.cron, "scheduler started");
+    Ok(RunningScheduler { cron, ticker })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cron_expressions() {
+        assert_eq!(validate_cron(DEFAULT_CRON), Ok(()));
+        assert_eq!(validate_cron("*/10 * * * * *"), Ok(()));
+        assert_eq!(validate_cron("0 0 * * * Mon-Fri"), Ok(()));
+        assert!(validate_cron("* * * * *").is_err(), "five fields: seconds are required");
+        assert!(validate_cron("every minute").is_err());
+        assert!(validate_cron("0 61 * * * *").unwrap_err().contains("`0 61 * * * *`"));
+    }
+}
