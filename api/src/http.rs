@@ -52,6 +52,7 @@ pub fn routes(state: AppState) -> impl poem::Endpoint {
         .at("/graphql", get(graphql).post(graphql))
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
+        .at("/export/bonus.csv", get(export_bonus_csv))
         .data(state)
 }
 
@@ -95,6 +96,51 @@ async fn readyz(Data(state): Data<&AppState>) -> Response {
         Err(e) => {
             tracing::warn!(error = %e, "database not reachable");
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ExportParams {
+    period: Option<String>,
+}
+
+fn plain(status: StatusCode, message: impl Into<String>) -> Response {
+    Response::builder().status(status).content_type("text/plain; charset=utf-8").body(format!("{}\n", message.into()))
+}
+
+/// The payroll export of one closed period: payroll scope or admin.
+#[handler]
+async fn export_bonus_csv(req: &Request, Data(state): Data<&AppState>) -> Response {
+    let principal = match bearer(req.headers()) {
+        Some(Some(secret)) => auth::authenticate(&state.db, secret, state.clock.now()).await,
+        _ => Err(domain::DomainError::Unauthenticated),
+    };
+    let who = match principal {
+        Ok((who, _)) => who,
+        Err(domain::DomainError::Unauthenticated) => return plain(StatusCode::UNAUTHORIZED, "send `Authorization: Bearer <token>`"),
+        Err(e) => {
+            tracing::error!(error = %e, "export: authentication failed");
+            return plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+        }
+    };
+    if domain::access::require_payroll(&who).is_err() {
+        return plain(StatusCode::FORBIDDEN, "the export needs the payroll:read scope");
+    }
+    let params: ExportParams = req.params().unwrap_or(ExportParams { period: None });
+    let Some(Ok(starts_on)) = params.period.as_deref().map(|p| chrono::NaiveDate::parse_from_str(p, "%Y-%m-%d")) else {
+        return plain(StatusCode::BAD_REQUEST, "give the period's first day: ?period=YYYY-MM-DD");
+    };
+    match domain::export::bonus_rows(&state.db, starts_on).await {
+        Ok(rows) => Response::builder()
+            .content_type("text/csv; charset=utf-8")
+            .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"bonus-{starts_on}.csv\""))
+            .body(domain::export::to_csv(&rows)),
+        Err(e @ domain::export::ExportError::NoSuchPeriod(_)) => plain(StatusCode::NOT_FOUND, e.to_string()),
+        Err(e @ domain::export::ExportError::NotClosed(_)) => plain(StatusCode::CONFLICT, e.to_string()),
+        Err(e) => {
+            tracing::error!(error = %e, "export failed");
+            plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         }
     }
 }

@@ -4,6 +4,7 @@ mod admin;
 mod assignment;
 mod context;
 mod kb;
+mod kpi;
 mod org;
 mod period;
 mod scalars;
@@ -17,10 +18,10 @@ use crate::http::Limits;
 use crate::id::{Kind, decode_any};
 
 #[derive(MergedObject, Default)]
-pub struct Query(org::OrgQuery, period::PeriodQuery, assignment::AssignmentQuery, NodeQuery);
+pub struct Query(org::OrgQuery, period::PeriodQuery, assignment::AssignmentQuery, kpi::KpiQuery, NodeQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(assignment::AssignmentMutation, admin::AdminMutation, kb::KbMutation);
+pub struct Mutation(assignment::AssignmentMutation, admin::AdminMutation, kb::KbMutation, kpi::KpiMutation);
 
 pub type ZeroboardSchema = Schema<Query, Mutation, EmptySubscription>;
 

@@ -6,6 +6,7 @@ use sea_orm::{EntityTrait, QueryOrder};
 
 use super::assignment::mirror_enum;
 use super::context::{Ctx, db};
+use super::kpi::KpiResult;
 use super::scalars::Date;
 use super::summary::{Summary, prefetch, summary_of};
 use crate::error::internal;
@@ -62,6 +63,12 @@ impl Employee {
     /// subtree's, or anyone's for an admin; NOT_FOUND otherwise.
     async fn summary(&self, ctx: &Context<'_>, period_id: Option<ID>) -> async_graphql::Result<Summary> {
         summary_of(&Ctx::new(ctx)?, self.0.id, period_id).await
+    }
+
+    /// KPI results of closed periods, newest first (yours, your subtree's; admins and
+    /// payroll see everyone's).
+    async fn kpi_history(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Page<KpiResult>> {
+        super::kpi::history(&Ctx::new(ctx)?, self.0.id, first, after).await
     }
 }
 
