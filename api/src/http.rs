@@ -406,7 +406,7 @@ async fn with_request_data(
     state: &AppState,
     principal: Option<&(Principal, Option<entity::employee::Model>)>,
 ) -> async_graphql::Request {
-    let loaders = Loaders::new(&state.db, state.clock.now());
+    let loaders = Loaders::new(&state.db, state.company, state.clock.now());
     let r = r.data(state.clone()).data(RequestCache::default());
     match principal {
         Some((who, person)) => {

@@ -149,6 +149,41 @@ impl Loader<i64> for KpiResults {
     }
 }
 
+/// The live KPI of employees in a period (the `currentKpi` tile): each period's rows are
+/// loaded once and judged once for all the keys.
+pub struct LiveKpi {
+    db: DatabaseConnection,
+    company: domain::Company,
+    now: DateTime<Utc>,
+}
+
+impl Loader<EmployeePeriod> for LiveKpi {
+    type Value = f64;
+    type Error = Failure;
+
+    async fn load(&self, keys: &[EmployeePeriod]) -> Result<HashMap<EmployeePeriod, f64>, Self::Error> {
+        use domain::close::{PeriodRows, live_evaluations};
+        let fail = |e: domain::DomainError| Arc::new(DbErr::Custom(e.to_string()));
+        let mut out = HashMap::new();
+        let mut periods: Vec<i64> = keys.iter().map(|k| k.1).collect();
+        periods.sort_unstable();
+        periods.dedup();
+        for period_id in periods {
+            let Some(period) = period::Entity::find_by_id(period_id).one(&self.db).await.map_err(Arc::new)? else { continue };
+            let employees: Vec<i64> = keys.iter().filter(|k| k.1 == period_id).map(|k| k.0).collect();
+            let rules = domain::policy::rules(&domain::policy::by_version(&self.db, period.policy_version).await.map_err(fail)?);
+            // One employee: only their rows. Several: the whole period's, in the same
+            // number of statements.
+            let only = if employees.len() == 1 { Some(employees[0]) } else { None };
+            let rows = PeriodRows::load(&self.db, &period, only).await.map_err(fail)?;
+            for (id, evaluation) in live_evaluations(&rows, &period, &rules, self.company.calendar.tz, &employees, self.now) {
+                out.insert((id, period_id), evaluation.kpi_x100 as f64 / 100.0);
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// The loaders of one request.
 pub struct Loaders {
     pub employees: Cached<ById<employee::Entity>>,
@@ -159,6 +194,7 @@ pub struct Loaders {
     pub new_articles: Cached<CountPerEmployee>,
     pub proposals_to_vote: Cached<CountPerEmployee>,
     pub results: Cached<KpiResults>,
+    pub live_kpi: Cached<LiveKpi>,
 }
 
 /// A loader whose answers are kept for the rest of the request, so a key loads once and a
@@ -173,7 +209,7 @@ where
 }
 
 impl Loaders {
-    pub fn new(db: &DatabaseConnection, now: DateTime<Utc>) -> Self {
+    pub fn new(db: &DatabaseConnection, company: domain::Company, now: DateTime<Utc>) -> Self {
         fn by_id<E>(db: &DatabaseConnection) -> Cached<ById<E>>
         where
             ById<E>: Loader<i64>,
@@ -191,6 +227,7 @@ impl Loaders {
             new_articles: count(NEW_ARTICLES),
             proposals_to_vote: count(PROPOSALS_TO_VOTE),
             results: cached(KpiResults { db: db.clone() }),
+            live_kpi: cached(LiveKpi { db: db.clone(), company, now }),
         }
     }
 }

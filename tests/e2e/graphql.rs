@@ -10,7 +10,7 @@ const TILES: &str = "{ me { summary { period { id }
   toAccept { count items(first: 100) { edges { node { id } } } }
   duties { total done awaitingAcceptance remaining overdue }
   additional { total done awaitingAcceptance remaining overdue }
-  averageKpi
+  averageKpi currentKpi
   knowledgeBaseNew { count } proposalsToVote { count } } } }";
 
 /// The first TODO assignment of the demo, with its assignee and controller e-mails.

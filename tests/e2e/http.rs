@@ -159,5 +159,14 @@ on_both! {
         eprintln!("statements: employees(first: 5) = {five}, employees(first: 100) = {hundred}");
         assert_eq!(five, hundred, "a page of 100 costs more statements than a page of 5");
         assert!(hundred <= 12, "{hundred} statements");
+        // The live KPI judges the period's obligations from its rows: a fixed number of
+        // statements more, whatever the page size.
+        let with_kpi = |n: usize| format!("{{ employees(first: {n}) {{ edges {{ node {{ summary {{ {COUNTS} currentKpi }} }} }} }} }}");
+        let five = app.statements_for(&admin_person, &with_kpi(5)).await;
+        let hundred = app.statements_for(&admin_person, &with_kpi(100)).await;
+        let me = app.statements_for(&admin_person, &format!("{{ me {{ summary {{ {COUNTS} currentKpi }} }} }}")).await;
+        eprintln!("statements with currentKpi: me = {me}, employees(first: 5) = {five}, employees(first: 100) = {hundred}");
+        assert_eq!(five, hundred);
+        assert!(hundred <= 20 && me <= 16, "{me} / {hundred}");
     }
 }

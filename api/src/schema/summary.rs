@@ -81,6 +81,13 @@ impl Summary {
         Ok(ProposalsTile { count, employee_id: self.employee_id })
     }
 
+    /// The KPI formula over this period's obligations that are fulfilled or whose deadline
+    /// has passed, as if the period closed now; for a closed period, its result.
+    async fn current_kpi(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<f64>> {
+        let c = Ctx::new(ctx)?;
+        c.loaders.live_kpi.load_one((self.employee_id, self.period.id)).await.map_err(|e| internal(&e))
+    }
+
     /// Mean KPI of my last `averageWindow` closed periods; null until one has closed.
     async fn average_kpi(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<f64>> {
         let c = Ctx::new(ctx)?;
@@ -269,6 +276,12 @@ pub async fn prefetch(c: &Ctx<'_>, summary: async_graphql::Lookahead<'_>, employ
     }
     if asks("proposalsToVote") {
         c.loaders.proposals_to_vote.load_many(ids.iter().copied()).await.map_err(|e| internal(&e))?;
+    }
+    if asks("currentKpi") {
+        if let Some(period) = c.current_period().await? {
+            let period = period.id;
+            c.loaders.live_kpi.load_many(ids.iter().map(|id| (*id, period))).await.map_err(|e| internal(&e))?;
+        }
     }
     if asks("averageKpi") {
         c.policy().await?;
