@@ -12,6 +12,12 @@ pub enum Kind {
     Department,
     Period,
     Assignment,
+    Article,
+    Proposal,
+    DutyTemplate,
+    KpiTarget,
+    ApiToken,
+    KpiResult,
 }
 
 impl Kind {
@@ -21,10 +27,27 @@ impl Kind {
             Kind::Department => "Department",
             Kind::Period => "Period",
             Kind::Assignment => "Assignment",
+            Kind::Article => "Article",
+            Kind::Proposal => "Proposal",
+            Kind::DutyTemplate => "DutyTemplate",
+            Kind::KpiTarget => "KpiTarget",
+            Kind::ApiToken => "ApiToken",
+            Kind::KpiResult => "KpiResult",
         }
     }
 
-    const ALL: [Kind; 4] = [Kind::Employee, Kind::Department, Kind::Period, Kind::Assignment];
+    const ALL: [Kind; 10] = [
+        Kind::Employee,
+        Kind::Department,
+        Kind::Period,
+        Kind::Assignment,
+        Kind::Article,
+        Kind::Proposal,
+        Kind::DutyTemplate,
+        Kind::KpiTarget,
+        Kind::ApiToken,
+        Kind::KpiResult,
+    ];
 }
 
 pub fn encode(kind: Kind, id: i64) -> ID {

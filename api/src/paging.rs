@@ -2,12 +2,12 @@
 
 use async_graphql::connection::{Connection, Edge, EmptyFields, OpaqueCursor};
 use async_graphql::{OutputType, SimpleObject};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select};
 
 use crate::error::{OrGql, bad_input};
+use crate::schema::Ctx;
 
 pub const DEFAULT_PAGE: i32 = 20;
-pub const MAX_PAGE: i32 = 100;
 
 /// Extra fields on every connection.
 #[derive(SimpleObject)]
@@ -18,11 +18,11 @@ pub struct Counted {
 
 pub type Page<T> = Connection<OpaqueCursor<i64>, T, Counted, EmptyFields>;
 
-/// Checks `first` (1 to 100, default 20).
-pub fn page_size(first: Option<i32>) -> async_graphql::Result<u64> {
-    match first.unwrap_or(DEFAULT_PAGE) {
-        n @ 1..=MAX_PAGE => Ok(n as u64),
-        n => Err(bad_input("first", format!("`first` must be between 1 and {MAX_PAGE}, got {n}"))),
+/// Checks `first` (1 to the page-size limit, default 20 or the limit if smaller).
+pub fn page_size(first: Option<i32>, max: i32) -> async_graphql::Result<u64> {
+    match first.unwrap_or(DEFAULT_PAGE.min(max)) {
+        n if (1..=max).contains(&n) => Ok(n as u64),
+        n => Err(bad_input("first", format!("`first` must be between 1 and {max}, got {n}"))),
     }
 }
 
@@ -42,7 +42,7 @@ pub enum Order {
 
 /// One page of `select`, ordered by `id_column`, with the total count of the whole select.
 pub async fn page<E, C, T>(
-    db: &impl ConnectionTrait,
+    c: &Ctx<'_>,
     select: Select<E>,
     id_column: C,
     order: Order,
@@ -57,7 +57,8 @@ where
     C: ColumnTrait,
     T: OutputType,
 {
-    let size = page_size(first)?;
+    let db = c.db();
+    let size = page_size(first, c.state.limits.page_size)?;
     let after = decode_after(after)?;
     let total = select.clone().count(db).await.gql()?;
     let mut rows = select;
@@ -76,5 +77,37 @@ where
     items.truncate(size as usize);
     let mut connection = Connection::with_additional_fields(after.is_some(), has_next, Counted { total_count: total });
     connection.edges.extend(items.into_iter().map(|row| Edge::new(OpaqueCursor(id_of(&row)), wrap(row))));
+    Ok(connection)
+}
+
+/// One page of a select in its own order, with offset cursors: for drill-down lists
+/// ordered by something other than the id (oldest submission first, earliest due first).
+pub async fn page_by_offset<E, T>(
+    c: &Ctx<'_>,
+    select: Select<E>,
+    first: Option<i32>,
+    after: Option<String>,
+    wrap: impl Fn(E::Model) -> T,
+) -> async_graphql::Result<Page<T>>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+    T: OutputType,
+{
+    let db = c.db();
+    let size = page_size(first, c.state.limits.page_size)?;
+    let start = match decode_after(after)? {
+        Some(offset) if offset >= 0 => offset as u64 + 1,
+        Some(_) => return Err(bad_input("after", "`after` is not a valid cursor")),
+        None => 0,
+    };
+    let total = select.clone().count(db).await.gql()?;
+    let mut items = select.offset(start).limit(size + 1).all(db).await.gql()?;
+    let has_next = items.len() as u64 > size;
+    items.truncate(size as usize);
+    let mut connection = Connection::with_additional_fields(start > 0, has_next, Counted { total_count: total });
+    connection
+        .edges
+        .extend(items.into_iter().enumerate().map(|(i, row)| Edge::new(OpaqueCursor((start + i as u64) as i64), wrap(row))));
     Ok(connection)
 }

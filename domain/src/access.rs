@@ -1,51 +1,125 @@
-//! Who may see what (DESIGN section 6), in one place. Resolvers and services ask here;
-//! none of them decides visibility on its own.
+//! Who may see and change what (DESIGN section 6), in one place. Resolvers and services
+//! ask here; none of them decides on its own.
+//!
+//! | principal | sees | may change |
+//! | employee | own profile, tiles, assignments (as assignee or controller), KPI history; the directory | own assignments' start/submit; accept/return what they control; vote; mark read |
+//! | manager | plus everything about employees below them | plus additional assignments and KPI targets for that subtree |
+//! | admin | everything | everything |
+//! | payroll service | closed periods' results and the export | nothing |
 
-use entity::{assignment, employee};
-use sea_orm::{ConnectionTrait, EntityTrait};
+use std::collections::HashSet;
 
-use crate::DomainResult;
-use crate::auth::Principal;
+use entity::assignment;
+use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 
-/// The longest management chain we follow; guards against a cycle in bad data.
-const MAX_CHAIN: usize = 64;
+use crate::auth::{Principal, Scope};
+use crate::{DomainError, DomainResult};
 
-/// Whether `manager_id` is above `employee_id` in the management chain.
-pub async fn is_above(db: &impl ConnectionTrait, manager_id: i64, employee_id: i64) -> DomainResult<bool> {
-    let mut current = employee_id;
-    for _ in 0..MAX_CHAIN {
-        let Some(row) = employee::Entity::find_by_id(current).one(db).await? else { return Ok(false) };
-        match row.manager_id {
-            Some(m) if m == manager_id => return Ok(true),
-            Some(m) => current = m,
-            None => return Ok(false),
+/// How far a principal's sight reaches over employees.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reach {
+    /// Admins: everyone.
+    All,
+    /// An employee: themselves and everyone below them in the management chain.
+    Team { me: i64, below: HashSet<i64> },
+    /// A service without the admin scope: no one's details.
+    Nobody,
+}
+
+impl Reach {
+    /// Whether the principal sees everything about this employee (tiles, KPI, assignments).
+    pub fn sees_employee(&self, id: i64) -> bool {
+        match self {
+            Reach::All => true,
+            Reach::Team { me, below } => *me == id || below.contains(&id),
+            Reach::Nobody => false,
         }
     }
-    Ok(false)
+
+    /// Whether the principal manages this employee (is above them, or is an admin).
+    pub fn manages(&self, id: i64) -> bool {
+        match self {
+            Reach::All => true,
+            Reach::Team { below, .. } => below.contains(&id),
+            Reach::Nobody => false,
+        }
+    }
+
+    /// Whether the principal sees an assignment: as its assignee or controller, or as
+    /// someone who sees its assignee.
+    pub fn sees_assignment(&self, a: &assignment::Model) -> bool {
+        match self {
+            Reach::Team { me, .. } if *me == a.controller_id => true,
+            _ => self.sees_employee(a.assignee_id),
+        }
+    }
+
+    /// The employees whose details are visible, or `None` for everyone.
+    pub fn visible_ids(&self) -> Option<Vec<i64>> {
+        match self {
+            Reach::All => None,
+            Reach::Team { me, below } => Some(std::iter::once(*me).chain(below.iter().copied()).collect()),
+            Reach::Nobody => Some(Vec::new()),
+        }
+    }
+
+    pub fn me(&self) -> Option<i64> {
+        match self {
+            Reach::Team { me, .. } => Some(*me),
+            _ => None,
+        }
+    }
 }
 
-/// Whether the principal may see everything about an employee (profile, tiles, KPI):
-/// admins, the employee, and managers above them.
-pub async fn can_see_employee_details(db: &impl ConnectionTrait, who: &Principal, employee_id: i64) -> DomainResult<bool> {
+/// The reach of a principal: one recursive query for an employee, none otherwise.
+pub async fn reach(db: &impl ConnectionTrait, who: &Principal) -> DomainResult<Reach> {
     if who.is_admin() {
-        return Ok(true);
+        return Ok(Reach::All);
     }
-    match who.employee_id() {
-        Some(me) if me == employee_id => Ok(true),
-        Some(me) => is_above(db, me, employee_id).await,
-        None => Ok(false),
+    let Some(me) = who.employee_id() else { return Ok(Reach::Nobody) };
+    Ok(Reach::Team { me, below: below(db, me).await? })
+}
+
+/// Everyone below `manager` in the management chain (a recursive CTE, portable).
+pub async fn below(db: &impl ConnectionTrait, manager: i64) -> DomainResult<HashSet<i64>> {
+    let backend = db.get_database_backend();
+    let param = if backend == DatabaseBackend::Postgres { "$1" } else { "?" };
+    let sql = format!(
+        "WITH RECURSIVE below(id) AS (SELECT id FROM employee WHERE manager_id = {param} \
+         UNION SELECT e.id FROM employee e JOIN below b ON e.manager_id = b.id) SELECT id FROM below"
+    );
+    let rows = db.query_all_raw(Statement::from_sql_and_values(backend, sql, [manager.into()])).await?;
+    let mut ids = HashSet::new();
+    for row in rows {
+        ids.insert(row.try_get::<i64>("", "id")?);
+    }
+    Ok(ids)
+}
+
+/// Only admins (an admin employee or a service with the admin scope).
+pub fn require_admin(who: &Principal) -> DomainResult<()> {
+    if who.is_admin() { Ok(()) } else { Err(DomainError::Forbidden("only an admin may do this".into())) }
+}
+
+/// Admins, and managers for employees below them.
+pub async fn require_manager_of(db: &impl ConnectionTrait, who: &Principal, employee_id: i64) -> DomainResult<()> {
+    if reach(db, who).await?.manages(employee_id) {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden("only the employee's manager or an admin may do this".into()))
     }
 }
 
-/// Whether the principal may see an assignment: admins, its assignee and controller, and
-/// managers above the assignee.
-pub async fn can_see_assignment(db: &impl ConnectionTrait, who: &Principal, a: &assignment::Model) -> DomainResult<bool> {
-    if who.is_admin() {
-        return Ok(true);
+/// Payroll figures: the payroll scope or an admin.
+pub fn require_payroll(who: &Principal) -> DomainResult<()> {
+    if who.has_scope(Scope::PayrollRead) {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden("payroll figures need the payroll:read scope".into()))
     }
-    match who.employee_id() {
-        Some(me) if me == a.assignee_id || me == a.controller_id => Ok(true),
-        Some(me) => is_above(db, me, a.assignee_id).await,
-        None => Ok(false),
-    }
+}
+
+/// An employee acting as themselves (votes, reads): not a service.
+pub fn require_employee(who: &Principal) -> DomainResult<i64> {
+    who.employee_id().ok_or_else(|| DomainError::Forbidden("only an employee may do this".into()))
 }

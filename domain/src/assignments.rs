@@ -34,7 +34,7 @@ pub async fn act(
     }
     let txn = begin_write(db).await?;
     let current = assignment::Entity::find_by_id(id).one(&txn).await?.ok_or(DomainError::NotFound("assignment"))?;
-    if !access::can_see_assignment(&txn, who, &current).await? {
+    if !access::reach(&txn, who).await?.sees_assignment(&current) {
         return Err(DomainError::NotFound("assignment"));
     }
     let me = who.employee_id();

@@ -135,24 +135,29 @@ pub async fn create_token(
 /// How stale `last_used_at` may get before a request refreshes it; keeps reads from writing.
 const LAST_USED_RESOLUTION: Duration = Duration::minutes(1);
 
-/// Resolves a bearer secret to its principal, or `Unauthenticated`.
-pub async fn authenticate(db: &impl ConnectionTrait, secret: &str, now: DateTime<Utc>) -> DomainResult<Principal> {
+/// Resolves a bearer secret to its principal (and, for an employee, their row), or
+/// `Unauthenticated`. One statement: the token joined with its employee.
+pub async fn authenticate(
+    db: &impl ConnectionTrait,
+    secret: &str,
+    now: DateTime<Utc>,
+) -> DomainResult<(Principal, Option<employee::Model>)> {
     let found = api_token::Entity::find()
         .filter(api_token::Column::TokenHash.eq(hash_token(secret)))
+        .find_also_related(employee::Entity)
         .one(db)
         .await?;
-    let Some(token) = found else { return Err(DomainError::Unauthenticated) };
+    let Some((token, person)) = found else { return Err(DomainError::Unauthenticated) };
     if token.revoked_at.is_some() || token.expires_at.is_some_and(|at| at <= now) {
         return Err(DomainError::Unauthenticated);
     }
-    let principal = match (token.employee_id, &token.service) {
-        (Some(id), _) => {
-            let employee = employee::Entity::find_by_id(id).one(db).await?.ok_or(DomainError::Unauthenticated)?;
-            let today = now.date_naive();
-            if employee.left_on.is_some_and(|left| left < today) {
+    let principal = match (&person, &token.service) {
+        (Some(person), _) => {
+            // A person who has left can no longer act, whatever tokens they still hold.
+            if person.left_on.is_some_and(|left| left < now.date_naive()) {
                 return Err(DomainError::Unauthenticated);
             }
-            Principal::Employee { id, role: employee.role, token_id: token.id }
+            Principal::Employee { id: person.id, role: person.role, token_id: token.id }
         }
         (None, Some(service)) => Principal::Service {
             name: service.clone(),
@@ -168,7 +173,7 @@ pub async fn authenticate(db: &impl ConnectionTrait, secret: &str, now: DateTime
             .exec(db)
             .await?;
     }
-    Ok(principal)
+    Ok((principal, person))
 }
 
 /// Revokes a token; revoking twice is harmless.

@@ -354,16 +354,37 @@ pub async fn live_kpi(
 ) -> DomainResult<Option<Evaluation>> {
     let Some(period) = period::Entity::find_by_id(period_id).one(db).await? else { return Ok(None) };
     let rules = policy::rules(&policy::by_version(db, period.policy_version).await?);
-    let as_of = period.closed_at.map_or(now, |closed| Ord::min(closed, now));
     let rows = PeriodRows::load(db, &period, Some(employee_id)).await?;
+    Ok(live_evaluations(&rows, &period, &rules, company.calendar.tz, &[employee_id], now).remove(&employee_id))
+}
+
+/// The live KPI of several employees from a period's rows (see [`live_kpi`]), judging the
+/// rows' obligations once for all of them. Pure.
+pub fn live_evaluations(
+    rows: &PeriodRows,
+    period: &period::Model,
+    rules: &Policy,
+    tz: Tz,
+    employee_ids: &[i64],
+    now: DateTime<Utc>,
+) -> HashMap<i64, Evaluation> {
+    let as_of = period.closed_at.map_or(now, |closed| Ord::min(closed, now));
     let settled_only = period.status == PeriodStatus::Open;
-    let obligations: Vec<Obligation> = owed(&rows, &rules, company.calendar.tz, as_of)
+    let mut owed_by: HashMap<i64, Vec<Obligation>> = employee_ids.iter().map(|id| (*id, Vec::new())).collect();
+    for o in owed(rows, rules, tz, as_of) {
+        if let Some(list) = owed_by.get_mut(&o.employee_id)
+            && (!settled_only || o.fulfilled || o.deadline <= as_of)
+        {
+            list.push(o.obligation);
+        }
+    }
+    owed_by
         .into_iter()
-        .filter(|o| o.employee_id == employee_id && (!settled_only || o.fulfilled || o.deadline <= as_of))
-        .map(|o| o.obligation)
-        .collect();
-    let targets = rows.targets_of(employee_id, settled_only);
-    Ok(Some(kpi::evaluate(&obligations, &targets, &rules)))
+        .map(|(id, obligations)| {
+            let targets = rows.targets_of(id, settled_only);
+            (id, kpi::evaluate(&obligations, &targets, rules))
+        })
+        .collect()
 }
 
 /// The rows a period's obligations are built from.

@@ -25,3 +25,30 @@ impl DomainError {
         DomainError::BadInput { field, message: message.into() }
     }
 }
+
+/// A trimmed, non-empty text, or bad input naming the field.
+pub fn required_text(field: &'static str, value: &str) -> DomainResult<String> {
+    let value = value.trim();
+    if value.is_empty() {
+        Err(DomainError::bad_input(field, format!("`{field}` must not be empty")))
+    } else {
+        Ok(value.to_owned())
+    }
+}
+
+/// A finite number greater than zero, or bad input naming the field.
+pub fn positive(field: &'static str, value: f64) -> DomainResult<f64> {
+    if value.is_finite() && value > 0.0 {
+        Ok(value)
+    } else {
+        Err(DomainError::bad_input(field, format!("`{field}` must be a number greater than 0, got {value}")))
+    }
+}
+
+/// Turns a unique-key violation into bad input on `field`; other errors pass through.
+pub fn unique_as(field: &'static str, message: &'static str) -> impl FnOnce(DbErr) -> DomainError {
+    move |err| match err.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => DomainError::bad_input(field, message),
+        _ => DomainError::Db(err),
+    }
+}

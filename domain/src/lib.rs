@@ -3,7 +3,8 @@
 //! Pure rules (no I/O, `now` and policy are arguments): [`calendar`], [`transition`], [`kpi`],
 //! and the obligation builder [`close::owed`].
 //! Services over sea-orm that every entry point calls (GraphQL, scheduler, CLI): [`db`],
-//! [`auth`], [`periods`] (open, generate), [`close`] (close, live KPI), [`tick`] (the three
+//! [`auth`], [`access`] (who sees what), [`assignments`] (transitions), [`org`], [`work`], [`kb`],
+//! [`reports`], [`periods`] (open, generate), [`close`] (close, live KPI), [`tick`] (the three
 //! steps in order, logged), [`policy`], [`results`], [`export`], [`demo`]. Nothing here
 //! knows GraphQL, HTTP or cron.
 
@@ -18,12 +19,16 @@ pub mod demo;
 pub mod directory;
 pub mod error;
 pub mod export;
+pub mod kb;
 pub mod kpi;
+pub mod org;
 pub mod periods;
 pub mod policy;
+pub mod reports;
 pub mod results;
 pub mod tick;
 pub mod transition;
+pub mod work;
 
 pub use error::{DomainError, DomainResult};
 

@@ -6,7 +6,8 @@
 //! (default `postgres://postgres@127.0.0.1:5432/postgres`). A test for a kind that is not
 //! selected returns at once and says so; a selected kind that cannot be reached fails.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use chrono::{DateTime, TimeZone, Utc};
 use domain::Company;
@@ -116,6 +117,8 @@ pub struct TestApp {
     pub clock: Clock,
     pub company: Company,
     pub http: reqwest::Client,
+    /// Every SQL statement the app's pool runs bumps this.
+    pub statements: Arc<AtomicUsize>,
     _server: tokio::task::JoinHandle<()>,
     _test_db: TestDb,
 }
@@ -127,7 +130,12 @@ impl TestApp {
 
     pub async fn start_with(kind: Kind, company: Company, now: DateTime<Utc>, limits: api::Limits) -> TestApp {
         let test_db = TestDb::new(kind).await;
-        let db = test_db.connect().await;
+        let mut db = test_db.connect().await;
+        let statements = Arc::new(AtomicUsize::new(0));
+        let counter = statements.clone();
+        db.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
         let clock = Clock::fixed(now);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
@@ -135,7 +143,7 @@ impl TestApp {
         let server = tokio::spawn(async move {
             api::serve(state, listener).await.expect("serve");
         });
-        TestApp { db, base, clock, company, http: reqwest::Client::new(), _server: server, _test_db: test_db }
+        TestApp { db, base, clock, company, http: reqwest::Client::new(), statements, _server: server, _test_db: test_db }
     }
 
     /// Loads the demo company at the clock's now.
@@ -171,6 +179,15 @@ impl TestApp {
         let resp = req.send().await.expect("request");
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// How many SQL statements one request costs (requests must not overlap). The query
+    /// runs once first, so the token's `last_used_at` write (once a minute) is not counted.
+    pub async fn statements_for(&self, token: &str, query: &str) -> usize {
+        self.gql(token, query, json!({})).await;
+        let before = self.statements.load(Ordering::SeqCst);
+        self.gql(token, query, json!({})).await;
+        self.statements.load(Ordering::SeqCst) - before
     }
 
     /// Runs a query that must succeed and returns its `data`.

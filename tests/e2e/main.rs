@@ -2,9 +2,13 @@
 
 mod common;
 
+mod graphql;
+mod http;
+mod access;
 mod cli;
 mod foundation;
 mod scheduler;
+mod snapshots;
 mod storage;
 
 use common::*;

@@ -1,50 +1,114 @@
-//! What a resolver needs from the request: the principal, the state and the loaders.
+//! What a resolver needs from the request: the principal, its reach, the state and the
+//! loaders. Everything here lives for one request only.
 
 use async_graphql::Context;
 use chrono::{DateTime, Utc};
+use domain::access::Reach;
 use domain::auth::Principal;
+use entity::enums::PeriodStatus;
+use entity::{kpi_policy, period};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use tokio::sync::OnceCell;
 
 use super::org::{Department, Employee};
 use super::period::Period;
 use crate::AppState;
-use crate::error::{OrGql, unauthenticated};
+use crate::error::{OrGql, internal, not_found, unauthenticated};
 use crate::loaders::Loaders;
+
+/// Per-request data computed at most once: the principal's reach, the current period and
+/// the policy in force.
+#[derive(Default)]
+pub struct RequestCache {
+    reach: OnceCell<Reach>,
+    current_period: OnceCell<Option<period::Model>>,
+    policy: OnceCell<kpi_policy::Model>,
+}
 
 pub struct Ctx<'a> {
     pub state: &'a AppState,
     pub who: &'a Principal,
     pub loaders: &'a Loaders,
+    cache: &'a RequestCache,
 }
 
 impl<'a> Ctx<'a> {
     /// The request's context; `UNAUTHENTICATED` when no valid token came with it.
     pub fn new(ctx: &'a Context<'_>) -> async_graphql::Result<Self> {
         let who = ctx.data_opt::<Principal>().ok_or_else(unauthenticated)?;
-        Ok(Ctx { state: ctx.data_unchecked::<AppState>(), who, loaders: ctx.data_unchecked::<Loaders>() })
+        Ok(Ctx {
+            state: ctx.data_unchecked::<AppState>(),
+            who,
+            loaders: ctx.data_unchecked::<Loaders>(),
+            cache: ctx.data_unchecked::<RequestCache>(),
+        })
     }
 
     pub fn now(&self) -> DateTime<Utc> {
         self.state.clock.now()
     }
 
-    pub async fn employee(&self, id: i64) -> async_graphql::Result<Option<Employee>> {
-        Ok(self.loaders.employees.load_one(id).await.map_err(|e| crate::error::internal(&e))?.map(Employee))
-    }
-
-    pub async fn department(&self, id: i64) -> async_graphql::Result<Option<Department>> {
-        Ok(self.loaders.departments.load_one(id).await.map_err(|e| crate::error::internal(&e))?.map(Department))
-    }
-
-    pub async fn period(&self, id: i64) -> async_graphql::Result<Option<Period>> {
-        Ok(self.loaders.periods.load_one(id).await.map_err(|e| crate::error::internal(&e))?.map(Period))
-    }
-
     pub fn db(&self) -> &sea_orm::DatabaseConnection {
         &self.state.db
     }
+
+    pub async fn reach(&self) -> async_graphql::Result<&Reach> {
+        self.cache.reach.get_or_try_init(|| domain::access::reach(self.db(), self.who)).await.gql()
+    }
+
+    /// The open period containing now; when the scheduler is behind, the newest open one.
+    pub async fn current_period(&self) -> async_graphql::Result<Option<&period::Model>> {
+        let now = self.now();
+        let found = self
+            .cache
+            .current_period
+            .get_or_try_init(|| {
+                period::Entity::find()
+                    .filter(period::Column::Status.eq(PeriodStatus::Open))
+                    .filter(period::Column::StartsAt.lte(now))
+                    .order_by_desc(period::Column::StartsOn)
+                    .one(self.db())
+            })
+            .await
+            .gql()?;
+        Ok(found.as_ref())
+    }
+
+    /// The KPI policy in force now (the newest version).
+    pub async fn policy(&self) -> async_graphql::Result<&kpi_policy::Model> {
+        self.cache
+            .policy
+            .get_or_try_init(|| async {
+                kpi_policy::Entity::find().order_by_desc(kpi_policy::Column::Version).one(self.db()).await?.ok_or_else(|| {
+                    sea_orm::DbErr::RecordNotFound("kpi_policy".into())
+                })
+            })
+            .await
+            .gql()
+    }
+
+    /// A period by id, or the current one; NOT_FOUND when there is none.
+    pub async fn period_or_current(&self, id: Option<i64>) -> async_graphql::Result<period::Model> {
+        match id {
+            Some(id) => self.period(id).await?.map(|p| p.0).ok_or_else(|| not_found("period")),
+            None => self.current_period().await?.cloned().ok_or_else(|| not_found("open period")),
+        }
+    }
+
+    pub async fn employee(&self, id: i64) -> async_graphql::Result<Option<Employee>> {
+        Ok(self.loaders.employees.load_one(id).await.map_err(|e| internal(&e))?.map(Employee))
+    }
+
+    pub async fn department(&self, id: i64) -> async_graphql::Result<Option<Department>> {
+        Ok(self.loaders.departments.load_one(id).await.map_err(|e| internal(&e))?.map(Department))
+    }
+
+    pub async fn period(&self, id: i64) -> async_graphql::Result<Option<Period>> {
+        Ok(self.loaders.periods.load_one(id).await.map_err(|e| internal(&e))?.map(Period))
+    }
 }
 
-/// Lets `?` turn a sea-orm error into an `INTERNAL` GraphQL error in resolvers.
+/// A sea-orm result inside a resolver: errors become `INTERNAL`.
 pub fn db<T>(r: Result<T, sea_orm::DbErr>) -> async_graphql::Result<T> {
     r.gql()
 }

@@ -1,25 +1,35 @@
 //! The GraphQL schema, split by area and merged here.
 
+mod admin;
+mod assignment;
 mod context;
+mod kb;
+mod kpi;
 mod org;
 mod period;
 mod scalars;
+mod summary;
 
-use async_graphql::{EmptyMutation, EmptySubscription, Interface, MergedObject, Schema};
+use async_graphql::{Context, EmptySubscription, ID, Interface, MergedObject, Object, Schema};
 
-pub use context::Ctx;
+pub use context::{Ctx, RequestCache};
 
 use crate::http::Limits;
+use crate::id::{Kind, decode_any};
 
 #[derive(MergedObject, Default)]
-pub struct Query(org::OrgQuery, period::PeriodQuery, NodeQuery);
+pub struct Query(org::OrgQuery, period::PeriodQuery, assignment::AssignmentQuery, kpi::KpiQuery, NodeQuery);
 
-pub type ZeroboardSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+#[derive(MergedObject, Default)]
+pub struct Mutation(assignment::AssignmentMutation, admin::AdminMutation, kb::KbMutation, kpi::KpiMutation);
+
+pub type ZeroboardSchema = Schema<Query, Mutation, EmptySubscription>;
 
 pub fn build_schema(limits: &Limits) -> ZeroboardSchema {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(limits.depth)
         .limit_complexity(limits.complexity)
+        .limit_recursive_depth(limits.depth.max(32))
         .finish()
 }
 
@@ -30,28 +40,31 @@ pub fn sdl() -> String {
 
 /// Anything with a global ID.
 #[derive(Interface)]
-#[graphql(field(name = "id", ty = "async_graphql::ID"))]
+#[graphql(field(name = "id", ty = "ID"))]
 pub enum Node {
     Employee(org::Employee),
     Department(org::Department),
     Period(period::Period),
+    Assignment(assignment::Assignment),
+    Article(kb::Article),
+    Proposal(kb::Proposal),
 }
 
 #[derive(Default)]
 struct NodeQuery;
 
-#[async_graphql::Object]
+#[Object]
 impl NodeQuery {
     /// Any object by its global ID; null when it does not exist or is not yours to see.
-    async fn node(&self, ctx: &async_graphql::Context<'_>, id: async_graphql::ID) -> async_graphql::Result<Option<Node>> {
-        use crate::id::{Kind, decode_any};
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
         let c = Ctx::new(ctx)?;
         let Some((kind, n)) = decode_any(&id) else { return Ok(None) };
         Ok(match kind {
             Kind::Employee => c.employee(n).await?.map(Node::Employee),
             Kind::Department => c.department(n).await?.map(Node::Department),
             Kind::Period => c.period(n).await?.map(Node::Period),
-            Kind::Assignment => None,
+            Kind::Assignment => assignment::load_visible(&c, n).await?.map(Node::Assignment),
+            _ => None,
         })
     }
 }

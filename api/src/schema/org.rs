@@ -4,27 +4,18 @@ use async_graphql::{Context, Enum, ID, Object};
 use entity::{department, employee};
 use sea_orm::{EntityTrait, QueryOrder};
 
+use super::assignment::mirror_enum;
 use super::context::{Ctx, db};
+use super::kpi::KpiResult;
 use super::scalars::Date;
+use super::summary::{Summary, prefetch, summary_of};
+use crate::error::internal;
 use crate::id::{Kind, decode, encode};
 use crate::paging::{Order, Page, page};
 
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Employee,
-    Manager,
-    Admin,
-}
+use entity::enums::Role as StoredRole;
 
-impl From<entity::enums::Role> for Role {
-    fn from(r: entity::enums::Role) -> Self {
-        match r {
-            entity::enums::Role::Employee => Role::Employee,
-            entity::enums::Role::Manager => Role::Manager,
-            entity::enums::Role::Admin => Role::Admin,
-        }
-    }
-}
+mirror_enum!(Role <=> StoredRole { Employee, Manager, Admin });
 
 /// A person in the company directory.
 pub struct Employee(pub employee::Model);
@@ -66,6 +57,18 @@ impl Employee {
     /// The last working day; null while employed.
     async fn left_on(&self) -> Option<Date> {
         self.0.left_on.map(Date)
+    }
+
+    /// The tiles of this employee for a period (default: the current one). Yours, your
+    /// subtree's, or anyone's for an admin; NOT_FOUND otherwise.
+    async fn summary(&self, ctx: &Context<'_>, period_id: Option<ID>) -> async_graphql::Result<Summary> {
+        summary_of(&Ctx::new(ctx)?, self.0.id, period_id).await
+    }
+
+    /// KPI results of closed periods, newest first (yours, your subtree's; admins and
+    /// payroll see everyone's).
+    async fn kpi_history(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Page<KpiResult>> {
+        super::kpi::history(&Ctx::new(ctx)?, self.0.id, first, after).await
     }
 }
 
@@ -110,7 +113,20 @@ impl OrgQuery {
         after: Option<String>,
     ) -> async_graphql::Result<Page<Employee>> {
         let c = Ctx::new(ctx)?;
-        page(c.db(), employee::Entity::find(), employee::Column::Id, Order::Ascending, first, after, |e| e.id, Employee).await
+        let page = page(&c, employee::Entity::find(), employee::Column::Id, Order::Ascending, first, after, |e| e.id, Employee).await?;
+        // Load what the page's nodes ask for up front, one statement per kind.
+        let node = ctx.look_ahead().field("edges").field("node");
+        let rows: Vec<&employee::Model> = page.edges.iter().map(|e| &e.node.0).collect();
+        c.loaders.employees.feed_many(rows.iter().map(|e| (e.id, (*e).clone()))).await;
+        if node.field("department").exists() {
+            c.loaders.departments.load_many(rows.iter().map(|e| e.department_id)).await.map_err(|e| internal(&e))?;
+        }
+        if node.field("manager").exists() {
+            c.loaders.employees.load_many(rows.iter().filter_map(|e| e.manager_id)).await.map_err(|e| internal(&e))?;
+        }
+        let ids: Vec<i64> = rows.iter().map(|e| e.id).collect();
+        prefetch(&c, node.field("summary"), &ids).await?;
+        Ok(page)
     }
 
     async fn departments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Department>> {

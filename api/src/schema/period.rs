@@ -83,6 +83,6 @@ impl PeriodQuery {
     /// All periods, newest first.
     async fn periods(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Page<Period>> {
         let c = Ctx::new(ctx)?;
-        page(c.db(), period::Entity::find(), period::Column::Id, Order::Descending, first, after, |p| p.id, Period).await
+        page(&c, period::Entity::find(), period::Column::Id, Order::Descending, first, after, |p| p.id, Period).await
     }
 }

@@ -1,0 +1,389 @@
+//! Assignments: the type, the `assignments` list with its counts, the three reports, and
+//! the state-machine mutations.
+
+use async_graphql::connection::{Connection, ConnectionNameType, EmptyFields, OpaqueCursor};
+use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use domain::reports::{self, By, Counts, Filter};
+use domain::transition::Action;
+use entity::assignment;
+use entity::enums::{AssignmentKind as StoredKind, AssignmentStatus as Stored};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use super::context::{Ctx, db};
+use super::org::Employee;
+use super::period::Period;
+use crate::error::{OrGql, internal, not_found};
+use crate::id::{Kind, decode, encode};
+use crate::paging::{Order, Page, page};
+
+macro_rules! mirror_enum {
+    ($(#[$meta:meta])* $name:ident <=> $stored:ident { $($variant:ident),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+        pub enum $name { $($variant),* }
+        impl From<$stored> for $name {
+            fn from(s: $stored) -> Self { match s { $($stored::$variant => $name::$variant),* } }
+        }
+        impl From<$name> for $stored {
+            fn from(s: $name) -> Self { match s { $($name::$variant => $stored::$variant),* } }
+        }
+    };
+}
+pub(crate) use mirror_enum;
+
+mirror_enum!(AssignmentStatus <=> Stored { Todo, InProgress, Submitted, Accepted, Returned, Cancelled, Missed });
+mirror_enum!(AssignmentKind <=> StoredKind { Duty, Additional });
+
+/// A personal task in one period: a generated duty or an additional assignment.
+pub struct Assignment(pub assignment::Model);
+
+#[Object]
+impl Assignment {
+    pub async fn id(&self) -> ID {
+        encode(Kind::Assignment, self.0.id)
+    }
+    async fn kind(&self) -> AssignmentKind {
+        self.0.kind.into()
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    async fn status(&self) -> AssignmentStatus {
+        self.0.status.into()
+    }
+    async fn assignee(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Employee>> {
+        Ctx::new(ctx)?.employee(self.0.assignee_id).await
+    }
+    async fn controller(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Employee>> {
+        Ctx::new(ctx)?.employee(self.0.controller_id).await
+    }
+    async fn period(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Period>> {
+        Ctx::new(ctx)?.period(self.0.period_id).await
+    }
+    async fn weight(&self) -> f64 {
+        self.0.weight
+    }
+    async fn due_at(&self) -> DateTime<Utc> {
+        self.0.due_at
+    }
+    /// The last submission.
+    async fn submitted_at(&self) -> Option<DateTime<Utc>> {
+        self.0.submitted_at
+    }
+    /// The last acceptance or return.
+    async fn decided_at(&self) -> Option<DateTime<Utc>> {
+        self.0.decided_at
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// Past due and not yet submitted.
+    async fn overdue(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        Ok(domain::transition::is_overdue(self.0.status, self.0.due_at, Ctx::new(ctx)?.now()))
+    }
+    /// Every transition, oldest first.
+    async fn events(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AssignmentEvent>> {
+        let c = Ctx::new(ctx)?;
+        let rows = db(entity::assignment_event::Entity::find()
+            .filter(entity::assignment_event::Column::AssignmentId.eq(self.0.id))
+            .order_by_asc(entity::assignment_event::Column::Id)
+            .all(c.db())
+            .await)?;
+        Ok(rows.into_iter().map(AssignmentEvent).collect())
+    }
+}
+
+pub struct AssignmentEvent(entity::assignment_event::Model);
+
+#[Object]
+impl AssignmentEvent {
+    /// Who acted; null for the system (generation, period close).
+    async fn actor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Employee>> {
+        match self.0.actor_id {
+            Some(id) => Ctx::new(ctx)?.employee(id).await,
+            None => Ok(None),
+        }
+    }
+    /// Null when the assignment was created.
+    async fn from(&self) -> Option<AssignmentStatus> {
+        self.0.from_status.map(Into::into)
+    }
+    async fn to(&self) -> AssignmentStatus {
+        self.0.to_status.into()
+    }
+    async fn comment(&self) -> Option<&str> {
+        self.0.comment.as_deref()
+    }
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.at
+    }
+}
+
+/// Counts of work: total (cancelled excluded), done (accepted), awaiting acceptance
+/// (submitted), remaining (todo, in progress, returned), overdue (remaining and past due),
+/// missed (in closed periods).
+#[derive(SimpleObject, Clone, Copy)]
+pub struct WorkCounts {
+    pub total: u64,
+    pub done: u64,
+    pub awaiting_acceptance: u64,
+    pub remaining: u64,
+    pub overdue: u64,
+    pub missed: u64,
+}
+
+impl From<Counts> for WorkCounts {
+    fn from(c: Counts) -> Self {
+        WorkCounts {
+            total: c.total,
+            done: c.done,
+            awaiting_acceptance: c.awaiting_acceptance,
+            remaining: c.remaining,
+            overdue: c.overdue,
+            missed: c.missed,
+        }
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct AssignmentFilter {
+    pub period_id: Option<ID>,
+    pub assignee_id: Option<ID>,
+    pub controller_id: Option<ID>,
+    pub department_id: Option<ID>,
+    pub status: Option<AssignmentStatus>,
+    pub kind: Option<AssignmentKind>,
+    pub overdue: Option<bool>,
+}
+
+impl AssignmentFilter {
+    fn decode(&self) -> async_graphql::Result<Filter> {
+        let opt = |id: &Option<ID>, kind, field| id.as_ref().map(|i| decode(i, kind, field)).transpose();
+        Ok(Filter {
+            period_id: opt(&self.period_id, Kind::Period, "filter.periodId")?,
+            assignee_id: opt(&self.assignee_id, Kind::Employee, "filter.assigneeId")?,
+            controller_id: opt(&self.controller_id, Kind::Employee, "filter.controllerId")?,
+            department_id: opt(&self.department_id, Kind::Department, "filter.departmentId")?,
+            status: self.status.map(Into::into),
+            kind: self.kind.map(Into::into),
+            overdue: self.overdue,
+        })
+    }
+}
+
+/// A page of visible assignments matching a filter, oldest first.
+pub async fn list(c: &Ctx<'_>, filter: &Filter, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Page<Assignment>> {
+    let q = reports::select(c.reach().await?, filter, c.now());
+    page(c, q, assignment::Column::Id, Order::Ascending, first, after, |a| a.id, Assignment).await
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum ReportBy {
+    /// One row per assignee: their work.
+    Assignee,
+    /// One row per controller: what they control, and from whom submissions wait.
+    Controller,
+    /// Only employees with overdue work, most overdue first, then oldest due date.
+    Debtors,
+}
+
+/// One row of a report.
+pub struct ReportRow {
+    row: reports::Row,
+    by: ReportBy,
+    period_id: i64,
+}
+
+#[Object]
+impl ReportRow {
+    async fn employee(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Employee>> {
+        Ctx::new(ctx)?.employee(self.row.employee_id).await
+    }
+    async fn total(&self) -> u64 {
+        self.row.counts.total
+    }
+    async fn done(&self) -> u64 {
+        self.row.counts.done
+    }
+    async fn awaiting_acceptance(&self) -> u64 {
+        self.row.counts.awaiting_acceptance
+    }
+    async fn remaining(&self) -> u64 {
+        self.row.counts.remaining
+    }
+    async fn overdue(&self) -> u64 {
+        self.row.counts.overdue
+    }
+    async fn missed(&self) -> u64 {
+        self.row.counts.missed
+    }
+    /// The earliest due date of work still remaining.
+    async fn oldest_due_at(&self) -> Option<DateTime<Utc>> {
+        self.row.oldest_due_at
+    }
+    /// BY CONTROLLER: whose submissions wait for this controller, most first.
+    async fn awaiting_from(&self) -> Vec<AwaitingFrom> {
+        self.row.awaiting_from.iter().map(|&(employee_id, count)| AwaitingFrom { employee_id, count }).collect()
+    }
+    /// The row's assignments: for BY CONTROLLER those awaiting acceptance; for DEBTORS the
+    /// overdue ones; otherwise all of the assignee's.
+    async fn assignments(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Page<Assignment>> {
+        let c = Ctx::new(ctx)?;
+        let mut filter = Filter { period_id: Some(self.period_id), ..Default::default() };
+        match self.by {
+            ReportBy::Assignee => filter.assignee_id = Some(self.row.employee_id),
+            ReportBy::Controller => {
+                filter.controller_id = Some(self.row.employee_id);
+                filter.status = Some(Stored::Submitted);
+            }
+            ReportBy::Debtors => {
+                filter.assignee_id = Some(self.row.employee_id);
+                filter.overdue = Some(true);
+            }
+        }
+        list(&c, &filter, first, after).await
+    }
+}
+
+pub struct AwaitingFrom {
+    employee_id: i64,
+    count: u64,
+}
+
+#[Object]
+impl AwaitingFrom {
+    async fn employee(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Employee>> {
+        Ctx::new(ctx)?.employee(self.employee_id).await
+    }
+    async fn count(&self) -> u64 {
+        self.count
+    }
+}
+
+#[derive(Default)]
+pub struct AssignmentQuery;
+
+#[Object]
+impl AssignmentQuery {
+    /// One assignment you may see; null otherwise.
+    async fn assignment(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Assignment>> {
+        let c = Ctx::new(ctx)?;
+        load_visible(&c, decode(&id, Kind::Assignment, "id")?).await
+    }
+
+    /// Assignments you may see, filtered, with counts over the whole filter.
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 5")]
+    async fn assignments(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<AssignmentFilter>,
+    ) -> async_graphql::Result<AssignmentList> {
+        let c = Ctx::new(ctx)?;
+        let filter = filter.unwrap_or_default().decode()?;
+        let page = list(&c, &filter, first, after).await?;
+        let mut out = AssignmentList::with_additional_fields(
+            page.has_previous_page,
+            page.has_next_page,
+            AssignmentCountsFields { total_count: page.additional_fields.total_count, filter },
+        );
+        out.edges = page.edges;
+        Ok(out)
+    }
+
+    /// A manager's report over one period (default: the current one), within your reach.
+    async fn assignment_report(
+        &self,
+        ctx: &Context<'_>,
+        period_id: Option<ID>,
+        by: ReportBy,
+        department_id: Option<ID>,
+    ) -> async_graphql::Result<Vec<ReportRow>> {
+        let c = Ctx::new(ctx)?;
+        let period_id = period_id.map(|p| decode(&p, Kind::Period, "periodId")).transpose()?;
+        let department_id = department_id.map(|d| decode(&d, Kind::Department, "departmentId")).transpose()?;
+        let period = c.period_or_current(period_id).await?;
+        let domain_by = match by {
+            ReportBy::Assignee => By::Assignee,
+            ReportBy::Controller => By::Controller,
+            ReportBy::Debtors => By::Debtors,
+        };
+        let rows = reports::report(c.db(), c.reach().await?, domain_by, period.id, department_id, c.now()).await.gql()?;
+        Ok(rows.into_iter().map(|row| ReportRow { row, by, period_id: period.id }).collect())
+    }
+}
+
+/// The `assignments` list: a connection with `totalCount` and `counts`.
+pub type AssignmentList = Connection<OpaqueCursor<i64>, Assignment, AssignmentCountsFields, EmptyFields, AssignmentListName>;
+
+pub struct AssignmentListName;
+
+impl ConnectionNameType for AssignmentListName {
+    fn type_name<T: async_graphql::OutputType>() -> String {
+        "AssignmentList".into()
+    }
+}
+
+/// `totalCount` and `counts` of an `assignments` list.
+#[derive(SimpleObject)]
+#[graphql(complex, name = "AssignmentListFields")]
+pub struct AssignmentCountsFields {
+    pub total_count: u64,
+    #[graphql(skip)]
+    filter: Filter,
+}
+
+#[ComplexObject]
+impl AssignmentCountsFields {
+    /// Counts over everything the filter matches, not just this page.
+    async fn counts(&self, ctx: &Context<'_>) -> async_graphql::Result<WorkCounts> {
+        let c = Ctx::new(ctx)?;
+        let now = c.now();
+        let q = reports::select(c.reach().await?, &self.filter, now);
+        Ok(reports::counts(c.db(), q, now).await.gql()?.into())
+    }
+}
+
+/// An assignment if the principal may see it.
+pub async fn load_visible(c: &Ctx<'_>, id: i64) -> async_graphql::Result<Option<Assignment>> {
+    let Some(row) = c.loaders.assignments.load_one(id).await.map_err(|e| internal(&e))? else { return Ok(None) };
+    Ok(c.reach().await?.sees_assignment(&row).then_some(Assignment(row)))
+}
+
+#[derive(Default)]
+pub struct AssignmentMutation;
+
+async fn act(ctx: &Context<'_>, id: ID, action: Action, comment: Option<&str>) -> async_graphql::Result<Assignment> {
+    let c = Ctx::new(ctx)?;
+    let id = decode(&id, Kind::Assignment, "id").map_err(|_| not_found("assignment"))?;
+    Ok(Assignment(domain::assignments::act(c.db(), c.who, id, action, comment, c.now()).await.gql()?))
+}
+
+#[Object]
+impl AssignmentMutation {
+    /// The assignee starts work (from TODO or RETURNED).
+    async fn start_assignment(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Assignment> {
+        act(ctx, id, Action::Start, None).await
+    }
+    /// The assignee hands the work in for acceptance.
+    async fn submit_assignment(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Assignment> {
+        act(ctx, id, Action::Submit, None).await
+    }
+    /// The controller (or an admin) accepts a submission.
+    async fn accept_assignment(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Assignment> {
+        act(ctx, id, Action::Accept, None).await
+    }
+    /// The controller (or an admin) returns a submission, saying why.
+    async fn return_assignment(&self, ctx: &Context<'_>, id: ID, comment: String) -> async_graphql::Result<Assignment> {
+        act(ctx, id, Action::Return, Some(&comment)).await
+    }
+    /// The controller (or an admin) cancels an assignment, saying why; it then owes nothing.
+    async fn cancel_assignment(&self, ctx: &Context<'_>, id: ID, reason: String) -> async_graphql::Result<Assignment> {
+        act(ctx, id, Action::Cancel, Some(&reason)).await
+    }
+}

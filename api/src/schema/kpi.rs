@@ -1,0 +1,364 @@
+//! KPI results, history, payroll's bonus results, the policy, period administration and
+//! the scheduler's log.
+
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use domain::results::Author;
+use entity::enums::PeriodStatus;
+use entity::{kpi_adjustment, kpi_policy, kpi_result, scheduler_run};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use super::context::{Ctx, db};
+use super::org::Employee;
+use super::period::Period;
+use crate::error::{OrGql, bad_input, coded, code, not_found};
+use crate::id::{Kind, decode, encode};
+use crate::paging::{Order, Page, page, page_by_offset};
+
+fn figure(x100: i64) -> f64 {
+    x100 as f64 / 100.0
+}
+
+/// One employee's final KPI for one closed period. It never changes; corrections are
+/// adjustments shown beside it.
+pub struct KpiResult(pub kpi_result::Model);
+
+#[derive(SimpleObject)]
+pub struct ObligationTally {
+    /// `duty`, `additional`, `acceptance`, `vote` or `reading`.
+    kind: String,
+    /// `on_time`, `late` or `missed`.
+    outcome: String,
+    count: u64,
+    /// The weights summed.
+    weight: f64,
+}
+
+#[Object]
+impl KpiResult {
+    pub async fn id(&self) -> ID {
+        encode(Kind::KpiResult, self.0.id)
+    }
+    async fn employee(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Employee>> {
+        Ctx::new(ctx)?.employee(self.0.employee_id).await
+    }
+    async fn period(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Period>> {
+        Ctx::new(ctx)?.period(self.0.period_id).await
+    }
+    /// The KPI, to hundredths.
+    async fn kpi(&self) -> f64 {
+        figure(self.0.kpi_x100)
+    }
+    /// The share of obligations met on time (late ones count half), to hundredths.
+    async fn discipline(&self) -> f64 {
+        figure(self.0.discipline_x100)
+    }
+    /// The targets' score; null when the employee had no targets.
+    async fn targets_score(&self) -> Option<f64> {
+        self.0.targets_x100.map(figure)
+    }
+    async fn eligible(&self) -> bool {
+        self.0.eligible
+    }
+    /// `min(kpi, 120) / 100` when eligible, else 0; to ten-thousandths.
+    async fn bonus_factor(&self) -> f64 {
+        self.0.bonus_factor_x10000 as f64 / 10_000.0
+    }
+    /// Why the bonus was refused: `DUTY_MISSED`, `DUTY_LATE`, `KPI_BELOW_THRESHOLD`.
+    async fn reasons(&self) -> Vec<&str> {
+        self.0.reasons.split(',').filter(|r| !r.is_empty()).collect()
+    }
+    async fn duties_missed(&self) -> i32 {
+        self.0.duties_missed
+    }
+    async fn duties_late(&self) -> i32 {
+        self.0.duties_late
+    }
+    /// Counts and weights per obligation kind and outcome.
+    async fn obligations(&self) -> async_graphql::Result<Vec<ObligationTally>> {
+        #[derive(serde::Deserialize)]
+        struct Stored {
+            kind: String,
+            outcome: String,
+            count: u64,
+            weight: f64,
+        }
+        let rows: Vec<Stored> = serde_json::from_str(&self.0.obligations).map_err(|e| crate::error::internal(&e))?;
+        Ok(rows.into_iter().map(|r| ObligationTally { kind: r.kind, outcome: r.outcome, count: r.count, weight: r.weight }).collect())
+    }
+    async fn policy_version(&self) -> i32 {
+        self.0.policy_version
+    }
+    async fn computed_at(&self) -> DateTime<Utc> {
+        self.0.computed_at
+    }
+    /// Corrections, oldest first.
+    async fn adjustments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<KpiAdjustment>> {
+        let c = Ctx::new(ctx)?;
+        let rows = db(kpi_adjustment::Entity::find()
+            .filter(kpi_adjustment::Column::ResultId.eq(self.0.id))
+            .order_by_asc(kpi_adjustment::Column::Id)
+            .all(c.db())
+            .await)?;
+        Ok(rows.into_iter().map(KpiAdjustment).collect())
+    }
+}
+
+pub struct KpiAdjustment(kpi_adjustment::Model);
+
+#[Object]
+impl KpiAdjustment {
+    /// Hundredths of KPI added (negative: taken away).
+    async fn delta(&self) -> f64 {
+        figure(self.0.delta_x100)
+    }
+    async fn reason(&self) -> &str {
+        &self.0.reason
+    }
+    async fn author(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Employee>> {
+        match self.0.author_id {
+            Some(id) => Ctx::new(ctx)?.employee(id).await,
+            None => Ok(None),
+        }
+    }
+    /// The service that made it, when not an employee.
+    async fn author_service(&self) -> Option<&str> {
+        self.0.author_service.as_deref()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// One version of the KPI policy.
+#[derive(SimpleObject)]
+pub struct KpiPolicy {
+    version: i32,
+    late_credit: f64,
+    duty_weight: f64,
+    additional_weight: f64,
+    acceptance_weight: f64,
+    acceptance_sla_hours: i64,
+    vote_weight: f64,
+    reading_weight: f64,
+    reading_sla_hours: i64,
+    target_cap: f64,
+    discipline_share: f64,
+    max_late_duties: i32,
+    bonus_min_kpi: f64,
+    bonus_cap_kpi: f64,
+    average_window: i32,
+    close_after_hours: i64,
+    created_at: DateTime<Utc>,
+    note: Option<String>,
+}
+
+impl From<kpi_policy::Model> for KpiPolicy {
+    fn from(m: kpi_policy::Model) -> Self {
+        KpiPolicy {
+            version: m.version,
+            late_credit: m.late_credit,
+            duty_weight: m.duty_weight,
+            additional_weight: m.additional_weight,
+            acceptance_weight: m.acceptance_weight,
+            acceptance_sla_hours: m.acceptance_sla_hours,
+            vote_weight: m.vote_weight,
+            reading_weight: m.reading_weight,
+            reading_sla_hours: m.reading_sla_hours,
+            target_cap: m.target_cap,
+            discipline_share: m.discipline_share,
+            max_late_duties: m.max_late_duties,
+            bonus_min_kpi: m.bonus_min_kpi,
+            bonus_cap_kpi: m.bonus_cap_kpi,
+            average_window: m.average_window,
+            close_after_hours: m.close_after_hours,
+            created_at: m.created_at,
+            note: m.note,
+        }
+    }
+}
+
+/// Changes to the policy; fields left out keep the current version's value.
+#[derive(InputObject, Default)]
+pub struct KpiPolicyInput {
+    late_credit: Option<f64>,
+    duty_weight: Option<f64>,
+    additional_weight: Option<f64>,
+    acceptance_weight: Option<f64>,
+    acceptance_sla_hours: Option<i64>,
+    vote_weight: Option<f64>,
+    reading_weight: Option<f64>,
+    reading_sla_hours: Option<i64>,
+    target_cap: Option<f64>,
+    discipline_share: Option<f64>,
+    max_late_duties: Option<u32>,
+    bonus_min_kpi: Option<f64>,
+    bonus_cap_kpi: Option<f64>,
+    average_window: Option<u32>,
+    close_after_hours: Option<i64>,
+    note: Option<String>,
+}
+
+/// One step of one scheduler tick.
+pub struct SchedulerRun(scheduler_run::Model);
+
+#[Object]
+impl SchedulerRun {
+    /// `open`, `generate` or `close`.
+    async fn step(&self) -> &str {
+        &self.0.step
+    }
+    async fn period(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Period>> {
+        match self.0.period_id {
+            Some(id) => Ctx::new(ctx)?.period(id).await,
+            None => Ok(None),
+        }
+    }
+    /// The instant the tick ran for.
+    async fn tick_at(&self) -> DateTime<Utc> {
+        self.0.tick_at
+    }
+    async fn started_at(&self) -> DateTime<Utc> {
+        self.0.started_at
+    }
+    async fn finished_at(&self) -> Option<DateTime<Utc>> {
+        self.0.finished_at
+    }
+    /// `ok`, `failed` or `skipped`.
+    async fn outcome(&self) -> &str {
+        &self.0.outcome
+    }
+    /// What the step did, as JSON text.
+    async fn counts(&self) -> &str {
+        &self.0.counts
+    }
+    async fn error(&self) -> Option<&str> {
+        self.0.error.as_deref()
+    }
+}
+
+/// An employee's KPI history, newest first: theirs, their managers', admins' and payroll's.
+pub async fn history(c: &Ctx<'_>, employee_id: i64, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Page<KpiResult>> {
+    let payroll = c.who.has_scope(domain::auth::Scope::PayrollRead);
+    if !payroll && !c.reach().await?.sees_employee(employee_id) {
+        return Err(not_found("employee"));
+    }
+    let q = kpi_result::Entity::find().filter(kpi_result::Column::EmployeeId.eq(employee_id));
+    page(c, q, kpi_result::Column::Id, Order::Descending, first, after, |r| r.id, KpiResult).await
+}
+
+#[derive(Default)]
+pub struct KpiQuery;
+
+#[Object]
+impl KpiQuery {
+    /// Every result of a closed period, by employee: payroll and admins.
+    async fn bonus_results(&self, ctx: &Context<'_>, period_id: ID, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Page<KpiResult>> {
+        let c = Ctx::new(ctx)?;
+        domain::access::require_payroll(c.who).gql()?;
+        let id = decode(&period_id, Kind::Period, "periodId")?;
+        let period = c.period(id).await?.ok_or_else(|| not_found("period"))?;
+        if period.0.status != PeriodStatus::Closed {
+            return Err(coded(code::CONFLICT, "the period is not closed yet; its results do not exist"));
+        }
+        let q = kpi_result::Entity::find().filter(kpi_result::Column::PeriodId.eq(id)).order_by_asc(kpi_result::Column::EmployeeId);
+        page_by_offset(&c, q, first, after, KpiResult).await
+    }
+
+    /// The KPI policy: the version in force, or the one asked for.
+    async fn kpi_policy(&self, ctx: &Context<'_>, version: Option<i32>) -> async_graphql::Result<KpiPolicy> {
+        let c = Ctx::new(ctx)?;
+        let row = match version {
+            Some(v) => domain::policy::by_version(c.db(), v).await.gql()?,
+            None => domain::policy::current(c.db()).await.gql()?,
+        };
+        Ok(row.into())
+    }
+
+    /// What the scheduler did, newest first: admins.
+    async fn scheduler_runs(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Page<SchedulerRun>> {
+        let c = Ctx::new(ctx)?;
+        domain::access::require_admin(c.who).gql()?;
+        page(&c, scheduler_run::Entity::find(), scheduler_run::Column::Id, Order::Descending, first, after, |r| r.id, SchedulerRun).await
+    }
+}
+
+#[derive(Default)]
+pub struct KpiMutation;
+
+#[Object]
+impl KpiMutation {
+    /// Admin. Opens every missing period up to today and generates their duties: the
+    /// scheduler's first two steps, now. Returns the periods it opened.
+    async fn open_period(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Period>> {
+        let c = Ctx::new(ctx)?;
+        domain::access::require_admin(c.who).gql()?;
+        let opened = domain::periods::open_due(c.db(), &c.state.company, c.now()).await.gql()?;
+        domain::periods::generate_due(c.db(), &c.state.company, c.now()).await.gql()?;
+        Ok(opened.into_iter().map(Period).collect())
+    }
+
+    /// Admin. Closes an ended period now, with KPI results for everyone active in it.
+    async fn close_period(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Period> {
+        let c = Ctx::new(ctx)?;
+        domain::access::require_admin(c.who).gql()?;
+        let id = decode(&id, Kind::Period, "id")?;
+        domain::close::close_period(c.db(), &c.state.company, id, c.now()).await.gql()?;
+        let row = db(entity::period::Entity::find_by_id(id).one(c.db()).await)?.ok_or_else(|| not_found("period"))?;
+        Ok(Period(row))
+    }
+
+    /// Admin. A new policy version from the current one with the given changes; periods
+    /// opened from now on use it.
+    async fn update_kpi_policy(&self, ctx: &Context<'_>, input: KpiPolicyInput) -> async_graphql::Result<KpiPolicy> {
+        let c = Ctx::new(ctx)?;
+        domain::access::require_admin(c.who).gql()?;
+        let mut p = domain::policy::rules(&domain::policy::current(c.db()).await.gql()?);
+        macro_rules! set {
+            ($($field:ident),*) => { $(if let Some(v) = input.$field { p.$field = v; })* };
+        }
+        set!(late_credit, duty_weight, additional_weight, acceptance_weight, acceptance_sla_hours, vote_weight, reading_weight,
+            reading_sla_hours, target_cap, discipline_share, max_late_duties, bonus_min_kpi, bonus_cap_kpi, average_window, close_after_hours);
+        let row = domain::policy::create_version(c.db(), p, c.who.employee_id(), input.note, c.now()).await.map_err(|e| match e {
+            domain::DomainError::BadInput { field, message } => bad_input(&format!("input.{}", camel(field)), message),
+            other => crate::error::from_domain(other),
+        })?;
+        Ok(row.into())
+    }
+
+    /// Admin. Records a correction beside a result (`delta` in KPI points, e.g. -2.5);
+    /// the result itself never changes.
+    async fn adjust_kpi_result(&self, ctx: &Context<'_>, result_id: ID, delta: f64, reason: String) -> async_graphql::Result<KpiResult> {
+        let c = Ctx::new(ctx)?;
+        domain::access::require_admin(c.who).gql()?;
+        let id = decode(&result_id, Kind::KpiResult, "resultId")?;
+        if !delta.is_finite() || delta.abs() > 1000.0 {
+            return Err(bad_input("delta", "`delta` must be a number of KPI points between -1000 and 1000"));
+        }
+        let author = match c.who {
+            domain::auth::Principal::Employee { id, .. } => Author::Employee(*id),
+            domain::auth::Principal::Service { name, .. } => Author::Service(name.clone()),
+        };
+        let delta_x100 = domain::kpi::round_half_away(delta, 100.0);
+        domain::results::adjust(c.db(), id, delta_x100, &reason, author, c.now()).await.gql()?;
+        let row = db(kpi_result::Entity::find_by_id(id).one(c.db()).await)?.ok_or_else(|| not_found("KPI result"))?;
+        Ok(KpiResult(row))
+    }
+}
+
+/// `late_credit` → `lateCredit`, for naming input fields in errors.
+fn camel(snake: &str) -> String {
+    let mut out = String::new();
+    let mut upper = false;
+    for ch in snake.chars() {
+        if ch == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(ch.to_uppercase());
+            upper = false;
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}

@@ -1,0 +1,291 @@
+//! The personal summary: the tiles that must reach zero. Each tile is a field resolved only
+//! when asked for, from per-request loaders, so a page of 100 employees costs the database
+//! the same number of statements as a page of 5.
+
+use async_graphql::{Context, ID, Object};
+use entity::enums::{AssignmentKind as StoredKind, AssignmentStatus as Stored};
+use entity::{article, assignment, period, proposal};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::sea_query::Query;
+
+use super::assignment::{Assignment, AssignmentStatus};
+use super::context::Ctx;
+use super::kb::{Article, Proposal};
+use super::period::Period;
+use crate::error::internal;
+use crate::paging::{Order, Page, page, page_by_offset};
+
+/// The tiles of one employee for one period.
+pub struct Summary {
+    pub employee_id: i64,
+    pub period: period::Model,
+}
+
+impl Summary {
+    async fn work(&self, c: &Ctx<'_>) -> async_graphql::Result<Vec<assignment::Model>> {
+        let rows = c.loaders.work.load_one((self.employee_id, self.period.id)).await.map_err(|e| internal(&e))?;
+        Ok(rows.unwrap_or_default())
+    }
+
+    async fn work_tile(&self, ctx: &Context<'_>, kind: StoredKind) -> async_graphql::Result<WorkTile> {
+        let c = Ctx::new(ctx)?;
+        let now = c.now();
+        let mut counts = domain::reports::Counts::default();
+        for a in self.work(&c).await?.iter().filter(|a| a.kind == kind && a.assignee_id == self.employee_id) {
+            counts.add(a.status, u64::from(domain::transition::is_overdue(a.status, a.due_at, now)), 1);
+        }
+        Ok(WorkTile { counts, employee_id: self.employee_id, period_id: self.period.id, kind })
+    }
+}
+
+#[Object]
+impl Summary {
+    /// The period the tiles are for.
+    async fn period(&self) -> Period {
+        Period(self.period.clone())
+    }
+
+    /// Submissions of others that I control and must accept or return, oldest first.
+    async fn to_accept(&self, ctx: &Context<'_>) -> async_graphql::Result<ToAcceptTile> {
+        let c = Ctx::new(ctx)?;
+        let count = self
+            .work(&c)
+            .await?
+            .iter()
+            .filter(|a| a.controller_id == self.employee_id && a.status == Stored::Submitted)
+            .count() as u64;
+        Ok(ToAcceptTile { count, employee_id: self.employee_id, period_id: self.period.id })
+    }
+
+    /// My job duties (generated from templates).
+    async fn duties(&self, ctx: &Context<'_>) -> async_graphql::Result<WorkTile> {
+        self.work_tile(ctx, StoredKind::Duty).await
+    }
+
+    /// Additional tasks given to me.
+    async fn additional(&self, ctx: &Context<'_>) -> async_graphql::Result<WorkTile> {
+        self.work_tile(ctx, StoredKind::Additional).await
+    }
+
+    /// Published knowledge-base materials for my audience that I have not read.
+    async fn knowledge_base_new(&self, ctx: &Context<'_>) -> async_graphql::Result<KnowledgeBaseTile> {
+        let c = Ctx::new(ctx)?;
+        let count = c.loaders.new_articles.load_one(self.employee_id).await.map_err(|e| internal(&e))?.unwrap_or(0);
+        Ok(KnowledgeBaseTile { count, employee_id: self.employee_id })
+    }
+
+    /// Open proposals for my audience that I have not voted on.
+    async fn proposals_to_vote(&self, ctx: &Context<'_>) -> async_graphql::Result<ProposalsTile> {
+        let c = Ctx::new(ctx)?;
+        let count = c.loaders.proposals_to_vote.load_one(self.employee_id).await.map_err(|e| internal(&e))?.unwrap_or(0);
+        Ok(ProposalsTile { count, employee_id: self.employee_id })
+    }
+
+    /// The KPI formula over this period's obligations that are fulfilled or whose deadline
+    /// has passed, as if the period closed now; for a closed period, its result.
+    async fn current_kpi(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<f64>> {
+        let c = Ctx::new(ctx)?;
+        c.loaders.live_kpi.load_one((self.employee_id, self.period.id)).await.map_err(|e| internal(&e))
+    }
+
+    /// Mean KPI of my last `averageWindow` closed periods; null until one has closed.
+    async fn average_kpi(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<f64>> {
+        let c = Ctx::new(ctx)?;
+        let window = c.policy().await?.average_window.max(1) as usize;
+        let results = c.loaders.results.load_one(self.employee_id).await.map_err(|e| internal(&e))?.unwrap_or_default();
+        let last: Vec<i64> = results.iter().take(window).map(|r| r.kpi_x100).collect();
+        Ok((!last.is_empty()).then(|| domain::kpi::round_half_away(last.iter().sum::<i64>() as f64 / last.len() as f64, 1.0) as f64 / 100.0))
+    }
+}
+
+/// A count and the rows behind it.
+pub struct ToAcceptTile {
+    count: u64,
+    employee_id: i64,
+    period_id: i64,
+}
+
+#[Object]
+impl ToAcceptTile {
+    async fn count(&self) -> u64 {
+        self.count
+    }
+    /// Oldest submission first.
+    async fn items(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Page<Assignment>> {
+        let c = Ctx::new(ctx)?;
+        let q = assignment::Entity::find()
+            .filter(assignment::Column::ControllerId.eq(self.employee_id))
+            .filter(assignment::Column::PeriodId.eq(self.period_id))
+            .filter(assignment::Column::Status.eq(Stored::Submitted))
+            .order_by_asc(assignment::Column::SubmittedAt)
+            .order_by_asc(assignment::Column::Id);
+        page_by_offset(&c, q, first, after, Assignment).await
+    }
+}
+
+/// Counts of one kind of my work, and the rows behind them.
+pub struct WorkTile {
+    counts: domain::reports::Counts,
+    employee_id: i64,
+    period_id: i64,
+    kind: StoredKind,
+}
+
+#[Object]
+impl WorkTile {
+    async fn total(&self) -> u64 {
+        self.counts.total
+    }
+    /// Accepted.
+    async fn done(&self) -> u64 {
+        self.counts.done
+    }
+    /// Submitted, waiting for the controller.
+    async fn awaiting_acceptance(&self) -> u64 {
+        self.counts.awaiting_acceptance
+    }
+    /// To do, in progress or returned: what must reach zero.
+    async fn remaining(&self) -> u64 {
+        self.counts.remaining
+    }
+    /// Remaining and past due.
+    async fn overdue(&self) -> u64 {
+        self.counts.overdue
+    }
+    /// Never submitted before the period closed.
+    async fn missed(&self) -> u64 {
+        self.counts.missed
+    }
+    /// The assignments, earliest due first; optionally one status.
+    async fn items(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        status: Option<AssignmentStatus>,
+    ) -> async_graphql::Result<Page<Assignment>> {
+        let c = Ctx::new(ctx)?;
+        let mut q = assignment::Entity::find()
+            .filter(assignment::Column::AssigneeId.eq(self.employee_id))
+            .filter(assignment::Column::PeriodId.eq(self.period_id))
+            .filter(assignment::Column::Kind.eq(self.kind));
+        if let Some(status) = status {
+            q = q.filter(assignment::Column::Status.eq(Stored::from(status)));
+        }
+        page_by_offset(&c, q.order_by_asc(assignment::Column::DueAt).order_by_asc(assignment::Column::Id), first, after, Assignment).await
+    }
+}
+
+/// Unread articles for my audience.
+pub struct KnowledgeBaseTile {
+    count: u64,
+    employee_id: i64,
+}
+
+#[Object]
+impl KnowledgeBaseTile {
+    async fn count(&self) -> u64 {
+        self.count
+    }
+    /// Newest first.
+    async fn items(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Page<Article>> {
+        let c = Ctx::new(ctx)?;
+        let me = self.employee_id;
+        let department = c.employee(me).await?.map(|e| e.0.department_id);
+        let q = article::Entity::find()
+            .filter(Condition::any().add(article::Column::DepartmentId.is_null()).add(article::Column::DepartmentId.eq(department)))
+            .filter(article::Column::PublishedAt.lte(c.now()))
+            .filter(
+                article::Column::Id.not_in_subquery(
+                    Query::select()
+                        .column(entity::article_read::Column::ArticleId)
+                        .from(entity::article_read::Entity)
+                        .and_where(entity::article_read::Column::EmployeeId.eq(me))
+                        .to_owned(),
+                ),
+            );
+        page(&c, q, article::Column::Id, Order::Descending, first, after, |a| a.id, Article).await
+    }
+}
+
+/// Open proposals I have not voted on.
+pub struct ProposalsTile {
+    count: u64,
+    employee_id: i64,
+}
+
+#[Object]
+impl ProposalsTile {
+    async fn count(&self) -> u64 {
+        self.count
+    }
+    /// Closing soonest first.
+    async fn items(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Page<Proposal>> {
+        let c = Ctx::new(ctx)?;
+        let me = self.employee_id;
+        let now = c.now();
+        let department = c.employee(me).await?.map(|e| e.0.department_id);
+        let q = proposal::Entity::find()
+            .filter(Condition::any().add(proposal::Column::DepartmentId.is_null()).add(proposal::Column::DepartmentId.eq(department)))
+            .filter(proposal::Column::OpensAt.lte(now))
+            .filter(proposal::Column::ClosesAt.gt(now))
+            .filter(
+                proposal::Column::Id.not_in_subquery(
+                    Query::select()
+                        .column(entity::vote::Column::ProposalId)
+                        .from(entity::vote::Entity)
+                        .and_where(entity::vote::Column::EmployeeId.eq(me))
+                        .to_owned(),
+                ),
+            )
+            .order_by_asc(proposal::Column::ClosesAt)
+            .order_by_asc(proposal::Column::Id);
+        page_by_offset(&c, q, first, after, Proposal).await
+    }
+}
+
+/// The summary of an employee the principal may see; NOT_FOUND otherwise.
+pub async fn summary_of(c: &Ctx<'_>, employee_id: i64, period_id: Option<ID>) -> async_graphql::Result<Summary> {
+    if !c.reach().await?.sees_employee(employee_id) {
+        return Err(crate::error::not_found("employee"));
+    }
+    let period_id = period_id.map(|p| crate::id::decode(&p, crate::id::Kind::Period, "periodId")).transpose()?;
+    let period = c.period_or_current(period_id).await?;
+    Ok(Summary { employee_id, period })
+}
+
+/// For a page of employees, loads what the asked-for tiles need in one statement per kind
+/// of data, before the page's items resolve. Loaders would batch these anyway, but only
+/// within their batching delay; loading up front makes the cost of a page independent of
+/// its size by construction, not by timing.
+pub async fn prefetch(c: &Ctx<'_>, summary: async_graphql::Lookahead<'_>, employee_ids: &[i64]) -> async_graphql::Result<()> {
+    if !summary.exists() {
+        return Ok(());
+    }
+    let reach = c.reach().await?;
+    let ids: Vec<i64> = employee_ids.iter().copied().filter(|id| reach.sees_employee(*id)).collect();
+    let asks = |tile: &str| summary.field(tile).exists();
+    if asks("toAccept") || asks("duties") || asks("additional") {
+        if let Some(period) = c.current_period().await? {
+            let period = period.id;
+            c.loaders.work.load_many(ids.iter().map(|id| (*id, period))).await.map_err(|e| internal(&e))?;
+        }
+    }
+    if asks("knowledgeBaseNew") {
+        c.loaders.new_articles.load_many(ids.iter().copied()).await.map_err(|e| internal(&e))?;
+    }
+    if asks("proposalsToVote") {
+        c.loaders.proposals_to_vote.load_many(ids.iter().copied()).await.map_err(|e| internal(&e))?;
+    }
+    if asks("currentKpi") {
+        if let Some(period) = c.current_period().await? {
+            let period = period.id;
+            c.loaders.live_kpi.load_many(ids.iter().map(|id| (*id, period))).await.map_err(|e| internal(&e))?;
+        }
+    }
+    if asks("averageKpi") {
+        c.policy().await?;
+        c.loaders.results.load_many(ids.iter().copied()).await.map_err(|e| internal(&e))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,160 @@
+//! The knowledge base and proposals: publishing, reading, voting.
+
+use chrono::{DateTime, Utc};
+use entity::enums::VoteChoice;
+use entity::{article, article_read, employee, proposal, vote};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+
+use crate::auth::Principal;
+use crate::db::{Db, begin_write};
+use crate::error::{required_text, unique_as};
+use crate::{DomainError, DomainResult, access};
+
+/// Publishing: admins for anyone; managers for their own department.
+async fn require_publisher(db: &impl Db, who: &Principal, department_id: Option<i64>) -> DomainResult<()> {
+    if who.is_admin() {
+        return Ok(());
+    }
+    let me = access::require_employee(who)?;
+    let me = employee::Entity::find_by_id(me).one(db).await?.ok_or(DomainError::Unauthenticated)?;
+    if me.role == entity::enums::Role::Manager && department_id == Some(me.department_id) {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden("only an admin, or a manager for their own department, may publish".into()))
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ArticleInput {
+    pub title: String,
+    pub link: Option<String>,
+    pub body: Option<String>,
+    /// `None`: everyone.
+    pub department_id: Option<i64>,
+    pub mandatory: bool,
+    /// Default: now.
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+pub async fn publish_article(db: &impl Db, who: &Principal, input: ArticleInput, now: DateTime<Utc>) -> DomainResult<article::Model> {
+    let title = required_text("title", &input.title)?;
+    let link = input.link.map(|l| l.trim().to_owned()).filter(|l| !l.is_empty());
+    let body = input.body.map(|b| b.trim().to_owned()).filter(|b| !b.is_empty());
+    if link.is_none() && body.is_none() {
+        return Err(DomainError::bad_input("body", "an article needs a link or a body"));
+    }
+    let txn = begin_write(db).await?;
+    require_publisher(&txn, who, input.department_id).await?;
+    let row = article::ActiveModel {
+        title: Set(title),
+        link: Set(link),
+        body: Set(body),
+        author_id: Set(who.employee_id()),
+        department_id: Set(input.department_id),
+        mandatory: Set(input.mandatory),
+        published_at: Set(input.published_at.unwrap_or(now)),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// Whether an employee is in an audience (`None` is everyone).
+fn in_audience(audience: Option<i64>, employee: &employee::Model) -> bool {
+    audience.is_none_or(|d| d == employee.department_id)
+}
+
+/// Marks an article read by the calling employee; marking twice keeps the first time.
+pub async fn mark_read(db: &impl Db, who: &Principal, article_id: i64, now: DateTime<Utc>) -> DomainResult<article_read::Model> {
+    let me = access::require_employee(who)?;
+    let txn = begin_write(db).await?;
+    let article = article::Entity::find_by_id(article_id).one(&txn).await?.ok_or(DomainError::NotFound("article"))?;
+    let person = employee::Entity::find_by_id(me).one(&txn).await?.ok_or(DomainError::Unauthenticated)?;
+    if !in_audience(article.department_id, &person) || article.published_at > now {
+        return Err(DomainError::NotFound("article"));
+    }
+    let existing = article_read::Entity::find()
+        .filter(article_read::Column::ArticleId.eq(article_id))
+        .filter(article_read::Column::EmployeeId.eq(me))
+        .one(&txn)
+        .await?;
+    let row = match existing {
+        Some(row) => row,
+        None => article_read::ActiveModel {
+            article_id: Set(article_id),
+            employee_id: Set(me),
+            read_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?,
+    };
+    txn.commit().await?;
+    Ok(row)
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ProposalInput {
+    pub title: String,
+    pub body: String,
+    pub department_id: Option<i64>,
+    /// Default: now.
+    pub opens_at: Option<DateTime<Utc>>,
+    pub closes_at: DateTime<Utc>,
+}
+
+pub async fn create_proposal(db: &impl Db, who: &Principal, input: ProposalInput, now: DateTime<Utc>) -> DomainResult<proposal::Model> {
+    let title = required_text("title", &input.title)?;
+    let opens_at = input.opens_at.unwrap_or(now);
+    if input.closes_at <= opens_at || input.closes_at <= now {
+        return Err(DomainError::bad_input("closesAt", "a proposal must close in the future, after it opens"));
+    }
+    let txn = begin_write(db).await?;
+    require_publisher(&txn, who, input.department_id).await?;
+    let row = proposal::ActiveModel {
+        title: Set(title),
+        body: Set(input.body.trim().to_owned()),
+        author_id: Set(who.employee_id()),
+        department_id: Set(input.department_id),
+        opens_at: Set(opens_at),
+        closes_at: Set(input.closes_at),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// One vote per employee, while the proposal is open; a second vote is a conflict.
+pub async fn vote(db: &impl Db, who: &Principal, proposal_id: i64, choice: VoteChoice, now: DateTime<Utc>) -> DomainResult<vote::Model> {
+    let me = access::require_employee(who)?;
+    let txn = begin_write(db).await?;
+    let proposal = proposal::Entity::find_by_id(proposal_id).one(&txn).await?.ok_or(DomainError::NotFound("proposal"))?;
+    let person = employee::Entity::find_by_id(me).one(&txn).await?.ok_or(DomainError::Unauthenticated)?;
+    if !in_audience(proposal.department_id, &person) {
+        return Err(DomainError::NotFound("proposal"));
+    }
+    if now < proposal.opens_at || now >= proposal.closes_at {
+        return Err(DomainError::Conflict("the proposal is not open for votes".into()));
+    }
+    let row = vote::ActiveModel {
+        proposal_id: Set(proposal_id),
+        employee_id: Set(me),
+        choice: Set(choice),
+        voted_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await
+    .map_err(|e| match unique_as("proposalId", "")(e) {
+        DomainError::BadInput { .. } => DomainError::Conflict("you have voted on this proposal already".into()),
+        other => other,
+    })?;
+    txn.commit().await?;
+    Ok(row)
+}

@@ -1,0 +1,261 @@
+//! The tile counts and the managers' reports: by assignee, by controller, debtors.
+//!
+//! Counting is a pure fold over `(status, overdue)`; the queries only select rows the
+//! principal may see (`access::Reach`) and group them.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use entity::enums::{AssignmentKind, AssignmentStatus};
+use entity::{assignment, employee};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Select};
+
+use crate::DomainResult;
+use crate::access::Reach;
+use crate::transition::{UNFINISHED, is_overdue};
+
+/// The counts every work tile and report row shows. Cancelled assignments owe nothing and
+/// are not counted; missed ones (in closed periods) count in `total` only.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub total: u64,
+    pub done: u64,
+    pub awaiting_acceptance: u64,
+    pub remaining: u64,
+    pub overdue: u64,
+    pub missed: u64,
+}
+
+impl Counts {
+    pub fn add(&mut self, status: AssignmentStatus, overdue: u64, n: u64) {
+        use AssignmentStatus::*;
+        match status {
+            Cancelled => return,
+            Accepted => self.done += n,
+            Submitted => self.awaiting_acceptance += n,
+            Todo | InProgress | Returned => {
+                self.remaining += n;
+                self.overdue += overdue;
+            }
+            Missed => self.missed += n,
+        }
+        self.total += n;
+    }
+}
+
+/// What a report or the `assignments` list may be narrowed to.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub period_id: Option<i64>,
+    pub assignee_id: Option<i64>,
+    pub controller_id: Option<i64>,
+    pub department_id: Option<i64>,
+    pub status: Option<AssignmentStatus>,
+    pub kind: Option<AssignmentKind>,
+    pub overdue: Option<bool>,
+}
+
+/// The condition "overdue at `now`": unfinished and past due.
+pub fn overdue_condition(now: DateTime<Utc>) -> Condition {
+    Condition::all().add(assignment::Column::Status.is_in(UNFINISHED)).add(assignment::Column::DueAt.lt(now))
+}
+
+/// The assignments a principal may see: all for admins; for an employee, those of
+/// themselves and their subtree plus those they control; none for a service.
+pub fn visible(reach: &Reach) -> Condition {
+    match reach {
+        Reach::All => Condition::all(),
+        Reach::Team { me, .. } => Condition::any()
+            .add(assignment::Column::AssigneeId.is_in(reach.visible_ids().unwrap_or_default()))
+            .add(assignment::Column::ControllerId.eq(*me)),
+        Reach::Nobody => Condition::all().add(Expr::val(1).eq(0)),
+    }
+}
+
+/// The visible assignments matching a filter.
+pub fn select(reach: &Reach, f: &Filter, now: DateTime<Utc>) -> Select<assignment::Entity> {
+    let mut q = assignment::Entity::find().filter(visible(reach));
+    if let Some(id) = f.period_id {
+        q = q.filter(assignment::Column::PeriodId.eq(id));
+    }
+    if let Some(id) = f.assignee_id {
+        q = q.filter(assignment::Column::AssigneeId.eq(id));
+    }
+    if let Some(id) = f.controller_id {
+        q = q.filter(assignment::Column::ControllerId.eq(id));
+    }
+    if let Some(id) = f.department_id {
+        q = q.filter(
+            assignment::Column::AssigneeId.in_subquery(
+                Query::select()
+                    .column(employee::Column::Id)
+                    .from(employee::Entity)
+                    .and_where(employee::Column::DepartmentId.eq(id))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(status) = f.status {
+        q = q.filter(assignment::Column::Status.eq(status));
+    }
+    if let Some(kind) = f.kind {
+        q = q.filter(assignment::Column::Kind.eq(kind));
+    }
+    match f.overdue {
+        Some(true) => q = q.filter(overdue_condition(now)),
+        Some(false) => q = q.filter(overdue_condition(now).not()),
+        None => {}
+    }
+    q
+}
+
+/// Counts over a whole selection, in one grouped statement.
+pub async fn counts(db: &impl ConnectionTrait, q: Select<assignment::Entity>, now: DateTime<Utc>) -> DomainResult<Counts> {
+    let overdue = Expr::case(assignment::Column::DueAt.lt(now), 1).finally(0);
+    let rows: Vec<(AssignmentStatus, i64, i64)> = q
+        .select_only()
+        .column(assignment::Column::Status)
+        .column_as(Expr::from(Func::count(Expr::col(assignment::Column::Id))), "n")
+        .column_as(Expr::from(Func::coalesce([Expr::from(Func::sum(overdue)), Expr::val(0)])), "overdue")
+        .group_by(assignment::Column::Status)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut counts = Counts::default();
+    for (status, n, overdue) in rows {
+        counts.add(status, overdue as u64, n as u64);
+    }
+    Ok(counts)
+}
+
+/// How a report groups its rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum By {
+    Assignee,
+    Controller,
+    Debtors,
+}
+
+/// One row of a report: an employee and their counts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    pub employee_id: i64,
+    pub counts: Counts,
+    /// The earliest due date of work still remaining.
+    pub oldest_due_at: Option<DateTime<Utc>>,
+    /// For BY CONTROLLER: whose submissions wait for this controller, and how many.
+    pub awaiting_from: Vec<(i64, u64)>,
+}
+
+/// Folds assignment facts into report rows. Pure: the query below feeds it.
+/// Facts are `(assignee, controller, status, due_at)`.
+pub fn fold(by: By, facts: &[(i64, i64, AssignmentStatus, DateTime<Utc>)], now: DateTime<Utc>) -> Vec<Row> {
+    let mut rows: HashMap<i64, Row> = HashMap::new();
+    for &(assignee, controller, status, due_at) in facts {
+        let key = if by == By::Controller { controller } else { assignee };
+        let row = rows.entry(key).or_insert_with(|| Row { employee_id: key, counts: Counts::default(), oldest_due_at: None, awaiting_from: Vec::new() });
+        row.counts.add(status, u64::from(is_overdue(status, due_at, now)), 1);
+        if UNFINISHED.contains(&status) {
+            row.oldest_due_at = Some(row.oldest_due_at.map_or(due_at, |d| Ord::min(d, due_at)));
+        }
+        if by == By::Controller && status == AssignmentStatus::Submitted {
+            match row.awaiting_from.iter_mut().find(|(who, _)| *who == assignee) {
+                Some((_, n)) => *n += 1,
+                None => row.awaiting_from.push((assignee, 1)),
+            }
+        }
+    }
+    let mut rows: Vec<Row> = rows.into_values().collect();
+    match by {
+        By::Debtors => {
+            rows.retain(|r| r.counts.overdue > 0);
+            rows.sort_by(|a, b| b.counts.overdue.cmp(&a.counts.overdue).then(a.oldest_due_at.cmp(&b.oldest_due_at)).then(a.employee_id.cmp(&b.employee_id)));
+        }
+        By::Assignee | By::Controller => rows.sort_by_key(|r| r.employee_id),
+    }
+    for r in &mut rows {
+        r.awaiting_from.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    }
+    rows
+}
+
+/// A report over one period, optionally one department, within the principal's reach.
+/// For BY CONTROLLER the reach applies to the controller; otherwise to the assignee.
+pub async fn report(
+    db: &impl ConnectionTrait,
+    reach: &Reach,
+    by: By,
+    period_id: i64,
+    department_id: Option<i64>,
+    now: DateTime<Utc>,
+) -> DomainResult<Vec<Row>> {
+    let filter = Filter { period_id: Some(period_id), department_id, ..Default::default() };
+    let facts: Vec<(i64, i64, AssignmentStatus, DateTime<Utc>)> = select(&Reach::All, &filter, now)
+        .select_only()
+        .column(assignment::Column::AssigneeId)
+        .column(assignment::Column::ControllerId)
+        .column(assignment::Column::Status)
+        .column(assignment::Column::DueAt)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let rows = fold(by, &facts, now);
+    Ok(rows.into_iter().filter(|r| reach.sees_employee(r.employee_id)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use AssignmentStatus::*;
+
+    fn at(h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 20, h, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn counts_fold_statuses() {
+        let mut c = Counts::default();
+        for (status, overdue) in [(Todo, 1), (InProgress, 0), (Returned, 1), (Submitted, 0), (Accepted, 0), (Cancelled, 0), (Missed, 0)] {
+            c.add(status, overdue, 1);
+        }
+        assert_eq!(c, Counts { total: 6, done: 1, awaiting_acceptance: 1, remaining: 3, overdue: 2, missed: 1 });
+    }
+
+    #[test]
+    fn debtors_come_most_overdue_first_then_oldest_due() {
+        let now = at(12);
+        let facts = [
+            (1, 9, Todo, at(8)),
+            (2, 9, Todo, at(9)),
+            (2, 9, Returned, at(10)),
+            (3, 9, Todo, at(7)),
+            (4, 9, Accepted, at(1)),
+            (5, 9, Todo, at(13)),
+        ];
+        let rows = fold(By::Debtors, &facts, now);
+        let order: Vec<(i64, u64)> = rows.iter().map(|r| (r.employee_id, r.counts.overdue)).collect();
+        assert_eq!(order, [(2, 2), (3, 1), (1, 1)]);
+        assert_eq!(rows[0].oldest_due_at, Some(at(9)));
+    }
+
+    #[test]
+    fn by_controller_says_from_whom() {
+        let now = at(12);
+        let facts = [(1, 9, Submitted, at(20)), (2, 9, Submitted, at(20)), (2, 9, Submitted, at(20)), (3, 8, Todo, at(20))];
+        let rows = fold(By::Controller, &facts, now);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1].employee_id, 9);
+        assert_eq!(rows[1].awaiting_from, [(2, 2), (1, 1)]);
+        assert_eq!(rows[1].counts.awaiting_acceptance, 3);
+        assert_eq!(rows[0].counts.remaining, 1);
+    }
+
+    #[test]
+    fn by_assignee_counts_each_person() {
+        let rows = fold(By::Assignee, &[(1, 9, Todo, at(1)), (1, 9, Accepted, at(1)), (2, 9, Cancelled, at(1))], at(12));
+        assert_eq!(rows.iter().map(|r| (r.employee_id, r.counts.total, r.counts.overdue)).collect::<Vec<_>>(), [(1, 2, 1), (2, 0, 0)]);
+    }
+}

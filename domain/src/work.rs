@@ -1,0 +1,352 @@
+//! What people are asked to do: duty templates (admin), additional assignments and KPI
+//! targets (a manager for their subtree, or an admin).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::enums::{AssignmentKind, AssignmentStatus, PeriodStatus};
+use entity::{assignment, department, duty_template, employee, kpi_target, period};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+
+use crate::auth::Principal;
+use crate::db::{Db, begin_write};
+use crate::error::{positive, required_text, unique_as};
+use crate::periods::record_event;
+use crate::{DomainError, DomainResult, access};
+
+/// Fields of a duty template; `None` leaves a field as it is on update.
+#[derive(Clone, Debug, Default)]
+pub struct TemplateInput {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub weight: Option<f64>,
+    /// `Some(None)` clears the controller (each employee's manager then controls).
+    pub controller_id: Option<Option<i64>>,
+    pub employee_id: Option<i64>,
+    pub department_id: Option<i64>,
+    pub every_n_periods: Option<i32>,
+    /// `Some(None)` makes the duty due at the period's end.
+    pub due_offset_days: Option<Option<i32>>,
+    pub starts_on: Option<NaiveDate>,
+    pub active: Option<bool>,
+}
+
+async fn exists_employee(db: &impl ConnectionTrait, field: &'static str, id: i64) -> DomainResult<employee::Model> {
+    employee::Entity::find_by_id(id).one(db).await?.ok_or_else(|| DomainError::bad_input(field, "no such employee"))
+}
+
+async fn apply_template(db: &impl ConnectionTrait, row: &mut duty_template::ActiveModel, input: &TemplateInput) -> DomainResult<()> {
+    if let Some(title) = &input.title {
+        row.title = Set(required_text("title", title)?);
+    }
+    if let Some(description) = &input.description {
+        row.description = Set(description.trim().to_owned());
+    }
+    if let Some(weight) = input.weight {
+        row.weight = Set(positive("weight", weight)?);
+    }
+    if let Some(controller) = input.controller_id {
+        if let Some(id) = controller {
+            exists_employee(db, "controllerId", id).await?;
+        }
+        row.controller_id = Set(controller);
+    }
+    match (input.employee_id, input.department_id) {
+        (Some(_), Some(_)) => {
+            return Err(DomainError::bad_input("employeeId", "a template targets an employee or a department, not both"));
+        }
+        (Some(id), None) => {
+            exists_employee(db, "employeeId", id).await?;
+            row.employee_id = Set(Some(id));
+            row.department_id = Set(None);
+        }
+        (None, Some(id)) => {
+            department::Entity::find_by_id(id).one(db).await?.ok_or_else(|| DomainError::bad_input("departmentId", "no such department"))?;
+            row.department_id = Set(Some(id));
+            row.employee_id = Set(None);
+        }
+        (None, None) => {}
+    }
+    if let Some(n) = input.every_n_periods {
+        if !(1..=24).contains(&n) {
+            return Err(DomainError::bad_input("everyNPeriods", "`everyNPeriods` must be between 1 and 24"));
+        }
+        row.every_n_periods = Set(n);
+    }
+    if let Some(offset) = input.due_offset_days {
+        if offset.is_some_and(|d| !(0..=62).contains(&d)) {
+            return Err(DomainError::bad_input("dueOffsetDays", "`dueOffsetDays` must be between 0 and 62"));
+        }
+        row.due_offset_days = Set(offset);
+    }
+    if let Some(starts_on) = input.starts_on {
+        row.starts_on = Set(starts_on);
+    }
+    if let Some(active) = input.active {
+        row.active = Set(active);
+    }
+    Ok(())
+}
+
+pub async fn create_template(db: &impl Db, who: &Principal, input: TemplateInput, now: DateTime<Utc>) -> DomainResult<duty_template::Model> {
+    access::require_admin(who)?;
+    if input.title.is_none() {
+        return Err(DomainError::bad_input("title", "`title` must not be empty"));
+    }
+    if input.employee_id.is_none() && input.department_id.is_none() {
+        return Err(DomainError::bad_input("employeeId", "a template needs an employee or a department"));
+    }
+    let txn = begin_write(db).await?;
+    let mut row = duty_template::ActiveModel {
+        description: Set(String::new()),
+        weight: Set(1.0),
+        controller_id: Set(None),
+        every_n_periods: Set(1),
+        due_offset_days: Set(None),
+        active: Set(true),
+        starts_on: Set(now.date_naive()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    apply_template(&txn, &mut row, &input).await?;
+    let row = row.insert(&txn).await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+pub async fn update_template(
+    db: &impl Db,
+    who: &Principal,
+    id: i64,
+    input: TemplateInput,
+    now: DateTime<Utc>,
+) -> DomainResult<duty_template::Model> {
+    access::require_admin(who)?;
+    let txn = begin_write(db).await?;
+    let current = duty_template::Entity::find_by_id(id).one(&txn).await?.ok_or(DomainError::NotFound("duty template"))?;
+    let mut row: duty_template::ActiveModel = current.into();
+    apply_template(&txn, &mut row, &input).await?;
+    row.updated_at = Set(now);
+    let row = row.update(&txn).await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// Archiving stops future generation; duties already generated stay.
+pub async fn archive_template(db: &impl Db, who: &Principal, id: i64, now: DateTime<Utc>) -> DomainResult<duty_template::Model> {
+    update_template(db, who, id, TemplateInput { active: Some(false), ..Default::default() }, now).await
+}
+
+/// An additional assignment, made by a manager for someone below them or by an admin.
+#[derive(Clone, Debug, Default)]
+pub struct AssignmentInput {
+    pub assignee_id: Option<i64>,
+    /// Default: the creating employee, else the assignee's manager.
+    pub controller_id: Option<i64>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub weight: Option<f64>,
+    pub due_at: Option<DateTime<Utc>>,
+}
+
+/// The open period containing an instant.
+async fn open_period_at(db: &impl ConnectionTrait, at: DateTime<Utc>) -> DomainResult<period::Model> {
+    period::Entity::find()
+        .filter(period::Column::Status.eq(PeriodStatus::Open))
+        .filter(period::Column::StartsAt.lte(at))
+        .filter(period::Column::EndsAt.gt(at))
+        .order_by_desc(period::Column::StartsOn)
+        .one(db)
+        .await?
+        .ok_or_else(|| DomainError::bad_input("dueAt", "no open period contains this due date"))
+}
+
+pub async fn create_assignment(
+    db: &impl Db,
+    who: &Principal,
+    input: AssignmentInput,
+    now: DateTime<Utc>,
+) -> DomainResult<assignment::Model> {
+    let assignee_id = input.assignee_id.ok_or_else(|| DomainError::bad_input("assigneeId", "an assignee is required"))?;
+    let title = required_text("title", input.title.as_deref().unwrap_or(""))?;
+    let weight = positive("weight", input.weight.unwrap_or(1.0))?;
+    let due_at = input.due_at.ok_or_else(|| DomainError::bad_input("dueAt", "a due date is required"))?;
+    if due_at <= now {
+        return Err(DomainError::bad_input("dueAt", "the due date must be in the future"));
+    }
+    let txn = begin_write(db).await?;
+    let assignee = exists_employee(&txn, "assigneeId", assignee_id).await?;
+    access::require_manager_of(&txn, who, assignee_id).await?;
+    let controller_id = match input.controller_id.or(who.employee_id()).or(assignee.manager_id) {
+        Some(c) if c == assignee_id => return Err(DomainError::bad_input("controllerId", "the controller cannot be the assignee")),
+        Some(c) => exists_employee(&txn, "controllerId", c).await?.id,
+        None => return Err(DomainError::bad_input("controllerId", "a controller is required")),
+    };
+    let period = open_period_at(&txn, due_at).await?;
+    let row = assignment::ActiveModel {
+        kind: Set(AssignmentKind::Additional),
+        template_id: Set(None),
+        period_id: Set(period.id),
+        assignee_id: Set(assignee_id),
+        controller_id: Set(controller_id),
+        title: Set(title),
+        description: Set(input.description.unwrap_or_default().trim().to_owned()),
+        weight: Set(weight),
+        due_at: Set(due_at),
+        status: Set(AssignmentStatus::Todo),
+        submitted_at: Set(None),
+        decided_at: Set(None),
+        created_at: Set(now),
+        created_by: Set(who.employee_id()),
+        version: Set(1),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    record_event(&txn, row.id, who.employee_id(), None, AssignmentStatus::Todo, None, now).await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// Changes an additional assignment's title, description, weight or due date while it is
+/// still open work in an open period.
+pub async fn update_assignment(
+    db: &impl Db,
+    who: &Principal,
+    id: i64,
+    input: AssignmentInput,
+    now: DateTime<Utc>,
+) -> DomainResult<assignment::Model> {
+    let txn = begin_write(db).await?;
+    let current = assignment::Entity::find_by_id(id).one(&txn).await?.ok_or(DomainError::NotFound("assignment"))?;
+    let reach = access::reach(&txn, who).await?;
+    if !reach.sees_assignment(&current) {
+        return Err(DomainError::NotFound("assignment"));
+    }
+    if !reach.manages(current.assignee_id) {
+        return Err(DomainError::Forbidden("only the assignee's manager or an admin may change an assignment".into()));
+    }
+    if current.kind != AssignmentKind::Additional {
+        return Err(DomainError::Conflict("a generated duty is changed through its template".into()));
+    }
+    if !crate::transition::is_unfinished(current.status) && current.status != AssignmentStatus::Submitted {
+        return Err(DomainError::Conflict(format!("the assignment is already {:?}", current.status)));
+    }
+    let period = period::Entity::find_by_id(current.period_id).one(&txn).await?.ok_or(DomainError::NotFound("period"))?;
+    if period.status != PeriodStatus::Open {
+        return Err(DomainError::Conflict("the assignment's period is closed".into()));
+    }
+    if input.assignee_id.is_some_and(|a| a != current.assignee_id) {
+        return Err(DomainError::bad_input("assigneeId", "the assignee of an assignment cannot change; cancel it and create another"));
+    }
+    let version = current.version;
+    let mut row: assignment::ActiveModel = current.into();
+    if let Some(title) = &input.title {
+        row.title = Set(required_text("title", title)?);
+    }
+    if let Some(description) = &input.description {
+        row.description = Set(description.trim().to_owned());
+    }
+    if let Some(weight) = input.weight {
+        row.weight = Set(positive("weight", weight)?);
+    }
+    if let Some(due_at) = input.due_at {
+        if due_at <= now || due_at > period.ends_at || due_at < period.starts_at {
+            return Err(DomainError::bad_input("dueAt", "the due date must be in the future and inside the assignment's period"));
+        }
+        row.due_at = Set(due_at);
+    }
+    if let Some(controller) = input.controller_id {
+        if controller == *row.assignee_id.as_ref() {
+            return Err(DomainError::bad_input("controllerId", "the controller cannot be the assignee"));
+        }
+        exists_employee(&txn, "controllerId", controller).await?;
+        row.controller_id = Set(controller);
+    }
+    row.version = Set(version + 1);
+    let row = row.update(&txn).await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// Sets (or replaces) a KPI target of an employee in a period.
+pub async fn set_target(
+    db: &impl Db,
+    who: &Principal,
+    period_id: i64,
+    employee_id: i64,
+    metric: &str,
+    target: f64,
+    weight: f64,
+    now: DateTime<Utc>,
+) -> DomainResult<kpi_target::Model> {
+    let metric = required_text("metric", metric)?;
+    if !target.is_finite() || target < 0.0 {
+        return Err(DomainError::bad_input("target", "`target` must be a number of at least 0"));
+    }
+    let weight = positive("weight", weight)?;
+    let txn = begin_write(db).await?;
+    exists_employee(&txn, "employeeId", employee_id).await?;
+    access::require_manager_of(&txn, who, employee_id).await?;
+    let period = period::Entity::find_by_id(period_id).one(&txn).await?.ok_or_else(|| DomainError::bad_input("periodId", "no such period"))?;
+    if period.status != PeriodStatus::Open {
+        return Err(DomainError::Conflict("targets of a closed period cannot change".into()));
+    }
+    let existing = kpi_target::Entity::find()
+        .filter(kpi_target::Column::PeriodId.eq(period_id))
+        .filter(kpi_target::Column::EmployeeId.eq(employee_id))
+        .filter(kpi_target::Column::Metric.eq(metric.clone()))
+        .one(&txn)
+        .await?;
+    let row = match existing {
+        Some(row) => {
+            let mut row: kpi_target::ActiveModel = row.into();
+            row.target_value = Set(target);
+            row.weight = Set(weight);
+            row.update(&txn).await?
+        }
+        None => kpi_target::ActiveModel {
+            period_id: Set(period_id),
+            employee_id: Set(employee_id),
+            metric: Set(metric),
+            target_value: Set(target),
+            actual_value: Set(None),
+            weight: Set(weight),
+            recorded_at: Set(None),
+            recorded_by: Set(None),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await
+        .map_err(unique_as("metric", "this target exists already"))?,
+    };
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// Records the actual value of a target (a manager, an admin, or an integration's admin token).
+pub async fn record_actual(db: &impl Db, who: &Principal, target_id: i64, actual: f64, now: DateTime<Utc>) -> DomainResult<kpi_target::Model> {
+    if !actual.is_finite() || actual < 0.0 {
+        return Err(DomainError::bad_input("actual", "`actual` must be a number of at least 0"));
+    }
+    let txn = begin_write(db).await?;
+    let target = kpi_target::Entity::find_by_id(target_id).one(&txn).await?.ok_or(DomainError::NotFound("KPI target"))?;
+    let reach = access::reach(&txn, who).await?;
+    if !reach.sees_employee(target.employee_id) {
+        return Err(DomainError::NotFound("KPI target"));
+    }
+    if !reach.manages(target.employee_id) {
+        return Err(DomainError::Forbidden("only the employee's manager or an admin may record an actual".into()));
+    }
+    let period = period::Entity::find_by_id(target.period_id).one(&txn).await?.ok_or(DomainError::NotFound("period"))?;
+    if period.status != PeriodStatus::Open {
+        return Err(DomainError::Conflict("targets of a closed period cannot change".into()));
+    }
+    let mut row: kpi_target::ActiveModel = target.into();
+    row.actual_value = Set(Some(actual));
+    row.recorded_at = Set(Some(now));
+    row.recorded_by = Set(who.employee_id());
+    let row = row.update(&txn).await?;
+    txn.commit().await?;
+    Ok(row)
+}

@@ -1,0 +1,172 @@
+//! GraphQL over HTTP as its spec says, the configurable limits, and the statement budget.
+
+use reqwest::StatusCode;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use serde_json::{Value, json};
+
+use super::*;
+use crate::on_both;
+
+async fn raw(app: &TestApp, method: reqwest::Method, url: &str, headers: &[(&str, &str)], body: Option<String>) -> (StatusCode, String, String) {
+    let mut req = app.http.request(method, format!("{}{url}", app.base));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    if let Some(b) = body {
+        req = req.body(b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    let ct = resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    (status, ct, resp.text().await.unwrap())
+}
+
+on_both! {
+    async fn graphql_over_http(kind: Kind) {
+        let app = TestApp::start(kind).await;
+        app.demo().await;
+        let admin = app.admin().await;
+        let auth = format!("Bearer {admin}");
+        let gqlr = "application/graphql-response+json";
+        // GET runs queries.
+        let (st, ct, body) = raw(&app, reqwest::Method::GET, "/graphql?query=%7B%20departments%20%7B%20name%20%7D%20%7D", &[("authorization", &auth), ("accept", gqlr)], None).await;
+        assert_eq!((st, ct.starts_with(gqlr)), (StatusCode::OK, true), "{body}");
+        assert!(body.contains("Accounting"));
+        // GET refuses mutations, before running them.
+        let (st, _, _) = raw(&app, reqwest::Method::GET, "/graphql?query=mutation%20%7B%20createDepartment(name%3A%20%22X%22)%20%7B%20id%20%7D%20%7D", &[("authorization", &auth)], None).await;
+        assert_eq!(st, StatusCode::METHOD_NOT_ALLOWED);
+        let d = app.gql(&admin, "{ departments { name } }", json!({})).await;
+        assert_eq!(d["departments"].as_array().unwrap().len(), 5, "the GET mutation did not run");
+        // POST answers in the media type asked for.
+        for (accept, want) in [(gqlr, gqlr), ("application/json", "application/json"), ("*/*", "application/json")] {
+            let (st, ct, _) = raw(&app, reqwest::Method::POST, "/graphql", &[("authorization", &auth), ("accept", accept), ("content-type", "application/json")], Some(json!({ "query": "{ departments { name } }" }).to_string())).await;
+            assert_eq!(st, StatusCode::OK);
+            assert!(ct.starts_with(want), "{accept} -> {ct}");
+        }
+        let (st, _, _) = raw(&app, reqwest::Method::POST, "/graphql", &[("accept", "text/html"), ("content-type", "application/json")], Some("{}".into())).await;
+        assert_eq!(st, StatusCode::NOT_ACCEPTABLE);
+        // Not a GraphQL request: 400 with a code, whatever is accepted.
+        for body in ["{not json", "[]", "{\"variables\": {}}", "42"] {
+            let (st, _, text) = raw(&app, reqwest::Method::POST, "/graphql", &[("authorization", &auth), ("content-type", "application/json")], Some(body.into())).await;
+            assert_eq!(st, StatusCode::BAD_REQUEST, "{body}: {text}");
+            let v: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(codes(&v), ["BAD_USER_INPUT"], "{body}");
+        }
+        let (st, _, _) = raw(&app, reqwest::Method::POST, "/graphql", &[("content-type", "text/plain")], Some("{ me { id } }".into())).await;
+        assert_eq!(st, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        // A request that fails validation: 400 under graphql-response+json, 200 under json.
+        let invalid = json!({ "query": "{ nope }" }).to_string();
+        let (st, _, text) = raw(&app, reqwest::Method::POST, "/graphql", &[("authorization", &auth), ("accept", gqlr), ("content-type", "application/json")], Some(invalid.clone())).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST);
+        assert_eq!(codes(&serde_json::from_str(&text).unwrap()), ["BAD_USER_INPUT"]);
+        let (st, _, _) = raw(&app, reqwest::Method::POST, "/graphql", &[("authorization", &auth), ("accept", "application/json"), ("content-type", "application/json")], Some(invalid)).await;
+        assert_eq!(st, StatusCode::OK);
+        // A field error is a 200 with data.
+        let (st, _, text) = raw(&app, reqwest::Method::POST, "/graphql", &[("authorization", &auth), ("accept", gqlr), ("content-type", "application/json")], Some(json!({ "query": "{ employees(first: 0) { totalCount } departments { name } }" }).to_string())).await;
+        assert_eq!(st, StatusCode::OK, "{text}");
+        // Batches, up to the cap.
+        let batch: Vec<Value> = (0..3).map(|_| json!({ "query": "{ departments { name } }" })).collect();
+        let (st, _, text) = raw(&app, reqwest::Method::POST, "/graphql", &[("authorization", &auth), ("content-type", "application/json")], Some(Value::Array(batch).to_string())).await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap().as_array().unwrap().len(), 3);
+        let batch: Vec<Value> = (0..11).map(|_| json!({ "query": "{ departments { name } }" })).collect();
+        let (st, _, text) = raw(&app, reqwest::Method::POST, "/graphql", &[("authorization", &auth), ("content-type", "application/json")], Some(Value::Array(batch).to_string())).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST);
+        assert_eq!(codes(&serde_json::from_str(&text).unwrap()), ["BAD_USER_INPUT"]);
+        // A malformed Authorization header.
+        let (st, _, _) = raw(&app, reqwest::Method::POST, "/graphql", &[("authorization", "Basic abc"), ("content-type", "application/json")], Some(json!({ "query": "{ me { id } }" }).to_string())).await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED);
+    }
+}
+
+on_both! {
+    async fn limits_are_enforced_with_codes(kind: Kind) {
+        let limits = api::Limits { depth: 6, complexity: 500, aliases: 3, batch: 2, body_bytes: 2000, page_size: 10 };
+        let app = TestApp::start_with(kind, utc_company(), t0(), limits).await;
+        app.demo().await;
+        let admin = app.admin().await;
+        let cases: [(&str, String); 5] = [
+            ("depth", format!("{{ me {{ {} id {} }} }}", "manager { ".repeat(6), "}".repeat(6))),
+            ("complexity", "{ employees(first: 10) { edges { node { summary { duties { items(first: 10) { edges { node { title events { comment } assignee { name } controller { name } } } } } } } } } }".into()),
+            ("aliases", "{ a: me { id } b: me { id } c: me { id } d: me { id } }".into()),
+            ("page size", "{ employees(first: 11) { totalCount } }".into()),
+            ("body size", format!("{{ me {{ id }} }} # {}", "x".repeat(3000))),
+        ];
+        for (what, query) in cases {
+            let (status, body) = app.post(Some(&admin), &query, json!({})).await;
+            assert!(status < 500, "{what}: {status}");
+            assert_eq!(codes(&body), ["BAD_USER_INPUT"], "{what}: {body}");
+            if what != "page size" {
+                assert!(body["data"].is_null(), "{what} was refused before execution: {body}");
+            } else {
+                assert_eq!(body["errors"][0]["extensions"]["field"], "first");
+            }
+        }
+        // Within the limits, the same shapes pass.
+        app.gql(&admin, "{ a: me { id } b: me { id } c: me { id } }", json!({})).await;
+        app.gql(&admin, "{ employees(first: 10) { totalCount } }", json!({})).await;
+        // 40 levels deep under the default limits is refused too, and never a 5xx.
+        let app2 = TestApp::start(kind).await;
+        app2.demo().await;
+        let admin2 = app2.admin().await;
+        let deep = format!("{{ me {{ {} id {} }} }}", "manager { ".repeat(40), "}".repeat(40));
+        let (status, body) = app2.post(Some(&admin2), &deep, json!({})).await;
+        assert!(status < 500 && body["data"].is_null() && codes(&body) == ["BAD_USER_INPUT"], "{status} {body}");
+    }
+}
+
+/// Adds `n` employees below the demo's development manager.
+async fn hire(app: &TestApp, n: usize) {
+    let manager = entity::employee::Entity::find()
+        .filter(entity::employee::Column::Email.eq("dmitry.orlov@zeroboard.demo"))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    for i in 0..n {
+        entity::employee::ActiveModel {
+            department_id: Set(manager.department_id),
+            manager_id: Set(Some(manager.id)),
+            name: Set(format!("Extra Person {i}")),
+            email: Set(format!("extra{i}@zeroboard.demo")),
+            role: Set(entity::enums::Role::Employee),
+            hired_on: Set(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()),
+            left_on: Set(None),
+            created_at: Set(t0()),
+            ..Default::default()
+        }
+        .insert(&app.db)
+        .await
+        .unwrap();
+    }
+}
+
+const COUNTS: &str = "toAccept { count } duties { total done awaitingAcceptance remaining overdue } \
+    additional { total done awaitingAcceptance remaining overdue } knowledgeBaseNew { count } proposalsToVote { count } averageKpi";
+
+on_both! {
+    async fn statements_per_request_do_not_grow_with_the_page(kind: Kind) {
+        let app = TestApp::start(kind).await;
+        app.demo().await;
+        hire(&app, 100).await;
+        let admin_person = app.token_for_email("anna.petrova@zeroboard.demo").await;
+        let me = app.statements_for(&admin_person, &format!("{{ me {{ summary {{ {COUNTS} }} }} }}")).await;
+        eprintln!("statements: me {{ summary }} = {me}");
+        assert!(me <= 8, "me {{ summary }} took {me} statements");
+        let page = |n: usize| format!("{{ employees(first: {n}) {{ edges {{ node {{ department {{ name }} manager {{ name }} summary {{ {COUNTS} }} }} }} }} }}");
+        let five = app.statements_for(&admin_person, &page(5)).await;
+        let hundred = app.statements_for(&admin_person, &page(100)).await;
+        eprintln!("statements: employees(first: 5) = {five}, employees(first: 100) = {hundred}");
+        assert_eq!(five, hundred, "a page of 100 costs more statements than a page of 5");
+        assert!(hundred <= 12, "{hundred} statements");
+        // The live KPI judges the period's obligations from its rows: a fixed number of
+        // statements more, whatever the page size.
+        let with_kpi = |n: usize| format!("{{ employees(first: {n}) {{ edges {{ node {{ summary {{ {COUNTS} currentKpi }} }} }} }} }}");
+        let five = app.statements_for(&admin_person, &with_kpi(5)).await;
+        let hundred = app.statements_for(&admin_person, &with_kpi(100)).await;
+        let me = app.statements_for(&admin_person, &format!("{{ me {{ summary {{ {COUNTS} currentKpi }} }} }}")).await;
+        eprintln!("statements with currentKpi: me = {me}, employees(first: 5) = {five}, employees(first: 100) = {hundred}");
+        assert_eq!(five, hundred);
+        assert!(hundred <= 20 && me <= 16, "{me} / {hundred}");
+    }
+}
