@@ -833,3 +833,31 @@ on_both! {
         assert!(matches!(domain::demo::seed(&db, &utc_company(), tiny, t0()).await, Err(domain::DomainError::BadInput { field: "employees", .. })));
     }
 }
+
+on_both! {
+    async fn a_failing_step_is_logged_and_the_next_tick_retries_it(kind: Kind) {
+        use sea_orm::ConnectionTrait;
+        let test_db = TestDb::new(kind).await;
+        let db = test_db.connect().await;
+        let company = utc_company();
+        seed_org(&db).await;
+        tick(&db, &company, t0()).await;
+        let close_time = utc(2026, 12, 2, 0);
+        // Take the results table away, so the close fails where it writes them.
+        db.execute_unprepared("ALTER TABLE kpi_result RENAME TO kpi_result_away").await.unwrap();
+        let failed = domain::tick::tick(&db, &company, close_time).await;
+        assert!(failed.is_err());
+        let runs = scheduler_run::Entity::find().filter(scheduler_run::Column::TickAt.eq(close_time)).order_by_asc(scheduler_run::Column::Id).all(&db).await.unwrap();
+        let steps: Vec<(&str, &str)> = runs.iter().map(|r| (r.step.as_str(), r.outcome.as_str())).collect();
+        assert_eq!(steps, [("open", "ok"), ("generate", "ok"), ("close", "failed")]);
+        let failure = runs.last().unwrap();
+        assert!(failure.period_id.is_some() && failure.error.as_deref().is_some_and(|e| e.contains("kpi_result")), "{failure:?}");
+        assert!(failure.finished_at.is_some_and(|f| f >= failure.started_at));
+        assert_eq!(periods(&db).await[0].status, PeriodStatus::Open, "the failed close left nothing");
+
+        db.execute_unprepared("ALTER TABLE kpi_result_away RENAME TO kpi_result").await.unwrap();
+        let retried = tick(&db, &company, close_time + Duration::minutes(1)).await;
+        assert_eq!(retried.closed.len(), 1);
+        assert_eq!(periods(&db).await[0].status, PeriodStatus::Closed);
+    }
+}
