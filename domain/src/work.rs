@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::enums::{AssignmentKind, AssignmentStatus, PeriodStatus};
 use entity::{assignment, department, duty_template, employee, kpi_target, period};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 use crate::auth::Principal;
 use crate::db::{Db, begin_write};
@@ -148,13 +148,21 @@ pub struct AssignmentInput {
     pub due_at: Option<DateTime<Utc>>,
 }
 
-/// The open period containing an instant.
+/// A period about to get a change to its assignments or targets, read with a shared row
+/// lock: the close takes that row's lock before it judges the period, so a change either
+/// commits before the close reads the period's rows or finds the period closed.
+async fn period_for_change(db: &impl ConnectionTrait, id: i64) -> Result<Option<period::Model>, sea_orm::DbErr> {
+    period::Entity::find_by_id(id).lock_shared().one(db).await
+}
+
+/// The open period containing an instant, read with a shared row lock (see [`period_for_change`]).
 async fn open_period_at(db: &impl ConnectionTrait, at: DateTime<Utc>) -> DomainResult<period::Model> {
     period::Entity::find()
         .filter(period::Column::Status.eq(PeriodStatus::Open))
         .filter(period::Column::StartsAt.lte(at))
         .filter(period::Column::EndsAt.gt(at))
         .order_by_desc(period::Column::StartsOn)
+        .lock_shared()
         .one(db)
         .await?
         .ok_or_else(|| DomainError::bad_input("dueAt", "no open period contains this due date"))
@@ -231,7 +239,7 @@ pub async fn update_assignment(
     if !crate::transition::is_unfinished(current.status) && current.status != AssignmentStatus::Submitted {
         return Err(DomainError::Conflict(format!("the assignment is already {:?}", current.status)));
     }
-    let period = period::Entity::find_by_id(current.period_id).one(&txn).await?.ok_or(DomainError::NotFound("period"))?;
+    let period = period_for_change(&txn, current.period_id).await?.ok_or(DomainError::NotFound("period"))?;
     if period.status != PeriodStatus::Open {
         return Err(DomainError::Conflict("the assignment's period is closed".into()));
     }
@@ -287,7 +295,7 @@ pub async fn set_target(
     let txn = begin_write(db).await?;
     exists_employee(&txn, "employeeId", employee_id).await?;
     access::require_manager_of(&txn, who, employee_id).await?;
-    let period = period::Entity::find_by_id(period_id).one(&txn).await?.ok_or_else(|| DomainError::bad_input("periodId", "no such period"))?;
+    let period = period_for_change(&txn, period_id).await?.ok_or_else(|| DomainError::bad_input("periodId", "no such period"))?;
     if period.status != PeriodStatus::Open {
         return Err(DomainError::Conflict("targets of a closed period cannot change".into()));
     }
@@ -338,7 +346,7 @@ pub async fn record_actual(db: &impl Db, who: &Principal, target_id: i64, actual
     if !reach.manages(target.employee_id) {
         return Err(DomainError::Forbidden("only the employee's manager or an admin may record an actual".into()));
     }
-    let period = period::Entity::find_by_id(target.period_id).one(&txn).await?.ok_or(DomainError::NotFound("period"))?;
+    let period = period_for_change(&txn, target.period_id).await?.ok_or(DomainError::NotFound("period"))?;
     if period.status != PeriodStatus::Open {
         return Err(DomainError::Conflict("targets of a closed period cannot change".into()));
     }
