@@ -67,15 +67,11 @@ pub async fn bonus_rows(db: &impl ConnectionTrait, period_starts_on: NaiveDate) 
         .order_by_asc(kpi_result::Column::EmployeeId)
         .all(db)
         .await?;
-    let ids: Vec<i64> = results.iter().map(|r| r.id).collect();
-    let adjustments = crate::results::adjustment_totals(db, &ids).await?;
-    let employees: HashMap<i64, employee::Model> = employee::Entity::find()
-        .filter(employee::Column::Id.is_in(results.iter().map(|r| r.employee_id)))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|e| (e.id, e))
-        .collect();
+    let adjustments = crate::results::adjustment_totals(db, period.id).await?;
+    // Everyone, rather than an `IN` list of the period's employees, which would outgrow the
+    // databases' limits on bound parameters in a large company and saves nothing.
+    let employees: HashMap<i64, employee::Model> =
+        employee::Entity::find().all(db).await?.into_iter().map(|e| (e.id, e)).collect();
     let departments: HashMap<i64, String> =
         department::Entity::find().all(db).await?.into_iter().map(|d| (d.id, d.name)).collect();
     Ok(results

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entity::{kpi_adjustment, kpi_result, period};
+use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use crate::db::{Db, begin_write};
@@ -63,20 +64,21 @@ pub async fn adjust(
     Ok(stored)
 }
 
-/// The sum of each result's adjustments, in hundredths; results without any are absent.
-pub async fn adjustment_totals(db: &impl ConnectionTrait, result_ids: &[i64]) -> DomainResult<HashMap<i64, i64>> {
-    if result_ids.is_empty() {
-        return Ok(HashMap::new());
-    }
+/// The sum of the adjustments of each result of a period, in hundredths; results without
+/// any are absent. One query, whatever the size of the period.
+pub async fn adjustment_totals(db: &impl ConnectionTrait, period_id: i64) -> DomainResult<HashMap<i64, i64>> {
+    let of_period = Query::select()
+        .column(kpi_result::Column::Id)
+        .from(kpi_result::Entity)
+        .and_where(kpi_result::Column::PeriodId.eq(period_id))
+        .to_owned();
+    let rows = kpi_adjustment::Entity::find()
+        .filter(kpi_adjustment::Column::ResultId.in_subquery(of_period))
+        .all(db)
+        .await?;
     let mut totals = HashMap::new();
-    for chunk in result_ids.chunks(500) {
-        let rows = kpi_adjustment::Entity::find()
-            .filter(kpi_adjustment::Column::ResultId.is_in(chunk.iter().copied()))
-            .all(db)
-            .await?;
-        for a in rows {
-            *totals.entry(a.result_id).or_insert(0_i64) += a.delta_x100;
-        }
+    for a in rows {
+        *totals.entry(a.result_id).or_insert(0_i64) += a.delta_x100;
     }
     Ok(totals)
 }
