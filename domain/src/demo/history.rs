@@ -15,7 +15,6 @@ use entity::enums::{PeriodStatus, VoteChoice};
 use entity::{assignment, department, employee, kpi_target, period};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
-use crate::calendar::PeriodDates;
 use crate::db::Db;
 use crate::transition::Action;
 use crate::{Company, DomainResult, assignments, close, tick};
@@ -292,22 +291,22 @@ async fn add_participation(
     Ok(())
 }
 
-/// The dates of the periods the history covers, for tests.
-pub fn periods(company: &Company, today: NaiveDate, count: usize) -> Vec<PeriodDates> {
-    let mut out = Vec::new();
-    let mut p = company.calendar.period_containing(first_day(company, today, count));
-    let current = company.calendar.period_containing(today);
-    while p.starts_on < current.starts_on {
-        out.push(p);
-        p = company.calendar.next_after(p.ends_on);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::calendar::{Cadence, Calendar};
+    use crate::calendar::{Cadence, Calendar, PeriodDates};
+
+    /// The dates of the periods the history covers.
+    fn periods(company: &Company, today: NaiveDate, count: usize) -> Vec<PeriodDates> {
+        let mut out = Vec::new();
+        let mut p = company.calendar.period_containing(first_day(company, today, count));
+        let current = company.calendar.period_containing(today);
+        while p.starts_on < current.starts_on {
+            out.push(p);
+            p = company.calendar.next_after(p.ends_on);
+        }
+        out
+    }
 
     #[test]
     fn the_generator_is_seeded_and_spread() {
