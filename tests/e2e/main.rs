@@ -7,6 +7,7 @@ mod http;
 mod access;
 mod cli;
 mod foundation;
+mod payroll;
 mod snapshots;
 mod storage;
 
