@@ -34,6 +34,24 @@ pub struct SettingsArgs {
     /// Optional settings file [default: zeroboard.toml, if present]
     #[arg(long, global = true, env = "ZEROBOARD_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Deepest selection nesting a GraphQL request may use [default: 16]
+    #[arg(long, global = true, env = "ZEROBOARD_MAX_DEPTH")]
+    pub max_depth: Option<usize>,
+    /// Most complexity points a GraphQL request may use [default: 20000]
+    #[arg(long, global = true, env = "ZEROBOARD_MAX_COMPLEXITY")]
+    pub max_complexity: Option<usize>,
+    /// Most aliases in one operation [default: 30]
+    #[arg(long, global = true, env = "ZEROBOARD_MAX_ALIASES")]
+    pub max_aliases: Option<usize>,
+    /// Most operations in one batched request [default: 10]
+    #[arg(long, global = true, env = "ZEROBOARD_MAX_BATCH")]
+    pub max_batch: Option<usize>,
+    /// Largest request body in bytes [default: 262144]
+    #[arg(long, global = true, env = "ZEROBOARD_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Largest page a connection may return (`first`) [default: 100]
+    #[arg(long, global = true, env = "ZEROBOARD_MAX_PAGE_SIZE")]
+    pub max_page_size: Option<usize>,
 }
 
 /// The optional file: the same settings, snake_case.
@@ -45,6 +63,20 @@ struct FileSettings {
     timezone: Option<String>,
     cadence: Option<String>,
     scheduler_cron: Option<String>,
+    max_depth: Option<usize>,
+    max_complexity: Option<usize>,
+    max_aliases: Option<usize>,
+    max_batch: Option<usize>,
+    max_body_bytes: Option<usize>,
+    max_page_size: Option<usize>,
+}
+
+/// A limit from the flag or environment, else the file, else the default; at least 1.
+fn limit(setting: &'static str, given: Option<usize>, file: Option<usize>, default: usize) -> Result<usize, SettingError> {
+    match given.or(file).unwrap_or(default) {
+        0 => Err(bad(setting, "must be at least 1")),
+        n => Ok(n),
+    }
 }
 
 /// Checked settings.
@@ -54,6 +86,7 @@ pub struct Settings {
     pub bind: String,
     pub calendar: Calendar,
     pub scheduler: scheduler::SchedulerConfig,
+    pub limits: api::Limits,
 }
 
 /// A bad setting: which one, and why.
@@ -90,6 +123,16 @@ impl SettingsArgs {
         let tz: Tz = timezone.parse().map_err(|_| bad("timezone", format!("`{timezone}` is not an IANA time zone like Europe/Berlin")))?;
         let cadence = self.cadence.clone().or(file.cadence).unwrap_or_else(|| "semi-monthly".into());
         let cadence: Cadence = cadence.parse().map_err(|e| bad("cadence", format!("{e}")))?;
+        let d = api::Limits::default();
+        let page_size = limit("max_page_size", self.max_page_size, file.max_page_size, d.page_size as usize)?;
+        let limits = api::Limits {
+            depth: limit("max_depth", self.max_depth, file.max_depth, d.depth)?,
+            complexity: limit("max_complexity", self.max_complexity, file.max_complexity, d.complexity)?,
+            aliases: limit("max_aliases", self.max_aliases, file.max_aliases, d.aliases)?,
+            batch: limit("max_batch", self.max_batch, file.max_batch, d.batch)?,
+            body_bytes: limit("max_body_bytes", self.max_body_bytes, file.max_body_bytes, d.body_bytes)?,
+            page_size: i32::try_from(page_size).map_err(|_| bad("max_page_size", "is too large"))?,
+        };
         let cron = self.scheduler_cron.clone().or(file.scheduler_cron).unwrap_or_else(|| scheduler::DEFAULT_CRON.into());
         scheduler::validate_cron(&cron).map_err(|e| bad("scheduler_cron", e))?;
         Ok(Settings {
@@ -97,6 +140,7 @@ impl SettingsArgs {
             bind,
             calendar: Calendar::new(cadence, tz),
             scheduler: scheduler::SchedulerConfig { cron },
+            limits,
         })
     }
 
@@ -141,8 +185,9 @@ mod tests {
     #[test]
     fn a_bad_value_names_its_setting() {
         type Case = (fn(&mut SettingsArgs), &'static str);
-        let cases: [Case; 5] = [
+        let cases: [Case; 6] = [
             (|a| a.scheduler_cron = Some("* * * * *".into()), "scheduler_cron"),
+            (|a| a.max_depth = Some(0), "max_depth"),
             (|a| a.timezone = Some("Mars/Olympus".into()), "timezone"),
             (|a| a.cadence = Some("fortnightly".into()), "cadence"),
             (|a| a.bind = Some("localhost".into()), "bind"),

@@ -228,7 +228,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             if demo {
                 print_demo_tokens(&db, clock.now()).await?;
             }
-            let state = api::AppState::new(db, company, clock, api::Limits::default());
+            let state = api::AppState::new(db, company, clock, settings.limits);
             let served = api::serve(state, listener).await;
             if let Some(scheduler) = scheduler {
                 scheduler.shutdown().await?;

@@ -157,6 +157,42 @@ on_both! {
         for (field, query, vars, want) in creations {
             assert_eq!(row(&app, &w, field, query, vars).await, expect(want), "{field} (columns: {WHO:?})");
         }
+        // The rest of the admin surface: admins only (an employee or a service with the
+        // admin scope); everyone else is FORBIDDEN.
+        let admin_only = "UNAUTHENTICATED FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN OK OK FORBIDDEN";
+        let d = app.gql(w.tokens[7].as_deref().unwrap(), "{ currentPeriod { id } }", json!({})).await;
+        let period = d["currentPeriod"]["id"].clone();
+        let admin_ops: [(&str, String, Value); 9] = [
+            ("createEmployee", "mutation($d: ID!) { createEmployee(input: { name: \"N\", email: \"n@x.org\", departmentId: $d }) { id } }".into(), json!({ "d": support })),
+            ("updateEmployee", "mutation($e: ID!) { updateEmployee(id: $e, input: { name: \"Irina V.\" }) { id } }".into(), json!({ "e": irina })),
+            ("deactivateEmployee", "mutation($e: ID!) { deactivateEmployee(id: $e, leftOn: \"2027-01-31\") { id } }".into(), json!({ "e": irina })),
+            ("renameDepartment", "mutation($d: ID!) { renameDepartment(id: $d, name: \"Customer support\") { id } }".into(), json!({ "d": support })),
+            ("openPeriod", "mutation { openPeriod { id } }".into(), json!({})),
+            ("updateKpiPolicy", "mutation { updateKpiPolicy(input: { note: \"matrix\" }) { version } }".into(), json!({})),
+            ("schedulerRuns", "{ schedulerRuns(first: 5) { totalCount } }".into(), json!({})),
+            ("createToken", "mutation { createToken(input: { service: \"svc\", scopes: [\"payroll:read\"], name: \"t\" }) { secret } }".into(), json!({})),
+            ("closePeriod", "mutation($p: ID!) { closePeriod(id: $p) { id } }".into(), json!({ "p": period })),
+        ];
+        for (field, query, vars) in admin_ops {
+            let got = row(&app, &w, field, &query, vars).await;
+            // The current period has not ended: admins pass the permission check and meet
+            // the state check.
+            let want = match field {
+                "closePeriod" => admin_only.replace("OK OK", "CONFLICT CONFLICT"),
+                // The second admin meets the unique e-mail the first one just took.
+                "createEmployee" => admin_only.replace("OK OK", "OK BAD_USER_INPUT"),
+                _ => admin_only.into(),
+            };
+            assert_eq!(got, expect(&want), "{field} (columns: {WHO:?})");
+        }
+        // Payroll figures: payroll and admins; a period that is not closed has none yet.
+        let got = row(&app, &w, "bonusResults", "query($p: ID!) { bonusResults(periodId: $p) { totalCount } }", json!({ "p": period })).await;
+        assert_eq!(got, expect("UNAUTHENTICATED FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN FORBIDDEN CONFLICT CONFLICT CONFLICT"), "bonusResults (columns: {WHO:?})");
+        let got = row(&app, &w, "employee", "query($e: ID!) { employee(id: $e) { kpiHistory(first: 5) { totalCount } } }", json!({ "e": irina })).await;
+        assert_eq!(got, expect("UNAUTHENTICATED NOT_FOUND OK NOT_FOUND OK NOT_FOUND OK OK OK"), "kpiHistory (columns: {WHO:?})");
+        let got = row(&app, &w, "kpiPolicy", "{ kpiPolicy { version } }", json!({})).await;
+        assert_eq!(got, expect("UNAUTHENTICATED OK OK OK OK OK OK OK OK"), "kpiPolicy (columns: {WHO:?})");
+
         // Votes and reads are an employee's own, within their audience.
         let d = app.gql(w.tokens[7].as_deref().unwrap(), "mutation($d: ID!) { createProposal(input: { title: \"p\", departmentId: $d, closesAt: \"2026-11-27T00:00:00Z\" }) { id } publishArticle(input: { title: \"a\", body: \"b\", departmentId: $d, mandatory: true }) { id } }", json!({ "d": support })).await;
         let (p, art) = (d["createProposal"]["id"].clone(), d["publishArticle"]["id"].clone());

@@ -170,3 +170,53 @@ on_both! {
         assert!(hundred <= 20 && me <= 16, "{me} / {hundred}");
     }
 }
+
+/// Queries a fuzzer starts from: every area of the schema, with arguments.
+const SEEDS: [&str; 6] = [
+    "{ me { summary { toAccept { count items(first: 5) { edges { node { id title } } } } duties { total } currentKpi averageKpi } } }",
+    "query($f: AssignmentFilter, $n: Int) { assignments(first: $n, filter: $f) { totalCount counts { overdue } } }",
+    "{ assignmentReport(by: DEBTORS) { employee { name } overdue assignments(first: 3) { edges { node { id } } } } }",
+    "mutation($id: ID!) { submitAssignment(id: $id) { id status } }",
+    "mutation($i: AssignmentFields!) { createAssignment(input: $i) { id } }",
+    "query($id: ID!) { node(id: $id) { id ... on Employee { kpiHistory(first: 2) { totalCount } } } }",
+];
+
+on_both! {
+    async fn no_input_makes_the_server_fail(kind: Kind) {
+        use proptest::prelude::*;
+        use proptest::strategy::ValueTree;
+        use proptest::test_runner::TestRunner;
+        let app = TestApp::start(kind).await;
+        app.demo().await;
+        let token = app.token_for_email("dmitry.orlov@zeroboard.demo").await;
+        // Mangled queries: a seed with a random span cut out and random text put in.
+        let mangled = (0..SEEDS.len(), any::<prop::sample::Index>(), 0usize..40, "\\PC{0,12}")
+            .prop_map(|(seed, at, cut, insert)| {
+                let s = SEEDS[seed];
+                let start = at.index(s.len());
+                let end = (start + cut).min(s.len());
+                let (start, end) = (s.floor_char_boundary(start), s.floor_char_boundary(end));
+                format!("{}{}{}", &s[..start], insert, &s[end..])
+            });
+        let variables = prop_oneof![
+            Just(json!({})),
+            any::<i64>().prop_map(|n| json!({ "n": n, "id": n.to_string() })),
+            "\\PC{0,20}".prop_map(|s| json!({ "id": s, "f": { "status": s }, "i": { "title": s } })),
+            Just(json!({ "id": null, "f": [1, 2], "i": "x", "n": 1e300 })),
+        ];
+        let body = prop::collection::vec(any::<u8>(), 0..64);
+        let mut runner = TestRunner::deterministic();
+        for case in 0..150 {
+            let query = mangled.new_tree(&mut runner).unwrap().current();
+            let vars = variables.new_tree(&mut runner).unwrap().current();
+            let (status, response) = app.post(Some(&token), &query, vars).await;
+            assert!(status < 500, "case {case}: {status} for {query}: {response}");
+            for e in response["errors"].as_array().into_iter().flatten() {
+                assert!(e["extensions"]["code"].is_string(), "case {case}: an error without a code: {e}");
+            }
+            let raw = body.new_tree(&mut runner).unwrap().current();
+            let resp = app.http.post(format!("{}/graphql", app.base)).header("content-type", "application/json").body(raw).send().await.unwrap();
+            assert!(resp.status().as_u16() < 500, "case {case}: raw body gave {}", resp.status());
+        }
+    }
+}

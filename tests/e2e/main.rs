@@ -7,6 +7,7 @@ mod http;
 mod access;
 mod cli;
 mod foundation;
+mod payroll;
 mod scheduler;
 mod snapshots;
 mod storage;
