@@ -33,6 +33,18 @@ pub fn decode_after(after: Option<String>) -> async_graphql::Result<Option<i64>>
         .transpose()
 }
 
+/// `first` and `after`, as a connection field receives them.
+pub struct PageArgs {
+    pub first: Option<i32>,
+    pub after: Option<String>,
+}
+
+impl PageArgs {
+    pub fn new(first: Option<i32>, after: Option<String>) -> Self {
+        PageArgs { first, after }
+    }
+}
+
 /// Which way the id runs down the list.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Order {
@@ -46,8 +58,7 @@ pub async fn page<E, C, T>(
     select: Select<E>,
     id_column: C,
     order: Order,
-    first: Option<i32>,
-    after: Option<String>,
+    args: PageArgs,
     id_of: impl Fn(&E::Model) -> i64,
     wrap: impl Fn(E::Model) -> T,
 ) -> async_graphql::Result<Page<T>>
@@ -58,8 +69,8 @@ where
     T: OutputType,
 {
     let db = c.db();
-    let size = page_size(first, c.state.limits.page_size)?;
-    let after = decode_after(after)?;
+    let size = page_size(args.first, c.state.limits.page_size)?;
+    let after = decode_after(args.after)?;
     let total = select.clone().count(db).await.gql()?;
     let mut rows = select;
     if let Some(after) = after {
@@ -85,8 +96,7 @@ where
 pub async fn page_by_offset<E, T>(
     c: &Ctx<'_>,
     select: Select<E>,
-    first: Option<i32>,
-    after: Option<String>,
+    args: PageArgs,
     wrap: impl Fn(E::Model) -> T,
 ) -> async_graphql::Result<Page<T>>
 where
@@ -95,8 +105,8 @@ where
     T: OutputType,
 {
     let db = c.db();
-    let size = page_size(first, c.state.limits.page_size)?;
-    let start = match decode_after(after)? {
+    let size = page_size(args.first, c.state.limits.page_size)?;
+    let start = match decode_after(args.after)? {
         Some(offset) if offset >= 0 => offset as u64 + 1,
         Some(_) => return Err(bad_input("after", "`after` is not a valid cursor")),
         None => 0,

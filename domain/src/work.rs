@@ -277,17 +277,19 @@ pub async fn update_assignment(
 }
 
 /// Sets (or replaces) a KPI target of an employee in a period.
-pub async fn set_target(
-    db: &impl Db,
-    who: &Principal,
-    period_id: i64,
-    employee_id: i64,
-    metric: &str,
-    target: f64,
-    weight: f64,
-    now: DateTime<Utc>,
-) -> DomainResult<kpi_target::Model> {
-    let metric = required_text("metric", metric)?;
+/// A KPI target to set: whose, in which period, which metric, how much, how heavy.
+#[derive(Clone, Debug)]
+pub struct TargetInput {
+    pub period_id: i64,
+    pub employee_id: i64,
+    pub metric: String,
+    pub target: f64,
+    pub weight: f64,
+}
+
+pub async fn set_target(db: &impl Db, who: &Principal, input: TargetInput, now: DateTime<Utc>) -> DomainResult<kpi_target::Model> {
+    let TargetInput { period_id, employee_id, metric, target, weight } = input;
+    let metric = required_text("metric", &metric)?;
     if !target.is_finite() || target < 0.0 {
         return Err(DomainError::bad_input("target", "`target` must be a number of at least 0"));
     }

@@ -346,7 +346,14 @@ impl AdminMutation {
         let employee_id = id_of(&input.employee_id, Kind::Employee, "input.employeeId")?;
         let period_id = input.period_id.map(|p| id_of(&p, Kind::Period, "input.periodId")).transpose()?;
         let period = c.period_or_current(period_id).await?;
-        let row = domain::work::set_target(c.db(), c.who, period.id, employee_id, &input.metric, input.target, input.weight, c.now())
+        let target = domain::work::TargetInput {
+            period_id: period.id,
+            employee_id,
+            metric: input.metric,
+            target: input.target,
+            weight: input.weight,
+        };
+        let row = domain::work::set_target(c.db(), c.who, target, c.now())
             .await
             .gql()?;
         Ok(KpiTarget(row))

@@ -15,7 +15,7 @@ use super::org::Employee;
 use super::period::Period;
 use crate::error::{OrGql, internal, not_found};
 use crate::id::{Kind, decode, encode};
-use crate::paging::{Order, Page, page};
+use crate::paging::{PageArgs, Order, Page, page};
 
 macro_rules! mirror_enum {
     ($(#[$meta:meta])* $name:ident <=> $stored:ident { $($variant:ident),* $(,)? }) => {
@@ -178,7 +178,7 @@ impl AssignmentFilter {
 /// A page of visible assignments matching a filter, oldest first.
 pub async fn list(c: &Ctx<'_>, filter: &Filter, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Page<Assignment>> {
     let q = reports::select(c.reach().await?, filter, c.now());
-    page(c, q, assignment::Column::Id, Order::Ascending, first, after, |a| a.id, Assignment).await
+    page(c, q, assignment::Column::Id, Order::Ascending, PageArgs::new(first, after), |a| a.id, Assignment).await
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use super::org::Employee;
 use super::period::Period;
 use crate::error::{OrGql, bad_input, coded, code, not_found};
 use crate::id::{Kind, decode, encode};
-use crate::paging::{Order, Page, page, page_by_offset};
+use crate::paging::{PageArgs, Order, Page, page, page_by_offset};
 
 fn figure(x100: i64) -> f64 {
     x100 as f64 / 100.0
@@ -244,7 +244,7 @@ pub async fn history(c: &Ctx<'_>, employee_id: i64, first: Option<i32>, after: O
         return Err(not_found("employee"));
     }
     let q = kpi_result::Entity::find().filter(kpi_result::Column::EmployeeId.eq(employee_id));
-    page(c, q, kpi_result::Column::Id, Order::Descending, first, after, |r| r.id, KpiResult).await
+    page(c, q, kpi_result::Column::Id, Order::Descending, PageArgs::new(first, after), |r| r.id, KpiResult).await
 }
 
 #[derive(Default)]
@@ -262,7 +262,7 @@ impl KpiQuery {
             return Err(coded(code::CONFLICT, "the period is not closed yet; its results do not exist"));
         }
         let q = kpi_result::Entity::find().filter(kpi_result::Column::PeriodId.eq(id)).order_by_asc(kpi_result::Column::EmployeeId);
-        page_by_offset(&c, q, first, after, KpiResult).await
+        page_by_offset(&c, q, PageArgs::new(first, after), KpiResult).await
     }
 
     /// The KPI policy: the version in force, or the one asked for.
@@ -279,7 +279,7 @@ impl KpiQuery {
     async fn scheduler_runs(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Page<SchedulerRun>> {
         let c = Ctx::new(ctx)?;
         domain::access::require_admin(c.who).gql()?;
-        page(&c, scheduler_run::Entity::find(), scheduler_run::Column::Id, Order::Descending, first, after, |r| r.id, SchedulerRun).await
+        page(&c, scheduler_run::Entity::find(), scheduler_run::Column::Id, Order::Descending, PageArgs::new(first, after), |r| r.id, SchedulerRun).await
     }
 }
 

@@ -11,7 +11,7 @@ use super::scalars::Date;
 use super::summary::{Summary, prefetch, summary_of};
 use crate::error::internal;
 use crate::id::{Kind, decode, encode};
-use crate::paging::{Order, Page, page};
+use crate::paging::{PageArgs, Order, Page, page};
 
 use entity::enums::Role as StoredRole;
 
@@ -113,7 +113,7 @@ impl OrgQuery {
         after: Option<String>,
     ) -> async_graphql::Result<Page<Employee>> {
         let c = Ctx::new(ctx)?;
-        let page = page(&c, employee::Entity::find(), employee::Column::Id, Order::Ascending, first, after, |e| e.id, Employee).await?;
+        let page = page(&c, employee::Entity::find(), employee::Column::Id, Order::Ascending, PageArgs::new(first, after), |e| e.id, Employee).await?;
         // Load what the page's nodes ask for up front, one statement per kind.
         let node = ctx.look_ahead().field("edges").field("node");
         let rows: Vec<&employee::Model> = page.edges.iter().map(|e| &e.node.0).collect();

@@ -9,7 +9,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use super::context::{Ctx, db};
 use super::scalars::Date;
 use crate::id::{Kind, encode};
-use crate::paging::{Order, Page, page};
+use crate::paging::{PageArgs, Order, Page, page};
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 pub enum PeriodStatus {
@@ -83,6 +83,6 @@ impl PeriodQuery {
     /// All periods, newest first.
     async fn periods(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Page<Period>> {
         let c = Ctx::new(ctx)?;
-        page(&c, period::Entity::find(), period::Column::Id, Order::Descending, first, after, |p| p.id, Period).await
+        page(&c, period::Entity::find(), period::Column::Id, Order::Descending, PageArgs::new(first, after), |p| p.id, Period).await
     }
 }

@@ -13,7 +13,7 @@ use super::context::Ctx;
 use super::kb::{Article, Proposal};
 use super::period::Period;
 use crate::error::internal;
-use crate::paging::{Order, Page, page, page_by_offset};
+use crate::paging::{PageArgs, Order, Page, page, page_by_offset};
 
 /// The tiles of one employee for one period.
 pub struct Summary {
@@ -119,7 +119,7 @@ impl ToAcceptTile {
             .filter(assignment::Column::Status.eq(Stored::Submitted))
             .order_by_asc(assignment::Column::SubmittedAt)
             .order_by_asc(assignment::Column::Id);
-        page_by_offset(&c, q, first, after, Assignment).await
+        page_by_offset(&c, q, PageArgs::new(first, after), Assignment).await
     }
 }
 
@@ -172,7 +172,7 @@ impl WorkTile {
         if let Some(status) = status {
             q = q.filter(assignment::Column::Status.eq(Stored::from(status)));
         }
-        page_by_offset(&c, q.order_by_asc(assignment::Column::DueAt).order_by_asc(assignment::Column::Id), first, after, Assignment).await
+        page_by_offset(&c, q.order_by_asc(assignment::Column::DueAt).order_by_asc(assignment::Column::Id), PageArgs::new(first, after), Assignment).await
     }
 }
 
@@ -204,7 +204,7 @@ impl KnowledgeBaseTile {
                         .to_owned(),
                 ),
             );
-        page(&c, q, article::Column::Id, Order::Descending, first, after, |a| a.id, Article).await
+        page(&c, q, article::Column::Id, Order::Descending, PageArgs::new(first, after), |a| a.id, Article).await
     }
 }
 
@@ -240,7 +240,7 @@ impl ProposalsTile {
             )
             .order_by_asc(proposal::Column::ClosesAt)
             .order_by_asc(proposal::Column::Id);
-        page_by_offset(&c, q, first, after, Proposal).await
+        page_by_offset(&c, q, PageArgs::new(first, after), Proposal).await
     }
 }
 
@@ -265,11 +265,11 @@ pub async fn prefetch(c: &Ctx<'_>, summary: async_graphql::Lookahead<'_>, employ
     let reach = c.reach().await?;
     let ids: Vec<i64> = employee_ids.iter().copied().filter(|id| reach.sees_employee(*id)).collect();
     let asks = |tile: &str| summary.field(tile).exists();
-    if asks("toAccept") || asks("duties") || asks("additional") {
-        if let Some(period) = c.current_period().await? {
-            let period = period.id;
-            c.loaders.work.load_many(ids.iter().map(|id| (*id, period))).await.map_err(|e| internal(&e))?;
-        }
+    let period = c.current_period().await?.map(|p| p.id);
+    if let Some(period) = period
+        && (asks("toAccept") || asks("duties") || asks("additional"))
+    {
+        c.loaders.work.load_many(ids.iter().map(|id| (*id, period))).await.map_err(|e| internal(&e))?;
     }
     if asks("knowledgeBaseNew") {
         c.loaders.new_articles.load_many(ids.iter().copied()).await.map_err(|e| internal(&e))?;
@@ -277,11 +277,10 @@ pub async fn prefetch(c: &Ctx<'_>, summary: async_graphql::Lookahead<'_>, employ
     if asks("proposalsToVote") {
         c.loaders.proposals_to_vote.load_many(ids.iter().copied()).await.map_err(|e| internal(&e))?;
     }
-    if asks("currentKpi") {
-        if let Some(period) = c.current_period().await? {
-            let period = period.id;
-            c.loaders.live_kpi.load_many(ids.iter().map(|id| (*id, period))).await.map_err(|e| internal(&e))?;
-        }
+    if let Some(period) = period
+        && asks("currentKpi")
+    {
+        c.loaders.live_kpi.load_many(ids.iter().map(|id| (*id, period))).await.map_err(|e| internal(&e))?;
     }
     if asks("averageKpi") {
         c.policy().await?;
