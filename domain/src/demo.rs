@@ -284,8 +284,9 @@ async fn load_knowledge_base(
             published_at: at,
         };
         let row = add_article(txn, post, now).await?;
-        // Every third person of the audience has read it already.
-        for p in people.iter().filter(|p| row.department_id.is_none_or(|d| d == p.department_id)).step_by(3) {
+        // Every third person of the audience (not the first, so the demo employee has
+        // something new to read) has read it already.
+        for p in people.iter().filter(|p| row.department_id.is_none_or(|d| d == p.department_id)).skip(1).step_by(3) {
             add_read(txn, row.id, p.id, now.max(at)).await?;
         }
     }
@@ -313,7 +314,7 @@ async fn load_proposals(
         };
         let row = add_proposal(txn, poll, now).await?;
         let choices = [VoteChoice::For, VoteChoice::Against, VoteChoice::Abstain];
-        for (i, p) in people.iter().filter(|p| row.department_id.is_none_or(|d| d == p.department_id)).step_by(2).enumerate() {
+        for (i, p) in people.iter().filter(|p| row.department_id.is_none_or(|d| d == p.department_id)).skip(1).step_by(2).enumerate() {
             add_vote(txn, row.id, p.id, choices[i % 3], now).await?;
         }
     }
