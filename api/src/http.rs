@@ -53,11 +53,14 @@ pub fn routes(state: AppState) -> impl poem::Endpoint {
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
         .at("/export/bonus.csv", get(export_bonus_csv))
+        .at("/metrics", get(crate::metrics::render))
+        .around(crate::metrics::measure)
         .data(state)
 }
 
 /// Serves until ctrl-c or SIGTERM, on an already bound listener (tests bind port 0).
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    crate::metrics::handle();
     let acceptor = TcpAcceptor::from_tokio(listener)?;
     let addr = acceptor.local_addr();
     tracing::info!(addr = ?addr.first(), "serving");

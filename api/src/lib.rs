@@ -9,6 +9,7 @@ mod error;
 mod http;
 mod id;
 mod loaders;
+mod metrics;
 mod paging;
 pub mod schema;
 

@@ -62,6 +62,9 @@ impl Ticker {
         let started = std::time::Instant::now();
         let outcome = domain::tick::tick(&self.db, &self.company, now).await;
         let duration_ms = started.elapsed().as_millis();
+        let label = if outcome.is_ok() { "ok" } else { "failed" };
+        metrics::counter!("zeroboard_scheduler_ticks_total", "outcome" => label).increment(1);
+        metrics::histogram!("zeroboard_scheduler_tick_duration_seconds").record(started.elapsed().as_secs_f64());
         let mut last_error = self.last_error.lock().unwrap_or_else(|e| e.into_inner());
         match outcome {
             Ok(report) => {

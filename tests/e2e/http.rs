@@ -220,3 +220,19 @@ on_both! {
         }
     }
 }
+
+on_both! {
+    async fn metrics_count_requests(kind: Kind) {
+        let app = TestApp::start(kind).await;
+        app.demo().await;
+        let admin = app.admin().await;
+        app.gql(&admin, "{ departments { name } }", json!({})).await;
+        let (status, ct, text) = raw(&app, reqwest::Method::GET, "/metrics", &[], None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(ct.starts_with("text/plain"), "{ct}");
+        let line = text.lines().find(|l| l.starts_with("zeroboard_http_requests_total{") && l.contains("route=\"/graphql\"") && l.contains("status=\"200\""));
+        let count: f64 = line.and_then(|l| l.rsplit(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0.0);
+        assert!(count >= 1.0, "{text}");
+        assert!(text.contains("zeroboard_http_request_duration_seconds_bucket"), "{text}");
+    }
+}

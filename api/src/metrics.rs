@@ -1,0 +1,47 @@
+//! Prometheus metrics at `/metrics`: requests by route and status, their latency, and
+//! whatever other crates record through the `metrics` facade (the scheduler's ticks).
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use poem::{Endpoint, IntoResponse, Request, Response};
+
+/// The process-wide recorder, installed on first use. Later servers in the same process
+/// (tests start many) share it.
+pub fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(&[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5])
+            .map(PrometheusBuilder::build_recorder)
+            .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
+        let handle = recorder.handle();
+        // Another recorder already installed keeps recording; ours then renders what it has.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+/// Renders the metrics in Prometheus' text format.
+#[poem::handler]
+pub fn render() -> Response {
+    Response::builder().content_type("text/plain; version=0.0.4").body(handle().render())
+}
+
+/// Counts and times every request, labelled by route and status.
+pub async fn measure<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    let route = match req.uri().path() {
+        p @ ("/graphql" | "/" | "/healthz" | "/readyz" | "/metrics" | "/export/bonus.csv") => p.to_owned(),
+        _ => "other".to_owned(),
+    };
+    let started = Instant::now();
+    let response = next.call(req).await.map(IntoResponse::into_response);
+    let status = match &response {
+        Ok(r) => r.status().as_u16(),
+        Err(e) => e.status().as_u16(),
+    };
+    metrics::counter!("zeroboard_http_requests_total", "route" => route.clone(), "status" => status.to_string()).increment(1);
+    metrics::histogram!("zeroboard_http_request_duration_seconds", "route" => route).record(started.elapsed().as_secs_f64());
+    response
+}
