@@ -123,16 +123,20 @@ impl AssignmentEvent {
     }
 }
 
-/// Counts of work: total (cancelled excluded), done (accepted), awaiting acceptance
-/// (submitted), remaining (todo, in progress, returned), overdue (remaining and past due),
-/// missed (in closed periods).
+/// Counts of work.
 #[derive(SimpleObject, Clone, Copy)]
 pub struct WorkCounts {
+    /// Everything but cancelled work.
     pub total: u64,
+    /// Accepted.
     pub done: u64,
+    /// Submitted, waiting for the controller.
     pub awaiting_acceptance: u64,
+    /// To do, in progress or returned: what must reach zero.
     pub remaining: u64,
+    /// Remaining and past due.
     pub overdue: u64,
+    /// Never submitted before the period closed.
     pub missed: u64,
 }
 
@@ -191,39 +195,26 @@ pub enum ReportBy {
     Debtors,
 }
 
-/// One row of a report.
+/// One row of a report: an employee and the counts of their work.
+#[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct ReportRow {
+    #[graphql(flatten)]
+    counts: WorkCounts,
+    /// The earliest due date of work still remaining.
+    oldest_due_at: Option<DateTime<Utc>>,
+    #[graphql(skip)]
     row: reports::Row,
+    #[graphql(skip)]
     by: ReportBy,
+    #[graphql(skip)]
     period_id: i64,
 }
 
-#[Object]
+#[ComplexObject]
 impl ReportRow {
     async fn employee(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Employee>> {
         Ctx::new(ctx)?.employee(self.row.employee_id).await
-    }
-    async fn total(&self) -> u64 {
-        self.row.counts.total
-    }
-    async fn done(&self) -> u64 {
-        self.row.counts.done
-    }
-    async fn awaiting_acceptance(&self) -> u64 {
-        self.row.counts.awaiting_acceptance
-    }
-    async fn remaining(&self) -> u64 {
-        self.row.counts.remaining
-    }
-    async fn overdue(&self) -> u64 {
-        self.row.counts.overdue
-    }
-    async fn missed(&self) -> u64 {
-        self.row.counts.missed
-    }
-    /// The earliest due date of work still remaining.
-    async fn oldest_due_at(&self) -> Option<DateTime<Utc>> {
-        self.row.oldest_due_at
     }
     /// BY CONTROLLER: whose submissions wait for this controller, most first.
     async fn awaiting_from(&self) -> Vec<AwaitingFrom> {
@@ -314,7 +305,10 @@ impl AssignmentQuery {
             ReportBy::Debtors => By::Debtors,
         };
         let rows = reports::report(c.db(), c.reach().await?, domain_by, period.id, department_id, c.now()).await.gql()?;
-        Ok(rows.into_iter().map(|row| ReportRow { row, by, period_id: period.id }).collect())
+        Ok(rows
+            .into_iter()
+            .map(|row| ReportRow { counts: row.counts.into(), oldest_due_at: row.oldest_due_at, row, by, period_id: period.id })
+            .collect())
     }
 }
 

@@ -2,13 +2,13 @@
 //! when asked for, from per-request loaders, so a page of 100 employees costs the database
 //! the same number of statements as a page of 5.
 
-use async_graphql::{Context, ID, Object};
+use async_graphql::{ComplexObject, Context, ID, Object, SimpleObject};
 use entity::enums::{AssignmentKind as StoredKind, AssignmentStatus as Stored};
 use entity::{article, assignment, period, proposal};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
 use sea_orm::sea_query::Query;
 
-use super::assignment::{Assignment, AssignmentStatus};
+use super::assignment::{Assignment, AssignmentStatus, WorkCounts};
 use super::context::Ctx;
 use super::kb::{Article, Proposal};
 use super::period::Period;
@@ -34,7 +34,7 @@ impl Summary {
         for a in self.work(&c).await?.iter().filter(|a| a.kind == kind && a.assignee_id == self.employee_id) {
             counts.add(a.status, u64::from(domain::transition::is_overdue(a.status, a.due_at, now)), 1);
         }
-        Ok(WorkTile { counts, employee_id: self.employee_id, period_id: self.period.id, kind })
+        Ok(WorkTile { counts: counts.into(), employee_id: self.employee_id, period_id: self.period.id, kind })
     }
 }
 
@@ -124,38 +124,21 @@ impl ToAcceptTile {
 }
 
 /// Counts of one kind of my work, and the rows behind them.
+#[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct WorkTile {
-    counts: domain::reports::Counts,
+    #[graphql(flatten)]
+    counts: WorkCounts,
+    #[graphql(skip)]
     employee_id: i64,
+    #[graphql(skip)]
     period_id: i64,
+    #[graphql(skip)]
     kind: StoredKind,
 }
 
-#[Object]
+#[ComplexObject]
 impl WorkTile {
-    async fn total(&self) -> u64 {
-        self.counts.total
-    }
-    /// Accepted.
-    async fn done(&self) -> u64 {
-        self.counts.done
-    }
-    /// Submitted, waiting for the controller.
-    async fn awaiting_acceptance(&self) -> u64 {
-        self.counts.awaiting_acceptance
-    }
-    /// To do, in progress or returned: what must reach zero.
-    async fn remaining(&self) -> u64 {
-        self.counts.remaining
-    }
-    /// Remaining and past due.
-    async fn overdue(&self) -> u64 {
-        self.counts.overdue
-    }
-    /// Never submitted before the period closed.
-    async fn missed(&self) -> u64 {
-        self.counts.missed
-    }
     /// The assignments, earliest due first; optionally one status.
     async fn items(
         &self,
