@@ -93,8 +93,8 @@ impl Summary {
         let c = Ctx::new(ctx)?;
         let window = c.policy().await?.average_window.max(1) as usize;
         let results = c.loaders.results.load_one(self.employee_id).await.map_err(|e| internal(&e))?.unwrap_or_default();
-        let last: Vec<i64> = results.iter().take(window).map(|r| r.kpi_x100).collect();
-        Ok((!last.is_empty()).then(|| domain::kpi::round_half_away(last.iter().sum::<i64>() as f64 / last.len() as f64, 1.0) as f64 / 100.0))
+        // Results come newest first (period ids grow with their start dates).
+        Ok(domain::results::mean_x100(results.iter().take(window).map(|r| r.kpi_x100)).map(|x| x as f64 / 100.0))
     }
 }
 
