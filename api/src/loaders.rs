@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use chrono::{DateTime, Utc};
-use entity::{assignment, department, employee, kpi_result, period};
+use entity::{assignment, department, employee, kpi_policy, kpi_result, period};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, Statement};
 
 type Failure = Arc<DbErr>;
@@ -74,6 +74,47 @@ impl Loader<EmployeePeriod> for WorkRows {
                     list.push(row.clone());
                 }
             }
+        }
+        Ok(out)
+    }
+}
+
+/// Submissions waiting for each controller in every open period: the `toAccept` tile.
+/// A period that has ended but not yet closed still counts, since its acceptances are
+/// judged at its close.
+pub struct OpenSubmissions {
+    db: DatabaseConnection,
+}
+
+/// The condition "submitted, in an open period, controlled by one of these".
+pub fn open_submissions(controllers: impl IntoIterator<Item = i64>) -> Condition {
+    use entity::enums::{AssignmentStatus, PeriodStatus};
+    use sea_orm::sea_query::Query;
+    Condition::all()
+        .add(assignment::Column::ControllerId.is_in(controllers))
+        .add(assignment::Column::Status.eq(AssignmentStatus::Submitted))
+        .add(
+            assignment::Column::PeriodId.in_subquery(
+                Query::select().column(period::Column::Id).from(period::Entity).and_where(period::Column::Status.eq(PeriodStatus::Open)).to_owned(),
+            ),
+        )
+}
+
+impl Loader<i64> for OpenSubmissions {
+    type Value = Vec<assignment::Model>;
+    type Error = Failure;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
+        let rows = assignment::Entity::find()
+            .filter(open_submissions(keys.iter().copied()))
+            .order_by_asc(assignment::Column::SubmittedAt)
+            .order_by_asc(assignment::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(Arc::new)?;
+        let mut out: HashMap<i64, Vec<assignment::Model>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        for row in rows {
+            out.entry(row.controller_id).or_default().push(row);
         }
         Ok(out)
     }
@@ -155,6 +196,17 @@ pub struct LiveKpi {
     db: DatabaseConnection,
     company: domain::Company,
     now: DateTime<Utc>,
+    /// Periods (and their policy version, when at hand) the request already read.
+    known: std::sync::Mutex<HashMap<i64, (period::Model, Option<kpi_policy::Model>)>>,
+}
+
+impl LiveKpi {
+    /// Hands over a period the request has read (and its policy version, if it has that
+    /// too), so loading does not read them again.
+    pub fn remember(&self, period: &period::Model, policy: Option<&kpi_policy::Model>) {
+        let policy = policy.filter(|p| p.version == period.policy_version).cloned();
+        self.known.lock().unwrap_or_else(|e| e.into_inner()).insert(period.id, (period.clone(), policy));
+    }
 }
 
 impl Loader<EmployeePeriod> for LiveKpi {
@@ -169,9 +221,20 @@ impl Loader<EmployeePeriod> for LiveKpi {
         periods.sort_unstable();
         periods.dedup();
         for period_id in periods {
-            let Some(period) = period::Entity::find_by_id(period_id).one(&self.db).await.map_err(Arc::new)? else { continue };
+            let known = self.known.lock().unwrap_or_else(|e| e.into_inner()).get(&period_id).cloned();
+            let (period, policy) = match known {
+                Some(found) => found,
+                None => match period::Entity::find_by_id(period_id).one(&self.db).await.map_err(Arc::new)? {
+                    Some(period) => (period, None),
+                    None => continue,
+                },
+            };
+            let policy = match policy {
+                Some(policy) => policy,
+                None => domain::policy::by_version(&self.db, period.policy_version).await.map_err(fail)?,
+            };
+            let rules = domain::policy::rules(&policy);
             let employees: Vec<i64> = keys.iter().filter(|k| k.1 == period_id).map(|k| k.0).collect();
-            let rules = domain::policy::rules(&domain::policy::by_version(&self.db, period.policy_version).await.map_err(fail)?);
             // One employee: only their rows. Several: the whole period's, in the same
             // number of statements.
             let only = if employees.len() == 1 { Some(employees[0]) } else { None };
@@ -191,6 +254,7 @@ pub struct Loaders {
     pub periods: Cached<ById<period::Entity>>,
     pub assignments: Cached<ById<assignment::Entity>>,
     pub work: Cached<WorkRows>,
+    pub open_submissions: Cached<OpenSubmissions>,
     pub new_articles: Cached<CountPerEmployee>,
     pub proposals_to_vote: Cached<CountPerEmployee>,
     pub results: Cached<KpiResults>,
@@ -224,10 +288,11 @@ impl Loaders {
             periods: by_id(db),
             assignments: by_id(db),
             work: cached(WorkRows { db: db.clone() }),
+            open_submissions: cached(OpenSubmissions { db: db.clone() }),
             new_articles: count(NEW_ARTICLES),
             proposals_to_vote: count(PROPOSALS_TO_VOTE),
             results: cached(KpiResults { db: db.clone() }),
-            live_kpi: cached(LiveKpi { db: db.clone(), company, now }),
+            live_kpi: cached(LiveKpi { db: db.clone(), company, now, known: Default::default() }),
         }
     }
 }

@@ -45,13 +45,11 @@ impl Reach {
         }
     }
 
-    /// Whether the principal sees an assignment: as its assignee or controller, or as
-    /// someone who sees its assignee.
+    /// Whether the principal sees an assignment: when they see its assignee or its
+    /// controller (themselves, or someone below them). A manager thus sees what their
+    /// reports control, as part of everything about those reports.
     pub fn sees_assignment(&self, a: &assignment::Model) -> bool {
-        match self {
-            Reach::Team { me, .. } if *me == a.controller_id => true,
-            _ => self.sees_employee(a.assignee_id),
-        }
+        self.sees_employee(a.assignee_id) || self.sees_employee(a.controller_id)
     }
 
     /// The employees whose details are visible, or `None` for everyone.
@@ -60,13 +58,6 @@ impl Reach {
             Reach::All => None,
             Reach::Team { me, below } => Some(std::iter::once(*me).chain(below.iter().copied()).collect()),
             Reach::Nobody => Some(Vec::new()),
-        }
-    }
-
-    pub fn me(&self) -> Option<i64> {
-        match self {
-            Reach::Team { me, .. } => Some(*me),
-            _ => None,
         }
     }
 }
@@ -122,4 +113,57 @@ pub fn require_payroll(who: &Principal) -> DomainResult<()> {
 /// An employee acting as themselves (votes, reads): not a service.
 pub fn require_employee(who: &Principal) -> DomainResult<i64> {
     who.employee_id().ok_or_else(|| DomainError::Forbidden("only an employee may do this".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use entity::enums::{AssignmentKind, AssignmentStatus};
+
+    use super::*;
+
+    fn assignment(assignee_id: i64, controller_id: i64) -> assignment::Model {
+        let at = Utc.with_ymd_and_hms(2026, 11, 20, 0, 0, 0).unwrap();
+        assignment::Model {
+            id: 1,
+            kind: AssignmentKind::Duty,
+            template_id: None,
+            period_id: 1,
+            assignee_id,
+            controller_id,
+            title: String::new(),
+            description: String::new(),
+            weight: 1.0,
+            due_at: at,
+            status: AssignmentStatus::Todo,
+            submitted_at: None,
+            decided_at: None,
+            created_at: at,
+            created_by: None,
+            version: 1,
+        }
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn who_sees_which_assignment() {
+        // Manager 1 has report 2; 3 and 4 are elsewhere.
+        let manager = Reach::Team { me: 1, below: HashSet::from([2]) };
+        let report = Reach::Team { me: 2, below: HashSet::new() };
+        let cases = [
+            // (reach, assignee, controller, sees)
+            (&manager, 2, 3, true),   // their report's work
+            (&manager, 3, 2, true),   // what their report controls
+            (&manager, 3, 1, true),   // what they control themselves
+            (&manager, 3, 4, false),  // nobody of theirs is involved
+            (&report, 2, 3, true),
+            (&report, 1, 2, true),
+            (&report, 1, 3, false),   // their manager's own work
+            (&Reach::All, 3, 4, true),
+            (&Reach::Nobody, 2, 3, false),
+        ];
+        for (reach, assignee, controller, sees) in cases {
+            assert_eq!(reach.sees_assignment(&assignment(assignee, controller)), sees, "{reach:?} {assignee} {controller}");
+        }
+    }
 }

@@ -5,7 +5,7 @@
 //! gets `Conflict`. Every transition appends an `assignment_event`.
 
 use chrono::{DateTime, Utc};
-use entity::enums::{AssignmentStatus, PeriodStatus};
+use entity::enums::AssignmentStatus;
 use entity::{assignment, period};
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
@@ -55,9 +55,7 @@ pub async fn act(
         .one(&txn)
         .await?
         .ok_or(DomainError::NotFound("period"))?;
-    if period.status != PeriodStatus::Open {
-        return Err(DomainError::Conflict("the assignment's period is closed".into()));
-    }
+    crate::close::require_changeable(&txn, &period, now).await?;
     let mut update = assignment::Entity::update_many()
         .col_expr(assignment::Column::Status, Expr::value(to))
         .col_expr(assignment::Column::Version, Expr::col(assignment::Column::Version).add(1));

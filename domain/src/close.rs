@@ -108,6 +108,20 @@ pub async fn due(db: &impl ConnectionTrait, now: DateTime<Utc>) -> DomainResult<
         .collect())
 }
 
+/// Refuses a change to a period that is closed or due to close. Once `ends_at +
+/// close_after_hours` has passed, the scheduled close judges the period as of that instant,
+/// so nothing done later may count, however late the scheduler runs.
+pub async fn require_changeable(db: &impl ConnectionTrait, period: &period::Model, now: DateTime<Utc>) -> DomainResult<()> {
+    if period.status != PeriodStatus::Open {
+        return Err(DomainError::Conflict("the period is closed".into()));
+    }
+    let version = policy::by_version(db, period.policy_version).await?;
+    if close_time(period, &version) <= now {
+        return Err(DomainError::Conflict("the period is due to close and takes no more changes".into()));
+    }
+    Ok(())
+}
+
 /// When a period is due for closing under its policy version.
 fn close_time(period: &period::Model, version: &kpi_policy::Model) -> DateTime<Utc> {
     Duration::try_hours(version.close_after_hours)
@@ -171,10 +185,16 @@ async fn close_one(
     if !marked {
         return Ok(None);
     }
+    // The scheduler judges as of the moment the period fell due, not of when it got to run
+    // (changes stop then, see `require_changeable`); an admin's early close judges now.
+    let as_of = match when {
+        When::Due => Ord::min(close_time(&period, &version), now),
+        When::Ended => now,
+    };
     let missed = mark_missed(&txn, period.id, now).await?;
     let rules = policy::rules(&version);
     let rows = PeriodRows::load(&txn, &period, None).await?;
-    let results = results(&rows, &period, &rules, company.calendar.tz, now);
+    let results = results(&rows, &period, &rules, company.calendar.tz, as_of);
     let written = match fault {
         Some(fault) if fault.after_results < results.len() => {
             insert_results(&txn, &results[..fault.after_results]).await?;

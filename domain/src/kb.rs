@@ -76,22 +76,22 @@ pub async fn mark_read(db: &impl Db, who: &Principal, article_id: i64, now: Date
     if !in_audience(article.department_id, &person) || article.published_at > now {
         return Err(DomainError::NotFound("article"));
     }
-    let existing = article_read::Entity::find()
+    // Insert unless read already (also when a concurrent call just did), then read back.
+    article_read::Entity::insert(article_read::ActiveModel {
+        article_id: Set(article_id),
+        employee_id: Set(me),
+        read_at: Set(now),
+        ..Default::default()
+    })
+    .on_conflict_do_nothing_on([article_read::Column::ArticleId, article_read::Column::EmployeeId])
+    .exec(&txn)
+    .await?;
+    let row = article_read::Entity::find()
         .filter(article_read::Column::ArticleId.eq(article_id))
         .filter(article_read::Column::EmployeeId.eq(me))
         .one(&txn)
-        .await?;
-    let row = match existing {
-        Some(row) => row,
-        None => article_read::ActiveModel {
-            article_id: Set(article_id),
-            employee_id: Set(me),
-            read_at: Set(now),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?,
-    };
+        .await?
+        .ok_or(DomainError::NotFound("article"))?;
     txn.commit().await?;
     Ok(row)
 }

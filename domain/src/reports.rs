@@ -61,15 +61,16 @@ pub fn overdue_condition(now: DateTime<Utc>) -> Condition {
     Condition::all().add(assignment::Column::Status.is_in(UNFINISHED)).add(assignment::Column::DueAt.lt(now))
 }
 
-/// The assignments a principal may see: all for admins; for an employee, those of
-/// themselves and their subtree plus those they control; none for a service.
+/// The assignments a principal may see (the SQL form of `Reach::sees_assignment`): all
+/// for admins; for an employee, those assigned to or controlled by themselves or someone
+/// below them; none for a service.
 pub fn visible(reach: &Reach) -> Condition {
-    match reach {
-        Reach::All => Condition::all(),
-        Reach::Team { me, .. } => Condition::any()
-            .add(assignment::Column::AssigneeId.is_in(reach.visible_ids().unwrap_or_default()))
-            .add(assignment::Column::ControllerId.eq(*me)),
-        Reach::Nobody => Condition::all().add(Expr::val(1).eq(0)),
+    match reach.visible_ids() {
+        None => Condition::all(),
+        Some(ids) if ids.is_empty() => Condition::all().add(Expr::val(1).eq(0)),
+        Some(ids) => Condition::any()
+            .add(assignment::Column::AssigneeId.is_in(ids.clone()))
+            .add(assignment::Column::ControllerId.is_in(ids)),
     }
 }
 
@@ -180,8 +181,9 @@ pub fn fold(by: By, facts: &[(i64, i64, AssignmentStatus, DateTime<Utc>)], now: 
     rows
 }
 
-/// A report over one period, optionally one department, within the principal's reach.
-/// For BY CONTROLLER the reach applies to the controller; otherwise to the assignee.
+/// A report over one period, optionally one department (of the assignees), within the
+/// principal's reach: only visible assignments count, and only rows about visible
+/// employees (the controller for BY CONTROLLER, else the assignee) are kept.
 pub async fn report(
     db: &impl ConnectionTrait,
     reach: &Reach,
@@ -191,7 +193,7 @@ pub async fn report(
     now: DateTime<Utc>,
 ) -> DomainResult<Vec<Row>> {
     let filter = Filter { period_id: Some(period_id), department_id, ..Default::default() };
-    let facts: Vec<(i64, i64, AssignmentStatus, DateTime<Utc>)> = select(&Reach::All, &filter, now)
+    let facts: Vec<(i64, i64, AssignmentStatus, DateTime<Utc>)> = select(reach, &filter, now)
         .select_only()
         .column(assignment::Column::AssigneeId)
         .column(assignment::Column::ControllerId)

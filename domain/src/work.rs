@@ -4,11 +4,12 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::enums::{AssignmentKind, AssignmentStatus, PeriodStatus};
 use entity::{assignment, department, duty_template, employee, kpi_target, period};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 use crate::auth::Principal;
 use crate::db::{Db, begin_write};
-use crate::error::{positive, required_text, unique_as};
+use crate::error::{positive, required_text};
 use crate::periods::record_event;
 use crate::{DomainError, DomainResult, access};
 
@@ -159,8 +160,10 @@ async fn period_for_change(db: &impl ConnectionTrait, id: i64) -> Result<Option<
 async fn open_period_at(db: &impl ConnectionTrait, at: DateTime<Utc>) -> DomainResult<period::Model> {
     period::Entity::find()
         .filter(period::Column::Status.eq(PeriodStatus::Open))
-        .filter(period::Column::StartsAt.lte(at))
-        .filter(period::Column::EndsAt.gt(at))
+        // A due instant at a period's very end (its `ends_at`) belongs to that period, as
+        // generated duties do.
+        .filter(period::Column::StartsAt.lt(at))
+        .filter(period::Column::EndsAt.gte(at))
         .order_by_desc(period::Column::StartsOn)
         .lock_shared()
         .one(db)
@@ -240,9 +243,7 @@ pub async fn update_assignment(
         return Err(DomainError::Conflict(format!("the assignment is already {:?}", current.status)));
     }
     let period = period_for_change(&txn, current.period_id).await?.ok_or(DomainError::NotFound("period"))?;
-    if period.status != PeriodStatus::Open {
-        return Err(DomainError::Conflict("the assignment's period is closed".into()));
-    }
+    crate::close::require_changeable(&txn, &period, now).await?;
     if input.assignee_id.is_some_and(|a| a != current.assignee_id) {
         return Err(DomainError::bad_input("assigneeId", "the assignee of an assignment cannot change; cancel it and create another"));
     }
@@ -271,7 +272,13 @@ pub async fn update_assignment(
         row.controller_id = Set(controller);
     }
     row.version = Set(version + 1);
-    let row = row.update(&txn).await?;
+    // Conditional on the version read above: a transition that committed meanwhile (an
+    // accept, say) makes this a conflict rather than a silent change to settled work.
+    let update = sea_orm::ValidatedUpdateOne::try_from(assignment::Entity::update(row))?;
+    let row = update.filter(assignment::Column::Version.eq(version)).exec(&txn).await.map_err(|e| match e {
+        sea_orm::DbErr::RecordNotUpdated => DomainError::Conflict("the assignment changed meanwhile; read it again".into()),
+        other => DomainError::Db(other),
+    })?;
     txn.commit().await?;
     Ok(row)
 }
@@ -298,38 +305,35 @@ pub async fn set_target(db: &impl Db, who: &Principal, input: TargetInput, now: 
     exists_employee(&txn, "employeeId", employee_id).await?;
     access::require_manager_of(&txn, who, employee_id).await?;
     let period = period_for_change(&txn, period_id).await?.ok_or_else(|| DomainError::bad_input("periodId", "no such period"))?;
-    if period.status != PeriodStatus::Open {
-        return Err(DomainError::Conflict("targets of a closed period cannot change".into()));
-    }
-    let existing = kpi_target::Entity::find()
+    crate::close::require_changeable(&txn, &period, now).await?;
+    // An upsert, so two managers setting the same target at once both succeed.
+    let row = kpi_target::ActiveModel {
+        period_id: Set(period_id),
+        employee_id: Set(employee_id),
+        metric: Set(metric.clone()),
+        target_value: Set(target),
+        actual_value: Set(None),
+        weight: Set(weight),
+        recorded_at: Set(None),
+        recorded_by: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    };
+    kpi_target::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([kpi_target::Column::PeriodId, kpi_target::Column::EmployeeId, kpi_target::Column::Metric])
+                .update_columns([kpi_target::Column::TargetValue, kpi_target::Column::Weight])
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+    let row = kpi_target::Entity::find()
         .filter(kpi_target::Column::PeriodId.eq(period_id))
         .filter(kpi_target::Column::EmployeeId.eq(employee_id))
-        .filter(kpi_target::Column::Metric.eq(metric.clone()))
+        .filter(kpi_target::Column::Metric.eq(metric))
         .one(&txn)
-        .await?;
-    let row = match existing {
-        Some(row) => {
-            let mut row: kpi_target::ActiveModel = row.into();
-            row.target_value = Set(target);
-            row.weight = Set(weight);
-            row.update(&txn).await?
-        }
-        None => kpi_target::ActiveModel {
-            period_id: Set(period_id),
-            employee_id: Set(employee_id),
-            metric: Set(metric),
-            target_value: Set(target),
-            actual_value: Set(None),
-            weight: Set(weight),
-            recorded_at: Set(None),
-            recorded_by: Set(None),
-            created_at: Set(now),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await
-        .map_err(unique_as("metric", "this target exists already"))?,
-    };
+        .await?
+        .ok_or(DomainError::NotFound("KPI target"))?;
     txn.commit().await?;
     Ok(row)
 }
@@ -349,9 +353,7 @@ pub async fn record_actual(db: &impl Db, who: &Principal, target_id: i64, actual
         return Err(DomainError::Forbidden("only the employee's manager or an admin may record an actual".into()));
     }
     let period = period_for_change(&txn, target.period_id).await?.ok_or(DomainError::NotFound("period"))?;
-    if period.status != PeriodStatus::Open {
-        return Err(DomainError::Conflict("targets of a closed period cannot change".into()));
-    }
+    crate::close::require_changeable(&txn, &period, now).await?;
     let mut row: kpi_target::ActiveModel = target.into();
     row.actual_value = Set(Some(actual));
     row.recorded_at = Set(Some(now));

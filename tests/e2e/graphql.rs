@@ -246,3 +246,38 @@ on_both! {
         assert!(queue_head.is_some(), "the demo manager has submissions to accept");
     }
 }
+
+on_both! {
+    async fn an_ended_period_takes_changes_until_its_close_is_due(kind: Kind) {
+        use chrono::TimeZone;
+        let app = TestApp::start(kind).await;
+        app.demo().await;
+        let admin = app.admin().await;
+        let (id, _, assignee, controller) = a_todo(&app, &admin).await;
+        let t_ass = app.token_for_email(&assignee).await;
+        let t_ctl = app.token_for_email(&controller).await;
+        // The period ended at midnight; its close is due a day later. A late submission
+        // still counts, and the controller's queue shows it.
+        app.clock.set(chrono::Utc.with_ymd_and_hms(2026, 12, 1, 6, 0, 0).unwrap());
+        assert_eq!(app.gql(&t_ass, &mutate(&id, "submit"), json!({})).await["submitAssignment"]["status"], "SUBMITTED");
+        let queue = app.gql(&t_ctl, "{ me { summary { toAccept { count items(first: 100) { edges { node { id } } } } } } }", json!({})).await;
+        assert!(queue.to_string().contains(&id), "{queue}");
+        // Once the close is due nothing changes, even while no scheduler runs.
+        let due = chrono::Utc.with_ymd_and_hms(2026, 12, 2, 0, 0, 0).unwrap();
+        app.clock.set(due + chrono::Duration::hours(30));
+        let (_, body) = app.post(Some(&t_ctl), &mutate(&id, "accept"), json!({})).await;
+        assert_eq!(codes(&body), ["CONFLICT"]);
+        // The late tick closes the period as of the due instant: the submission is still
+        // waiting, so the controller missed that acceptance.
+        domain::tick::tick(&app.db, &app.company, app.clock.now()).await.unwrap();
+        let d = app.gql(&admin, "query($id: ID!) { assignment(id: $id) { status period { id status } } }", json!({ "id": id })).await;
+        assert_eq!(d["assignment"]["status"], "SUBMITTED");
+        assert_eq!(d["assignment"]["period"]["status"], "CLOSED");
+        let results = app
+            .gql(&admin, "query($p: ID!) { bonusResults(periodId: $p, first: 100) { edges { node { employee { email } obligations { kind outcome count } } } } }", json!({ "p": d["assignment"]["period"]["id"] }))
+            .await;
+        let mine = results["bonusResults"]["edges"].as_array().unwrap().iter().find(|e| e["node"]["employee"]["email"] == controller.as_str()).unwrap();
+        let missed = mine["node"]["obligations"].as_array().unwrap().iter().find(|o| o["kind"] == "acceptance" && o["outcome"] == "missed");
+        assert!(missed.is_some_and(|o| o["count"].as_u64().unwrap() >= 1), "{mine}");
+    }
+}

@@ -290,7 +290,10 @@ impl AdminMutation {
     /// Admin. Name, e-mail and department are required.
     async fn create_employee(&self, ctx: &Context<'_>, input: EmployeeFields) -> async_graphql::Result<Employee> {
         let c = Ctx::new(ctx)?;
-        Ok(Employee(domain::org::create_employee(c.db(), c.who, input.decode()?, c.now()).await.gql()?))
+        let mut input = input.decode()?;
+        // Hired today, in the company's time zone, unless said otherwise.
+        input.hired_on.get_or_insert(c.state.company.calendar.local_date(c.now()));
+        Ok(Employee(domain::org::create_employee(c.db(), c.who, input, c.now()).await.gql()?))
     }
 
     /// Admin. Changes only the fields given; also moves between departments and managers.
@@ -310,7 +313,10 @@ impl AdminMutation {
     /// Admin. A title and a target (employee or department) are required.
     async fn create_duty_template(&self, ctx: &Context<'_>, input: DutyTemplateFields) -> async_graphql::Result<DutyTemplate> {
         let c = Ctx::new(ctx)?;
-        Ok(DutyTemplate(domain::work::create_template(c.db(), c.who, input.decode()?, c.now()).await.gql()?))
+        let mut input = input.decode()?;
+        // Starting today, in the company's time zone, unless said otherwise.
+        input.starts_on.get_or_insert(c.state.company.calendar.local_date(c.now()));
+        Ok(DutyTemplate(domain::work::create_template(c.db(), c.who, input, c.now()).await.gql()?))
     }
 
     /// Admin.

@@ -3,7 +3,7 @@
 //! the same number of statements as a page of 5.
 
 use async_graphql::{ComplexObject, Context, ID, Object, SimpleObject};
-use entity::enums::{AssignmentKind as StoredKind, AssignmentStatus as Stored};
+use entity::enums::{AssignmentKind as StoredKind, AssignmentStatus as Stored, PeriodStatus};
 use entity::{article, assignment, period, proposal};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
 use sea_orm::sea_query::Query;
@@ -45,16 +45,17 @@ impl Summary {
         Period(self.period.clone())
     }
 
-    /// Submissions of others that I control and must accept or return, oldest first.
+    /// Submissions of others that I control and must accept or return, oldest first: for
+    /// an open period, those of every open period (one that has ended but not closed yet
+    /// still waits for its acceptances); for a closed one, what was left at its close.
     async fn to_accept(&self, ctx: &Context<'_>) -> async_graphql::Result<ToAcceptTile> {
         let c = Ctx::new(ctx)?;
-        let count = self
-            .work(&c)
-            .await?
-            .iter()
-            .filter(|a| a.controller_id == self.employee_id && a.status == Stored::Submitted)
-            .count() as u64;
-        Ok(ToAcceptTile { count, employee_id: self.employee_id, period_id: self.period.id })
+        let count = if self.period.status == PeriodStatus::Open {
+            c.loaders.open_submissions.load_one(self.employee_id).await.map_err(|e| internal(&e))?.map_or(0, |rows| rows.len())
+        } else {
+            self.work(&c).await?.iter().filter(|a| a.controller_id == self.employee_id && a.status == Stored::Submitted).count()
+        };
+        Ok(ToAcceptTile { count: count as u64, employee_id: self.employee_id, period: self.period.clone() })
     }
 
     /// My job duties (generated from templates).
@@ -85,6 +86,7 @@ impl Summary {
     /// has passed, as if the period closed now; for a closed period, its result.
     async fn current_kpi(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<f64>> {
         let c = Ctx::new(ctx)?;
+        c.loaders.live_kpi.loader().remember(&self.period, Some(c.policy().await?));
         c.loaders.live_kpi.load_one((self.employee_id, self.period.id)).await.map_err(|e| internal(&e))
     }
 
@@ -102,7 +104,7 @@ impl Summary {
 pub struct ToAcceptTile {
     count: u64,
     employee_id: i64,
-    period_id: i64,
+    period: period::Model,
 }
 
 #[Object]
@@ -113,10 +115,15 @@ impl ToAcceptTile {
     /// Oldest submission first.
     async fn items(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Page<Assignment>> {
         let c = Ctx::new(ctx)?;
-        let q = assignment::Entity::find()
-            .filter(assignment::Column::ControllerId.eq(self.employee_id))
-            .filter(assignment::Column::PeriodId.eq(self.period_id))
-            .filter(assignment::Column::Status.eq(Stored::Submitted))
+        let mut q = assignment::Entity::find();
+        q = if self.period.status == PeriodStatus::Open {
+            q.filter(crate::loaders::open_submissions([self.employee_id]))
+        } else {
+            q.filter(assignment::Column::ControllerId.eq(self.employee_id))
+                .filter(assignment::Column::PeriodId.eq(self.period.id))
+                .filter(assignment::Column::Status.eq(Stored::Submitted))
+        };
+        let q = q
             .order_by_asc(assignment::Column::SubmittedAt)
             .order_by_asc(assignment::Column::Id);
         page_by_offset(&c, q, PageArgs::new(first, after), Assignment).await
@@ -249,8 +256,11 @@ pub async fn prefetch(c: &Ctx<'_>, summary: async_graphql::Lookahead<'_>, employ
     let ids: Vec<i64> = employee_ids.iter().copied().filter(|id| reach.sees_employee(*id)).collect();
     let asks = |tile: &str| summary.field(tile).exists();
     let period = c.current_period().await?.map(|p| p.id);
+    if asks("toAccept") {
+        c.loaders.open_submissions.load_many(ids.iter().copied()).await.map_err(|e| internal(&e))?;
+    }
     if let Some(period) = period
-        && (asks("toAccept") || asks("duties") || asks("additional"))
+        && (asks("duties") || asks("additional"))
     {
         c.loaders.work.load_many(ids.iter().map(|id| (*id, period))).await.map_err(|e| internal(&e))?;
     }
@@ -260,9 +270,11 @@ pub async fn prefetch(c: &Ctx<'_>, summary: async_graphql::Lookahead<'_>, employ
     if asks("proposalsToVote") {
         c.loaders.proposals_to_vote.load_many(ids.iter().copied()).await.map_err(|e| internal(&e))?;
     }
-    if let Some(period) = period
+    if let Some(period) = c.current_period().await?
         && asks("currentKpi")
     {
+        c.loaders.live_kpi.loader().remember(period, Some(c.policy().await?));
+        let period = period.id;
         c.loaders.live_kpi.load_many(ids.iter().map(|id| (*id, period))).await.map_err(|e| internal(&e))?;
     }
     if asks("averageKpi") {
