@@ -409,8 +409,9 @@ async fn with_request_data(
     state: &AppState,
     principal: Option<&(Principal, Option<entity::employee::Model>)>,
 ) -> async_graphql::Request {
-    let loaders = Loaders::new(&state.db, state.company, state.clock.now());
-    let r = r.data(state.clone()).data(RequestCache::default());
+    let now = state.clock.now();
+    let loaders = Loaders::new(&state.db, state.company, now);
+    let r = r.data(state.clone()).data(RequestCache::new(now));
     match principal {
         Some((who, person)) => {
             if let Some(person) = person {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use chrono::{DateTime, Utc};
-use entity::{assignment, department, employee, kpi_policy, kpi_result, period};
+use entity::{assignment, assignment_event, department, employee, kpi_adjustment, kpi_policy, kpi_result, period, vote};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, Statement};
 
 type Failure = Arc<DbErr>;
@@ -39,6 +39,71 @@ by_id_loader!(employee);
 by_id_loader!(department);
 by_id_loader!(period);
 by_id_loader!(assignment);
+
+/// Loads the rows of one entity that belong to each of many parents, oldest first.
+pub struct ChildrenOf<E> {
+    db: DatabaseConnection,
+    _entity: std::marker::PhantomData<E>,
+}
+
+impl Loader<i64> for ChildrenOf<assignment_event::Entity> {
+    type Value = Vec<assignment_event::Model>;
+    type Error = Failure;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
+        let rows = assignment_event::Entity::find()
+            .filter(assignment_event::Column::AssignmentId.is_in(keys.iter().copied()))
+            .order_by_asc(assignment_event::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(Arc::new)?;
+        Ok(group(rows, |r| r.assignment_id))
+    }
+}
+
+impl Loader<i64> for ChildrenOf<kpi_adjustment::Entity> {
+    type Value = Vec<kpi_adjustment::Model>;
+    type Error = Failure;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
+        let rows = kpi_adjustment::Entity::find()
+            .filter(kpi_adjustment::Column::ResultId.is_in(keys.iter().copied()))
+            .order_by_asc(kpi_adjustment::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(Arc::new)?;
+        Ok(group(rows, |r| r.result_id))
+    }
+}
+
+/// Rows grouped by their parent, keeping their order.
+fn group<T>(rows: Vec<T>, parent: impl Fn(&T) -> i64) -> HashMap<i64, Vec<T>> {
+    let mut out: HashMap<i64, Vec<T>> = HashMap::new();
+    for row in rows {
+        out.entry(parent(&row)).or_default().push(row);
+    }
+    out
+}
+
+/// An employee's vote on each of many proposals: key `(proposal, employee)`.
+pub struct Votes {
+    db: DatabaseConnection,
+}
+
+impl Loader<(i64, i64)> for Votes {
+    type Value = vote::Model;
+    type Error = Failure;
+
+    async fn load(&self, keys: &[(i64, i64)]) -> Result<HashMap<(i64, i64), vote::Model>, Self::Error> {
+        let rows = vote::Entity::find()
+            .filter(vote::Column::ProposalId.is_in(keys.iter().map(|k| k.0)))
+            .filter(vote::Column::EmployeeId.is_in(keys.iter().map(|k| k.1)))
+            .all(&self.db)
+            .await
+            .map_err(Arc::new)?;
+        Ok(rows.into_iter().map(|v| ((v.proposal_id, v.employee_id), v)).collect())
+    }
+}
 
 /// The key of per-employee, per-period data.
 pub type EmployeePeriod = (i64, i64);
@@ -254,6 +319,9 @@ pub struct Loaders {
     pub periods: Cached<ById<period::Entity>>,
     pub assignments: Cached<ById<assignment::Entity>>,
     pub work: Cached<WorkRows>,
+    pub events: Cached<ChildrenOf<assignment_event::Entity>>,
+    pub adjustments: Cached<ChildrenOf<kpi_adjustment::Entity>>,
+    pub votes: Cached<Votes>,
     pub open_submissions: Cached<OpenSubmissions>,
     pub new_articles: Cached<CountPerEmployee>,
     pub proposals_to_vote: Cached<CountPerEmployee>,
@@ -288,6 +356,9 @@ impl Loaders {
             periods: by_id(db),
             assignments: by_id(db),
             work: cached(WorkRows { db: db.clone() }),
+            events: cached(ChildrenOf { db: db.clone(), _entity: std::marker::PhantomData }),
+            adjustments: cached(ChildrenOf { db: db.clone(), _entity: std::marker::PhantomData }),
+            votes: cached(Votes { db: db.clone() }),
             open_submissions: cached(OpenSubmissions { db: db.clone() }),
             new_articles: count(NEW_ARTICLES),
             proposals_to_vote: count(PROPOSALS_TO_VOTE),

@@ -5,7 +5,6 @@
 //! gets `Conflict`. Every transition appends an `assignment_event`.
 
 use chrono::{DateTime, Utc};
-use entity::enums::AssignmentStatus;
 use entity::{assignment, period};
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
@@ -76,14 +75,4 @@ pub async fn act(
     let changed = assignment::Entity::find_by_id(id).one(&txn).await?.ok_or(DomainError::NotFound("assignment"))?;
     txn.commit().await?;
     Ok(changed)
-}
-
-/// Whether an assignment is overdue at `now`.
-pub fn overdue(a: &assignment::Model, now: DateTime<Utc>) -> bool {
-    crate::transition::is_overdue(a.status, a.due_at, now)
-}
-
-/// Statuses that still count as work left.
-pub fn is_unfinished(status: AssignmentStatus) -> bool {
-    crate::transition::UNFINISHED.contains(&status)
 }

@@ -66,12 +66,9 @@ pub struct CloseFault {
 const CHUNK: usize = 200;
 
 /// Closes every open period whose `ends_at + close_after_hours` (of the period's policy
-/// version) is at or before `now`, oldest first, each in its own transaction.
-pub async fn close_due(db: &impl Db, company: &Company, now: DateTime<Utc>) -> DomainResult<Vec<Closed>> {
-    close_due_with_fault(db, company, now, None).await
-}
-
-/// [`close_due`] with a failure injected into the first close, for tests.
+/// version) is at or before `now`, oldest first, each in its own transaction, with a
+/// failure injected into the first close: for the test that a failed close leaves
+/// nothing behind. The scheduler's tick closes period by period with [`close_if_due`].
 #[doc(hidden)]
 pub async fn close_due_with_fault(
     db: &impl Db,
@@ -341,23 +338,6 @@ pub fn tally_json(e: &Evaluation) -> serde_json::Value {
 /// Whether an employee is active on any day of `[starts_on, ends_on]`.
 pub fn active_in(e: &employee::Model, starts_on: NaiveDate, ends_on: NaiveDate) -> bool {
     e.hired_on <= ends_on && e.left_on.is_none_or(|left| left >= starts_on)
-}
-
-/// Every employee's judged obligations of a period as of `as_of` (the close instant), for
-/// reports and tests; [`close_due`] and [`live_kpi`] build the same from the same rows.
-pub async fn obligations(
-    db: &impl ConnectionTrait,
-    company: &Company,
-    period: &period::Model,
-    policy: &Policy,
-    as_of: DateTime<Utc>,
-) -> DomainResult<HashMap<i64, Vec<Obligation>>> {
-    let rows = PeriodRows::load(db, period, None).await?;
-    let mut by_employee: HashMap<i64, Vec<Obligation>> = HashMap::new();
-    for o in owed(&rows, policy, company.calendar.tz, as_of) {
-        by_employee.entry(o.employee_id).or_default().push(o.obligation);
-    }
-    Ok(by_employee)
 }
 
 /// The "current KPI" of DESIGN section 3: the KPI formula under the period's policy over

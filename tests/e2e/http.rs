@@ -168,6 +168,12 @@ on_both! {
         eprintln!("statements with currentKpi: me = {me}, employees(first: 5) = {five}, employees(first: 100) = {hundred}");
         assert_eq!(five, hundred);
         assert!(hundred <= 20 && me <= 16, "{me} / {hundred}");
+        // Lists of assignments with their history and people: also independent of size.
+        let list = |n: usize| format!("{{ assignments(first: {n}) {{ edges {{ node {{ title assignee {{ name }} controller {{ name }} period {{ startsOn }} events {{ to actor {{ name }} }} }} }} }} }}");
+        let five = app.statements_for(&admin_person, &list(5)).await;
+        let hundred = app.statements_for(&admin_person, &list(100)).await;
+        eprintln!("statements: assignments(first: 5) with events = {five}, (first: 100) = {hundred}");
+        assert_eq!(five, hundred);
     }
 }
 

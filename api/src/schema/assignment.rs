@@ -8,9 +8,8 @@ use domain::reports::{self, By, Counts, Filter};
 use domain::transition::Action;
 use entity::assignment;
 use entity::enums::{AssignmentKind as StoredKind, AssignmentStatus as Stored};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use super::context::{Ctx, db};
+use super::context::Ctx;
 use super::org::Employee;
 use super::period::Period;
 use crate::error::{OrGql, internal, not_found};
@@ -87,13 +86,8 @@ impl Assignment {
     }
     /// Every transition, oldest first.
     async fn events(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AssignmentEvent>> {
-        let c = Ctx::new(ctx)?;
-        let rows = db(entity::assignment_event::Entity::find()
-            .filter(entity::assignment_event::Column::AssignmentId.eq(self.0.id))
-            .order_by_asc(entity::assignment_event::Column::Id)
-            .all(c.db())
-            .await)?;
-        Ok(rows.into_iter().map(AssignmentEvent).collect())
+        let rows = Ctx::new(ctx)?.loaders.events.load_one(self.0.id).await.map_err(|e| internal(&e))?;
+        Ok(rows.unwrap_or_default().into_iter().map(AssignmentEvent).collect())
     }
 }
 
@@ -180,9 +174,39 @@ impl AssignmentFilter {
 }
 
 /// A page of visible assignments matching a filter, oldest first.
-pub async fn list(c: &Ctx<'_>, filter: &Filter, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Page<Assignment>> {
+///
+/// What the page's nodes ask for (people, period, events and their actors) is loaded up
+/// front, one statement per kind, so the cost of a page does not depend on its size.
+pub async fn list(
+    c: &Ctx<'_>,
+    node: async_graphql::Lookahead<'_>,
+    filter: &Filter,
+    args: PageArgs,
+) -> async_graphql::Result<Page<Assignment>> {
     let q = reports::select(c.reach().await?, filter, c.now());
-    page(c, q, assignment::Column::Id, Order::Ascending, PageArgs::new(first, after), |a| a.id, Assignment).await
+    let page = page(c, q, assignment::Column::Id, Order::Ascending, args, |a| a.id, Assignment).await?;
+    let rows: Vec<&assignment::Model> = page.edges.iter().map(|e| &e.node.0).collect();
+    let failed = |e: std::sync::Arc<sea_orm::DbErr>| internal(&e);
+    let mut people: Vec<i64> = Vec::new();
+    if node.field("assignee").exists() {
+        people.extend(rows.iter().map(|a| a.assignee_id));
+    }
+    if node.field("controller").exists() {
+        people.extend(rows.iter().map(|a| a.controller_id));
+    }
+    if node.field("period").exists() {
+        c.loaders.periods.load_many(rows.iter().map(|a| a.period_id)).await.map_err(failed)?;
+    }
+    if node.field("events").exists() {
+        let events = c.loaders.events.load_many(rows.iter().map(|a| a.id)).await.map_err(failed)?;
+        if node.field("events").field("actor").exists() {
+            people.extend(events.values().flatten().filter_map(|e| e.actor_id));
+        }
+    }
+    if !people.is_empty() {
+        c.loaders.employees.load_many(people).await.map_err(failed)?;
+    }
+    Ok(page)
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -236,7 +260,7 @@ impl ReportRow {
                 filter.overdue = Some(true);
             }
         }
-        list(&c, &filter, first, after).await
+        list(&c, ctx.look_ahead().field("edges").field("node"), &filter, PageArgs::new(first, after)).await
     }
 }
 
@@ -277,7 +301,7 @@ impl AssignmentQuery {
     ) -> async_graphql::Result<AssignmentList> {
         let c = Ctx::new(ctx)?;
         let filter = filter.unwrap_or_default().decode()?;
-        let page = list(&c, &filter, first, after).await?;
+        let page = list(&c, ctx.look_ahead().field("edges").field("node"), &filter, PageArgs::new(first, after)).await?;
         let mut out = AssignmentList::with_additional_fields(
             page.has_previous_page,
             page.has_next_page,

@@ -16,10 +16,11 @@ use crate::AppState;
 use crate::error::{OrGql, internal, not_found, unauthenticated};
 use crate::loaders::Loaders;
 
-/// Per-request data computed at most once: the principal's reach, the current period and
-/// the policy in force.
-#[derive(Default)]
+/// Per-request data computed at most once: the request's `now` (one instant for every
+/// field, so counts and flags in one answer agree), the principal's reach, the current
+/// period and the policy in force.
 pub struct RequestCache {
+    now: DateTime<Utc>,
     reach: OnceCell<Reach>,
     current_period: OnceCell<Option<period::Model>>,
     policy: OnceCell<kpi_policy::Model>,
@@ -30,6 +31,12 @@ pub struct Ctx<'a> {
     pub who: &'a Principal,
     pub loaders: &'a Loaders,
     cache: &'a RequestCache,
+}
+
+impl RequestCache {
+    pub fn new(now: DateTime<Utc>) -> Self {
+        RequestCache { now, reach: OnceCell::new(), current_period: OnceCell::new(), policy: OnceCell::new() }
+    }
 }
 
 impl<'a> Ctx<'a> {
@@ -45,7 +52,7 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn now(&self) -> DateTime<Utc> {
-        self.state.clock.now()
+        self.cache.now
     }
 
     pub fn db(&self) -> &sea_orm::DatabaseConnection {

@@ -4,7 +4,7 @@ use async_graphql::{Context, Enum, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 use entity::enums::VoteChoice as Stored;
 use entity::{article, proposal};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::EntityTrait;
 
 use super::assignment::mirror_enum;
 use super::context::{Ctx, db};
@@ -79,11 +79,7 @@ impl Proposal {
     async fn my_vote(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<VoteChoice>> {
         let c = Ctx::new(ctx)?;
         let Some(me) = c.who.employee_id() else { return Ok(None) };
-        let vote = db(entity::vote::Entity::find()
-            .filter(entity::vote::Column::ProposalId.eq(self.0.id))
-            .filter(entity::vote::Column::EmployeeId.eq(me))
-            .one(c.db())
-            .await)?;
+        let vote = c.loaders.votes.load_one((self.0.id, me)).await.map_err(|e| crate::error::internal(&e))?;
         Ok(vote.map(|v| v.choice.into()))
     }
 }

@@ -94,13 +94,8 @@ impl KpiResult {
     }
     /// Corrections, oldest first.
     async fn adjustments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<KpiAdjustment>> {
-        let c = Ctx::new(ctx)?;
-        let rows = db(kpi_adjustment::Entity::find()
-            .filter(kpi_adjustment::Column::ResultId.eq(self.0.id))
-            .order_by_asc(kpi_adjustment::Column::Id)
-            .all(c.db())
-            .await)?;
-        Ok(rows.into_iter().map(KpiAdjustment).collect())
+        let rows = Ctx::new(ctx)?.loaders.adjustments.load_one(self.0.id).await.map_err(|e| crate::error::internal(&e))?;
+        Ok(rows.unwrap_or_default().into_iter().map(KpiAdjustment).collect())
     }
 }
 

@@ -4,29 +4,15 @@ use async_graphql::{Context, Enum, ID, Object};
 use chrono::{DateTime, Utc};
 use entity::enums::PeriodStatus as Stored;
 use entity::period;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::EntityTrait;
 
-use super::context::{Ctx, db};
+use super::assignment::mirror_enum;
+use super::context::Ctx;
 use super::scalars::Date;
 use crate::id::{Kind, encode};
 use crate::paging::{PageArgs, Order, Page, page};
 
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
-pub enum PeriodStatus {
-    Open,
-    Closing,
-    Closed,
-}
-
-impl From<Stored> for PeriodStatus {
-    fn from(s: Stored) -> Self {
-        match s {
-            Stored::Open => PeriodStatus::Open,
-            Stored::Closing => PeriodStatus::Closing,
-            Stored::Closed => PeriodStatus::Closed,
-        }
-    }
-}
+mirror_enum!(PeriodStatus <=> Stored { Open, Closing, Closed });
 
 /// A work period: local dates and the UTC instants of their midnights.
 pub struct Period(pub period::Model);
@@ -69,15 +55,7 @@ pub struct PeriodQuery;
 impl PeriodQuery {
     /// The open period containing now; when the scheduler is behind, the newest open one.
     async fn current_period(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Period>> {
-        let c = Ctx::new(ctx)?;
-        let now = c.now();
-        let row = db(period::Entity::find()
-            .filter(period::Column::Status.eq(Stored::Open))
-            .filter(period::Column::StartsAt.lte(now))
-            .order_by_desc(period::Column::StartsOn)
-            .one(c.db())
-            .await)?;
-        Ok(row.map(Period))
+        Ok(Ctx::new(ctx)?.current_period().await?.cloned().map(Period))
     }
 
     /// All periods, newest first.
