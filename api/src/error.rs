@@ -1,5 +1,5 @@
 //! Domain errors become GraphQL errors with `extensions.code`. Internal errors are logged
-//! once, here, with a request id, and sent without their internals.
+//! once, here, with an error id that the client also gets, and sent without their internals.
 
 use async_graphql::{Error, ErrorExtensions};
 use domain::DomainError;
@@ -47,12 +47,12 @@ pub fn from_domain(err: DomainError) -> Error {
 }
 
 pub fn internal(err: &dyn std::fmt::Display) -> Error {
-    let request_id = next_request_id();
-    tracing::error!(request.id = request_id, error = %err, "internal error");
-    Error::new(format!("internal error (request {request_id})")).extend_with(|_, e| e.set("code", code::INTERNAL))
+    let error_id = next_error_id();
+    tracing::error!(error.id = error_id, error = %err, "internal error");
+    Error::new(format!("internal error (id {error_id}); the server log has the details")).extend_with(|_, e| e.set("code", code::INTERNAL))
 }
 
-fn next_request_id() -> String {
+fn next_error_id() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
     format!("{:x}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))

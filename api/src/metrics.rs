@@ -29,19 +29,29 @@ pub fn render() -> Response {
     Response::builder().content_type("text/plain; version=0.0.4").body(handle().render())
 }
 
-/// Counts and times every request, labelled by route and status.
+/// Counts and times every request, labelled by route and status, and runs it in a span
+/// with a request id (logged with anything the request logs, and sent as `x-request-id`).
 pub async fn measure<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    use tracing::Instrument;
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let request_id = format!("{:x}-{}", std::process::id(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let span = tracing::info_span!("request", request.id = %request_id, method = %req.method(), path = %req.uri().path());
     let route = match req.uri().path() {
         p @ ("/graphql" | "/" | "/healthz" | "/readyz" | "/metrics" | "/export/bonus.csv") => p.to_owned(),
         _ => "other".to_owned(),
     };
     let started = Instant::now();
-    let response = next.call(req).await.map(IntoResponse::into_response);
+    let response = next.call(req).instrument(span).await.map(IntoResponse::into_response);
     let status = match &response {
         Ok(r) => r.status().as_u16(),
         Err(e) => e.status().as_u16(),
     };
     metrics::counter!("zeroboard_http_requests_total", "route" => route.clone(), "status" => status.to_string()).increment(1);
     metrics::histogram!("zeroboard_http_request_duration_seconds", "route" => route).record(started.elapsed().as_secs_f64());
-    response
+    response.map(|mut r| {
+        if let Ok(value) = request_id.parse() {
+            r.headers_mut().insert("x-request-id", value);
+        }
+        r
+    })
 }

@@ -102,6 +102,19 @@ on_both! {
         for (field, query, vars, want) in reads {
             assert_eq!(row(&app, &w, field, query, vars).await, expect(want), "{field} (columns: {WHO:?})");
         }
+        // The directory shows names and departments to everyone; e-mail and dates only to
+        // the person, those above them, admins and payroll.
+        let mut email = Vec::new();
+        for token in &w.tokens {
+            let (_, body) = app.post(token.as_deref(), "query($e: ID!) { employee(id: $e) { name email hiredOn } }", json!({ "e": irina })).await;
+            email.push(match codes(&body).first() {
+                Some(c) => c.clone(),
+                None if body["data"]["employee"]["email"].is_string() && body["data"]["employee"]["hiredOn"].is_string() => "SHOWN".into(),
+                None if body["data"]["employee"]["name"].is_string() && body["data"]["employee"]["email"].is_null() => "HIDDEN".into(),
+                None => format!("{body}"),
+            });
+        }
+        assert_eq!(email, expect("UNAUTHENTICATED HIDDEN SHOWN HIDDEN SHOWN HIDDEN SHOWN SHOWN SHOWN"), "private fields (columns: {WHO:?})");
         // Lists are narrowed, not refused: who finds Irina's assignment in `assignments`?
         let mut found = Vec::new();
         for token in &w.tokens {

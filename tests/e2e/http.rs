@@ -240,5 +240,9 @@ on_both! {
         let count: f64 = line.and_then(|l| l.rsplit(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0.0);
         assert!(count >= 1.0, "{text}");
         assert!(text.contains("zeroboard_http_request_duration_seconds_bucket"), "{text}");
+        // Every answer names its request, as the logs do.
+        let resp = app.http.get(format!("{}/healthz", app.base)).send().await.unwrap();
+        let id = resp.headers().get("x-request-id").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        assert!(!id.is_empty());
     }
 }

@@ -14,6 +14,11 @@ const TABLES: [&str; 16] = [
     "kpi_target", "kpi_result", "kpi_adjustment", "article", "article_read", "proposal", "vote", "scheduler_run",
 ];
 
+/// Whether a statement failed on a unique key (not on some other constraint).
+fn unique_violation(r: &Result<sea_orm::ExecResult, sea_orm::DbErr>) -> bool {
+    matches!(r.as_ref().map_err(|e| e.sql_err()), Err(Some(sea_orm::SqlErr::UniqueConstraintViolation(_))))
+}
+
 async fn table_exists(db: &impl ConnectionTrait, table: &str) -> bool {
     db.execute_unprepared(&format!("SELECT 1 FROM {table} WHERE 1 = 0")).await.is_ok()
 }
@@ -49,7 +54,7 @@ on_both! {
                  SELECT department_id, 'Copy', upper(email), role, hired_on, created_at FROM employee WHERE id = 1",
             )
             .await;
-        assert!(dup.is_err(), "case-insensitive e-mail uniqueness");
+        assert!(unique_violation(&dup), "case-insensitive e-mail uniqueness");
         // One period per start date.
         let dup = db
             .execute_unprepared(
@@ -57,7 +62,7 @@ on_both! {
                  SELECT starts_on, ends_on, starts_at, ends_at, status, policy_version, cadence, opened_at FROM period",
             )
             .await;
-        assert!(dup.is_err(), "one period per start date");
+        assert!(unique_violation(&dup), "one period per start date");
         // One duty per template, period and assignee.
         let dup = db
             .execute_unprepared(
@@ -66,14 +71,17 @@ on_both! {
                  description, weight, due_at, status, created_at, version FROM assignment WHERE template_id IS NOT NULL",
             )
             .await;
-        assert!(dup.is_err(), "one duty per template, period and assignee");
+        assert!(unique_violation(&dup), "one duty per template, period and assignee");
         // A foreign key to nowhere.
         let orphan = db
             .execute_unprepared(
                 "INSERT INTO article_read (article_id, employee_id, read_at) VALUES (999999, 1, '2026-01-01 00:00:00+00:00')",
             )
             .await;
-        assert!(orphan.is_err(), "foreign keys are enforced");
+        assert!(
+            matches!(orphan.as_ref().map_err(|e| e.sql_err()), Err(Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_)))),
+            "foreign keys are enforced: {orphan:?}"
+        );
         // An assignee controlling their own assignment.
         let own = db.execute_unprepared("UPDATE assignment SET controller_id = assignee_id").await;
         assert!(own.is_err(), "controller is never the assignee");

@@ -11,6 +11,7 @@ mod scalars;
 mod summary;
 
 use async_graphql::{Context, EmptySubscription, ID, Interface, MergedObject, Object, Schema};
+use sea_orm::EntityTrait;
 
 pub use context::{Ctx, RequestCache};
 
@@ -64,7 +65,31 @@ impl NodeQuery {
             Kind::Department => c.department(n).await?.map(Node::Department),
             Kind::Period => c.period(n).await?.map(Node::Period),
             Kind::Assignment => assignment::load_visible(&c, n).await?.map(Node::Assignment),
+            Kind::Article => {
+                let row = context::db(entity::article::Entity::find_by_id(n).one(c.db()).await)?;
+                match row {
+                    Some(a) if in_audience(&c, a.department_id).await? => Some(Node::Article(kb::Article(a))),
+                    _ => None,
+                }
+            }
+            Kind::Proposal => {
+                let row = context::db(entity::proposal::Entity::find_by_id(n).one(c.db()).await)?;
+                match row {
+                    Some(p) if in_audience(&c, p.department_id).await? => Some(Node::Proposal(kb::Proposal(p))),
+                    _ => None,
+                }
+            }
             _ => None,
         })
     }
+}
+
+/// Whether the principal is in an audience (`None`: everyone); admins see every audience.
+async fn in_audience(c: &Ctx<'_>, department: Option<i64>) -> async_graphql::Result<bool> {
+    let Some(department) = department else { return Ok(true) };
+    if c.who.is_admin() {
+        return Ok(true);
+    }
+    let Some(me) = c.who.employee_id() else { return Ok(false) };
+    Ok(c.employee(me).await?.is_some_and(|e| e.0.department_id == department))
 }

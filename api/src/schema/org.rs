@@ -20,6 +20,15 @@ mirror_enum!(Role <=> StoredRole { Employee, Manager, Admin });
 /// A person in the company directory.
 pub struct Employee(pub employee::Model);
 
+impl Employee {
+    /// Whether the principal may see this person's private fields: themselves, those
+    /// above them, admins and payroll.
+    async fn private(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let c = Ctx::new(ctx)?;
+        Ok(c.who.has_scope(domain::auth::Scope::PayrollRead) || c.reach().await?.sees_employee(self.0.id))
+    }
+}
+
 #[Object]
 impl Employee {
     pub async fn id(&self) -> ID {
@@ -30,8 +39,10 @@ impl Employee {
         &self.0.name
     }
 
-    async fn email(&self) -> &str {
-        &self.0.email
+    /// Visible to the employee, those above them, admins and payroll; null for others,
+    /// who see the directory's names and departments only.
+    async fn email(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        Ok(self.private(ctx).await?.then_some(self.0.email.as_str()))
     }
 
     async fn role(&self) -> Role {
@@ -50,13 +61,14 @@ impl Employee {
         }
     }
 
-    async fn hired_on(&self) -> Date {
-        Date(self.0.hired_on)
+    /// Visible like `email`.
+    async fn hired_on(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Date>> {
+        Ok(self.private(ctx).await?.then_some(Date(self.0.hired_on)))
     }
 
-    /// The last working day; null while employed.
-    async fn left_on(&self) -> Option<Date> {
-        self.0.left_on.map(Date)
+    /// The last working day; null while employed (and for those who may not see it).
+    async fn left_on(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Date>> {
+        Ok(if self.private(ctx).await? { self.0.left_on.map(Date) } else { None })
     }
 
     /// The tiles of this employee for a period (default: the current one). Yours, your
