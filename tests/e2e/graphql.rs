@@ -141,6 +141,7 @@ on_both! {
         assert_eq!(c["total"], count(&|n| n["status"] != "CANCELLED"));
         assert_eq!(c["done"], count(&|n| n["status"] == "ACCEPTED"));
         assert_eq!(c["awaitingAcceptance"], count(&|n| n["status"] == "SUBMITTED"));
+        assert_eq!(c["remaining"], count(&|n| ["TODO", "IN_PROGRESS", "RETURNED"].contains(&n["status"].as_str().unwrap())));
         assert_eq!(c["overdue"], count(&|n| n["overdue"] == true));
         assert!(c["overdue"].as_u64().unwrap() > 0, "the demo has overdue work");
         let overdue = app.gql(&admin, "query($p: ID!) { assignments(first: 100, filter: { overdue: true, periodId: $p }) { totalCount } }", json!({ "p": current })).await;
@@ -165,7 +166,11 @@ on_both! {
             assert_eq!(r["assignments"]["totalCount"], r["awaitingAcceptance"]);
         }
 
-        // A manager's report covers their subtree only.
+        // A manager's report covers their subtree only, and its counts are theirs.
+        let by_assignee = app.gql(&admin, "{ assignmentReport(by: ASSIGNEE) { employee { email } total remaining missed } }", json!({})).await;
+        let summed: u64 = by_assignee["assignmentReport"].as_array().unwrap().iter().map(|r| r["total"].as_u64().unwrap()).sum();
+        assert_eq!(summed, c["total"].as_u64().unwrap(), "the rows add up to the period's total");
+        assert!(by_assignee["assignmentReport"].as_array().unwrap().iter().all(|r| r["missed"] == 0), "nothing is missed in an open period");
         let manager = app.token_for_email("dmitry.orlov@zeroboard.demo").await;
         let d = app.gql(&manager, "{ assignmentReport(by: ASSIGNEE) { employee { department { name } manager { email } } total } }", json!({})).await;
         let rows = d["assignmentReport"].as_array().unwrap();
