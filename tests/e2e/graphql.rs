@@ -13,18 +13,34 @@ const TILES: &str = "{ me { summary { period { id }
   averageKpi currentKpi
   knowledgeBaseNew { count } proposalsToVote { count } } } }";
 
-/// The first TODO assignment of the demo, with its assignee and controller e-mails.
-async fn a_todo(app: &TestApp, admin: &str) -> (String, String, String, String) {
+/// The demo's first TODO duty, seen by an admin service token.
+struct Todo {
+    id: String,
+    assignee: String,
+    controller: String,
+    /// Tokens of the admin service, the assignee and the controller.
+    admin: String,
+    t_ass: String,
+    t_ctl: String,
+}
+
+/// Loads the demo and picks its first TODO duty, with tokens for the people involved.
+async fn a_todo(app: &TestApp) -> Todo {
+    app.demo().await;
+    let admin = app.admin().await;
     let d = app
-        .gql(admin, "{ assignments(first: 100, filter: { status: TODO, kind: DUTY }) { edges { node { id title assignee { email } controller { email } } } } }", json!({}))
+        .gql(&admin, "{ assignments(first: 100, filter: { status: TODO, kind: DUTY }) { edges { node { id assignee { email } controller { email } } } } }", json!({}))
         .await;
     let a = &d["assignments"]["edges"][0]["node"];
-    (
-        a["id"].as_str().unwrap().to_owned(),
-        a["title"].as_str().unwrap().to_owned(),
-        a["assignee"]["email"].as_str().unwrap().to_owned(),
-        a["controller"]["email"].as_str().unwrap().to_owned(),
-    )
+    let (assignee, controller) = (a["assignee"]["email"].as_str().unwrap().to_owned(), a["controller"]["email"].as_str().unwrap().to_owned());
+    Todo {
+        id: a["id"].as_str().unwrap().to_owned(),
+        t_ass: app.token_for_email(&assignee).await,
+        t_ctl: app.token_for_email(&controller).await,
+        assignee,
+        controller,
+        admin,
+    }
 }
 
 fn mutate(id: &str, op: &str) -> String {
@@ -38,11 +54,7 @@ fn mutate(id: &str, op: &str) -> String {
 on_both! {
     async fn tiles_follow_the_state_machine(kind: Kind) {
         let app = TestApp::start(kind).await;
-        app.demo().await;
-        let admin = app.admin().await;
-        let (id, _, assignee, controller) = a_todo(&app, &admin).await;
-        let t_ass = app.token_for_email(&assignee).await;
-        let t_ctl = app.token_for_email(&controller).await;
+        let Todo { id, assignee, controller, admin, t_ass, t_ctl } = a_todo(&app).await;
         let before_ctl = app.gql(&t_ctl, TILES, json!({})).await["me"]["summary"].clone();
         let before = app.gql(&t_ass, TILES, json!({})).await["me"]["summary"].clone();
 
@@ -92,11 +104,7 @@ on_both! {
 on_both! {
     async fn of_ten_racing_accepts_one_wins(kind: Kind) {
         let app = TestApp::start(kind).await;
-        app.demo().await;
-        let admin = app.admin().await;
-        let (id, _, assignee, controller) = a_todo(&app, &admin).await;
-        let t_ass = app.token_for_email(&assignee).await;
-        let t_ctl = app.token_for_email(&controller).await;
+        let Todo { id, admin, t_ass, t_ctl, .. } = a_todo(&app).await;
         app.gql(&t_ass, &mutate(&id, "submit"), json!({})).await;
         let mut tasks = Vec::new();
         for _ in 0..10 {
@@ -256,11 +264,7 @@ on_both! {
     async fn an_ended_period_takes_changes_until_its_close_is_due(kind: Kind) {
         use chrono::TimeZone;
         let app = TestApp::start(kind).await;
-        app.demo().await;
-        let admin = app.admin().await;
-        let (id, _, assignee, controller) = a_todo(&app, &admin).await;
-        let t_ass = app.token_for_email(&assignee).await;
-        let t_ctl = app.token_for_email(&controller).await;
+        let Todo { id, controller, admin, t_ass, t_ctl, .. } = a_todo(&app).await;
         // The period ended at midnight; its close is due a day later. A late submission
         // still counts, and the controller's queue shows it.
         app.clock.set(chrono::Utc.with_ymd_and_hms(2026, 12, 1, 6, 0, 0).unwrap());
