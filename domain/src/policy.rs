@@ -65,16 +65,32 @@ pub async fn create_version(
     note: Option<String>,
     now: DateTime<Utc>,
 ) -> DomainResult<kpi_policy::Model> {
+    amend(db, move |p| *p = new, author, note, now).await
+}
+
+/// Stores the current version with `edit` applied as the next version. The current
+/// version is read under the same lock that numbers versions, so two admins amending at
+/// once each build on the other's change instead of losing it.
+pub async fn amend(
+    db: &impl Db,
+    edit: impl FnOnce(&mut Policy) + Send,
+    author: Option<i64>,
+    note: Option<String>,
+    now: DateTime<Utc>,
+) -> DomainResult<kpi_policy::Model> {
+    let note = note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    let txn = begin_write(db).await?;
+    crate::periods::advisory_lock(&txn, CREATE_LOCK).await?;
+    let current = current(&txn).await?;
+    let mut new = rules(&current);
+    edit(&mut new);
     // The version number is not the caller's to choose; validate the rest as given.
     Policy { version: 1, ..new.clone() }.validate().map_err(|e| DomainError::bad_input(e.field, e.to_string()))?;
     let max_late_duties = i32::try_from(new.max_late_duties)
         .map_err(|_| DomainError::bad_input("max_late_duties", "max_late_duties is too large"))?;
     let average_window = i32::try_from(new.average_window)
         .map_err(|_| DomainError::bad_input("average_window", "average_window is too large"))?;
-    let note = note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
-    let txn = begin_write(db).await?;
-    crate::periods::advisory_lock(&txn, CREATE_LOCK).await?;
-    let version = current(&txn).await?.version + 1;
+    let version = current.version + 1;
     let row = kpi_policy::ActiveModel {
         version: Set(version),
         late_credit: Set(new.late_credit),

@@ -308,13 +308,15 @@ impl KpiMutation {
     async fn update_kpi_policy(&self, ctx: &Context<'_>, input: KpiPolicyInput) -> async_graphql::Result<KpiPolicy> {
         let c = Ctx::new(ctx)?;
         domain::access::require_admin(c.who).gql()?;
-        let mut p = domain::policy::rules(&domain::policy::current(c.db()).await.gql()?);
-        macro_rules! set {
-            ($($field:ident),*) => { $(if let Some(v) = input.$field { p.$field = v; })* };
-        }
-        set!(late_credit, duty_weight, additional_weight, acceptance_weight, acceptance_sla_hours, vote_weight, reading_weight,
-            reading_sla_hours, target_cap, discipline_share, max_late_duties, bonus_min_kpi, bonus_cap_kpi, average_window, close_after_hours);
-        let row = domain::policy::create_version(c.db(), p, c.who.employee_id(), input.note, c.now()).await.map_err(|e| match e {
+        let note = input.note.clone();
+        let edit = move |p: &mut domain::kpi::Policy| {
+            macro_rules! set {
+                ($($field:ident),*) => { $(if let Some(v) = input.$field { p.$field = v; })* };
+            }
+            set!(late_credit, duty_weight, additional_weight, acceptance_weight, acceptance_sla_hours, vote_weight, reading_weight,
+                reading_sla_hours, target_cap, discipline_share, max_late_duties, bonus_min_kpi, bonus_cap_kpi, average_window, close_after_hours);
+        };
+        let row = domain::policy::amend(c.db(), edit, c.who.employee_id(), note, c.now()).await.map_err(|e| match e {
             domain::DomainError::BadInput { field, message } => bad_input(&format!("input.{}", camel(field)), message),
             other => crate::error::from_domain(other),
         })?;
