@@ -57,7 +57,7 @@ impl Loader<i64> for ChildrenOf<assignment_event::Entity> {
             .all(&self.db)
             .await
             .map_err(Arc::new)?;
-        Ok(group(rows, |r| r.assignment_id))
+        Ok(group(keys, rows, |r| r.assignment_id))
     }
 }
 
@@ -72,13 +72,14 @@ impl Loader<i64> for ChildrenOf<kpi_adjustment::Entity> {
             .all(&self.db)
             .await
             .map_err(Arc::new)?;
-        Ok(group(rows, |r| r.result_id))
+        Ok(group(keys, rows, |r| r.result_id))
     }
 }
 
-/// Rows grouped by their parent, keeping their order.
-fn group<T>(rows: Vec<T>, parent: impl Fn(&T) -> i64) -> HashMap<i64, Vec<T>> {
-    let mut out: HashMap<i64, Vec<T>> = HashMap::new();
+/// Rows grouped by their parent, keeping their order. Every key gets an entry, empty when
+/// it has no rows, so the cache remembers "none" and the key is not loaded again.
+fn group<T>(keys: &[i64], rows: Vec<T>, parent: impl Fn(&T) -> i64) -> HashMap<i64, Vec<T>> {
+    let mut out: HashMap<i64, Vec<T>> = keys.iter().map(|k| (*k, Vec::new())).collect();
     for row in rows {
         out.entry(parent(&row)).or_default().push(row);
     }
@@ -177,11 +178,7 @@ impl Loader<i64> for OpenSubmissions {
             .all(&self.db)
             .await
             .map_err(Arc::new)?;
-        let mut out: HashMap<i64, Vec<assignment::Model>> = keys.iter().map(|k| (*k, Vec::new())).collect();
-        for row in rows {
-            out.entry(row.controller_id).or_default().push(row);
-        }
-        Ok(out)
+        Ok(group(keys, rows, |r| r.controller_id))
     }
 }
 
@@ -247,11 +244,7 @@ impl Loader<i64> for KpiResults {
             .all(&self.db)
             .await
             .map_err(Arc::new)?;
-        let mut out: HashMap<i64, Vec<kpi_result::Model>> = keys.iter().map(|k| (*k, Vec::new())).collect();
-        for row in rows {
-            out.entry(row.employee_id).or_default().push(row);
-        }
-        Ok(out)
+        Ok(group(keys, rows, |r| r.employee_id))
     }
 }
 

@@ -63,7 +63,7 @@ pub async fn publish_article(db: &impl Db, who: &Principal, input: ArticleInput,
 }
 
 /// Whether an employee is in an audience (`None` is everyone).
-fn in_audience(audience: Option<i64>, employee: &employee::Model) -> bool {
+pub fn in_audience(audience: Option<i64>, employee: &employee::Model) -> bool {
     audience.is_none_or(|d| d == employee.department_id)
 }
 

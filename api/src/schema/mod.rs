@@ -91,5 +91,5 @@ async fn in_audience(c: &Ctx<'_>, department: Option<i64>) -> async_graphql::Res
         return Ok(true);
     }
     let Some(me) = c.who.employee_id() else { return Ok(false) };
-    Ok(c.employee(me).await?.is_some_and(|e| e.0.department_id == department))
+    Ok(c.employee(me).await?.is_some_and(|e| domain::kb::in_audience(Some(department), &e.0)))
 }
