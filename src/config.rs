@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use chrono_tz::Tz;
 use clap::Args;
-use domain::calendar::{Calendar, Cadence};
+use domain::calendar::{Cadence, Calendar};
 use serde::Deserialize;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://zeroboard.db?mode=rwc";
@@ -52,6 +52,27 @@ pub struct SettingsArgs {
     /// Largest page a connection may return (`first`) [default: 100]
     #[arg(long, global = true, env = "ZEROBOARD_MAX_PAGE_SIZE")]
     pub max_page_size: Option<usize>,
+    /// Deepest bracket nesting in a document or its variables [default: 32]
+    #[arg(long, global = true, env = "ZEROBOARD_MAX_NESTING")]
+    pub max_nesting: Option<usize>,
+    /// Most directives in one operation [default: 50]
+    #[arg(long, global = true, env = "ZEROBOARD_MAX_DIRECTIVES")]
+    pub max_directives: Option<usize>,
+    /// Most connections served at once [default: 1024]
+    #[arg(long, global = true, env = "ZEROBOARD_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Seconds a connection may send and receive nothing before it is closed [default: 15]
+    #[arg(long, global = true, env = "ZEROBOARD_READ_TIMEOUT_SECS")]
+    pub read_timeout_secs: Option<usize>,
+    /// Origins allowed to call the API from a browser (CORS), comma-separated [default: none]
+    #[arg(long, global = true, env = "ZEROBOARD_CORS_ORIGINS")]
+    pub cors_origins: Option<String>,
+    /// Serve /metrics without a token [default: false: an admin or metrics:read token]
+    #[arg(long, global = true, env = "ZEROBOARD_PUBLIC_METRICS")]
+    pub public_metrics: Option<bool>,
+    /// Answer GraphQL introspection without a token [default: false]
+    #[arg(long, global = true, env = "ZEROBOARD_PUBLIC_INTROSPECTION")]
+    pub public_introspection: Option<bool>,
 }
 
 /// The optional file: the same settings, snake_case.
@@ -69,10 +90,22 @@ struct FileSettings {
     max_batch: Option<usize>,
     max_body_bytes: Option<usize>,
     max_page_size: Option<usize>,
+    max_nesting: Option<usize>,
+    max_directives: Option<usize>,
+    max_connections: Option<usize>,
+    read_timeout_secs: Option<usize>,
+    cors_origins: Option<String>,
+    public_metrics: Option<bool>,
+    public_introspection: Option<bool>,
 }
 
 /// A limit from the flag or environment, else the file, else the default; at least 1.
-fn limit(setting: &'static str, given: Option<usize>, file: Option<usize>, default: usize) -> Result<usize, SettingError> {
+fn limit(
+    setting: &'static str,
+    given: Option<usize>,
+    file: Option<usize>,
+    default: usize,
+) -> Result<usize, SettingError> {
     match given.or(file).unwrap_or(default) {
         0 => Err(bad(setting, "must be at least 1")),
         n => Ok(n),
@@ -87,6 +120,7 @@ pub struct Settings {
     pub calendar: Calendar,
     pub scheduler: scheduler::SchedulerConfig,
     pub limits: api::Limits,
+    pub http: api::HttpOptions,
 }
 
 /// A bad setting: which one, and why.
@@ -105,35 +139,137 @@ impl std::fmt::Display for SettingError {
 impl std::error::Error for SettingError {}
 
 fn bad(setting: &'static str, message: impl Into<String>) -> SettingError {
-    SettingError { setting, message: message.into() }
+    SettingError {
+        setting,
+        message: message.into(),
+    }
 }
 
 impl SettingsArgs {
     pub fn resolve(&self) -> Result<Settings, SettingError> {
         let file = self.read_file()?;
-        let database_url = self.database_url.clone().or(file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
-        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
-            return Err(bad("database_url", format!("`{database_url}` is neither sqlite://… nor postgres://…")));
+        let database_url = self
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(bad(
+                "database_url",
+                format!("`{database_url}` is neither sqlite://… nor postgres://…"),
+            ));
         }
-        let bind = self.bind.clone().or(file.bind).unwrap_or_else(|| DEFAULT_BIND.into());
+        let bind = self
+            .bind
+            .clone()
+            .or(file.bind)
+            .unwrap_or_else(|| DEFAULT_BIND.into());
         if bind.parse::<std::net::SocketAddr>().is_err() {
-            return Err(bad("bind", format!("`{bind}` is not an address like 127.0.0.1:8000")));
+            return Err(bad(
+                "bind",
+                format!("`{bind}` is not an address like 127.0.0.1:8000"),
+            ));
         }
-        let timezone = self.timezone.clone().or(file.timezone).unwrap_or_else(|| "UTC".into());
-        let tz: Tz = timezone.parse().map_err(|_| bad("timezone", format!("`{timezone}` is not an IANA time zone like Europe/Berlin")))?;
-        let cadence = self.cadence.clone().or(file.cadence).unwrap_or_else(|| "semi-monthly".into());
-        let cadence: Cadence = cadence.parse().map_err(|e| bad("cadence", format!("{e}")))?;
+        let timezone = self
+            .timezone
+            .clone()
+            .or(file.timezone)
+            .unwrap_or_else(|| "UTC".into());
+        let tz: Tz = timezone.parse().map_err(|_| {
+            bad(
+                "timezone",
+                format!("`{timezone}` is not an IANA time zone like Europe/Berlin"),
+            )
+        })?;
+        let cadence = self
+            .cadence
+            .clone()
+            .or(file.cadence)
+            .unwrap_or_else(|| "semi-monthly".into());
+        let cadence: Cadence = cadence
+            .parse()
+            .map_err(|e| bad("cadence", format!("{e}")))?;
         let d = api::Limits::default();
-        let page_size = limit("max_page_size", self.max_page_size, file.max_page_size, d.page_size as usize)?;
+        let page_size = limit(
+            "max_page_size",
+            self.max_page_size,
+            file.max_page_size,
+            d.page_size as usize,
+        )?;
         let limits = api::Limits {
             depth: limit("max_depth", self.max_depth, file.max_depth, d.depth)?,
-            complexity: limit("max_complexity", self.max_complexity, file.max_complexity, d.complexity)?,
+            complexity: limit(
+                "max_complexity",
+                self.max_complexity,
+                file.max_complexity,
+                d.complexity,
+            )?,
             aliases: limit("max_aliases", self.max_aliases, file.max_aliases, d.aliases)?,
             batch: limit("max_batch", self.max_batch, file.max_batch, d.batch)?,
-            body_bytes: limit("max_body_bytes", self.max_body_bytes, file.max_body_bytes, d.body_bytes)?,
-            page_size: i32::try_from(page_size).map_err(|_| bad("max_page_size", "is too large"))?,
+            body_bytes: limit(
+                "max_body_bytes",
+                self.max_body_bytes,
+                file.max_body_bytes,
+                d.body_bytes,
+            )?,
+            page_size: i32::try_from(page_size)
+                .map_err(|_| bad("max_page_size", "is too large"))?,
+            nesting: limit("max_nesting", self.max_nesting, file.max_nesting, d.nesting)?,
+            directives: limit(
+                "max_directives",
+                self.max_directives,
+                file.max_directives,
+                d.directives,
+            )?,
+            connections: limit(
+                "max_connections",
+                self.max_connections,
+                file.max_connections,
+                d.connections,
+            )?,
+            read_timeout: std::time::Duration::from_secs(limit(
+                "read_timeout_secs",
+                self.read_timeout_secs,
+                file.read_timeout_secs,
+                d.read_timeout.as_secs() as usize,
+            )? as u64),
         };
-        let cron = self.scheduler_cron.clone().or(file.scheduler_cron).unwrap_or_else(|| scheduler::DEFAULT_CRON.into());
+        let cors_origins = self
+            .cors_origins
+            .clone()
+            .or(file.cors_origins)
+            .unwrap_or_default();
+        let cors_origins: Vec<String> = cors_origins
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if let Some(o) = cors_origins
+            .iter()
+            .find(|o| !(o.starts_with("http://") || o.starts_with("https://")) || o.ends_with('/'))
+        {
+            return Err(bad(
+                "cors_origins",
+                format!("`{o}` is not an origin like https://board.example.com"),
+            ));
+        }
+        let http = api::HttpOptions {
+            cors_origins,
+            public_metrics: self.public_metrics.or(file.public_metrics).unwrap_or(false),
+            public_introspection: self
+                .public_introspection
+                .or(file.public_introspection)
+                .unwrap_or(false),
+        };
+        let cron = self
+            .scheduler_cron
+            .clone()
+            .or(file.scheduler_cron)
+            .unwrap_or_else(|| scheduler::DEFAULT_CRON.into());
         scheduler::validate_cron(&cron).map_err(|e| bad("scheduler_cron", e))?;
         Ok(Settings {
             database_url,
@@ -141,6 +277,7 @@ impl SettingsArgs {
             calendar: Calendar::new(cadence, tz),
             scheduler: scheduler::SchedulerConfig { cron },
             limits,
+            http,
         })
     }
 
@@ -151,10 +288,18 @@ impl SettingsArgs {
         };
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(FileSettings::default()),
-            Err(e) => return Err(bad("config", format!("cannot read {}: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+                return Ok(FileSettings::default());
+            }
+            Err(e) => {
+                return Err(bad(
+                    "config",
+                    format!("cannot read {}: {e}", path.display()),
+                ));
+            }
         };
-        toml::from_str(&text).map_err(|e| bad("config", format!("{}: {}", path.display(), e.message())))
+        toml::from_str(&text)
+            .map_err(|e| bad("config", format!("{}: {}", path.display(), e.message())))
     }
 }
 
@@ -186,12 +331,18 @@ mod tests {
     fn a_bad_value_names_its_setting() {
         type Case = (fn(&mut SettingsArgs), &'static str);
         let cases: [Case; 6] = [
-            (|a| a.scheduler_cron = Some("* * * * *".into()), "scheduler_cron"),
+            (
+                |a| a.scheduler_cron = Some("* * * * *".into()),
+                "scheduler_cron",
+            ),
             (|a| a.max_depth = Some(0), "max_depth"),
             (|a| a.timezone = Some("Mars/Olympus".into()), "timezone"),
             (|a| a.cadence = Some("fortnightly".into()), "cadence"),
             (|a| a.bind = Some("localhost".into()), "bind"),
-            (|a| a.database_url = Some("mysql://x".into()), "database_url"),
+            (
+                |a| a.database_url = Some("mysql://x".into()),
+                "database_url",
+            ),
         ];
         for (set, setting) in cases {
             assert_eq!(args(set).resolve().unwrap_err().setting, setting);
@@ -214,7 +365,9 @@ mod tests {
         assert_eq!(s.bind, "127.0.0.1:9000");
         assert_eq!(s.scheduler.cron, "0 */5 * * * *");
         std::fs::write(&path, "colour = \"blue\"\n").unwrap();
-        let err = args(|a| a.config = Some(path.clone())).resolve().unwrap_err();
+        let err = args(|a| a.config = Some(path.clone()))
+            .resolve()
+            .unwrap_err();
         assert_eq!(err.setting, "config");
     }
 }

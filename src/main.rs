@@ -13,7 +13,11 @@ use domain::auth::{Scope, TokenOwner};
 use domain::clock::Clock;
 
 #[derive(Parser)]
-#[command(name = "zeroboard", version, about = "Personal KPI reports: a GraphQL gateway and a KPI scheduler")]
+#[command(
+    name = "zeroboard",
+    version,
+    about = "Personal KPI reports: a GraphQL gateway and a KPI scheduler"
+)]
 struct Cli {
     #[command(flatten)]
     settings: SettingsArgs,
@@ -123,7 +127,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("zeroboard: cannot start the async runtime: {e}");
@@ -141,15 +148,27 @@ fn main() -> ExitCode {
 
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("ZEROBOARD_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,tokio_cron_scheduler=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let filter = EnvFilter::try_from_env("ZEROBOARD_LOG").unwrap_or_else(|_| {
+        EnvFilter::new("info,sqlx=warn,sea_orm=warn,tokio_cron_scheduler=warn")
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 async fn connect(settings: &Settings) -> anyhow::Result<domain::db::DatabaseConnection> {
     let db = domain::db::connect(&settings.database_url)
         .await
-        .with_context(|| format!("cannot open the database at {}", redact(&settings.database_url)))?;
-    domain::db::migrate(&db).await.context("migrations failed")?;
+        .with_context(|| {
+            format!(
+                "cannot open the database at {}",
+                redact(&settings.database_url)
+            )
+        })?;
+    domain::db::migrate(&db)
+        .await
+        .context("migrations failed")?;
     Ok(db)
 }
 
@@ -166,7 +185,9 @@ fn redact(url: &str) -> String {
 }
 
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
-    let company = Company { calendar: settings.calendar };
+    let company = Company {
+        calendar: settings.calendar,
+    };
     let clock = Clock::System;
     match command {
         Command::Schema => {
@@ -183,13 +204,29 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             report_demo(domain::demo::load(&db, &company, clock.now()).await?);
             Ok(())
         }
-        Command::Seed { employees, periods, seed } => {
+        Command::Seed {
+            employees,
+            periods,
+            seed,
+        } => {
             let db = connect(&settings).await?;
-            let spec = domain::demo::SeedSpec { employees, periods, seed };
+            let spec = domain::demo::SeedSpec {
+                employees,
+                periods,
+                seed,
+            };
             report_demo(domain::demo::seed(&db, &company, spec, clock.now()).await?);
             Ok(())
         }
-        Command::Token { command: TokenCommand::Create { employee, service, scope, name } } => {
+        Command::Token {
+            command:
+                TokenCommand::Create {
+                    employee,
+                    service,
+                    scope,
+                    name,
+                },
+        } => {
             let db = connect(&settings).await?;
             let owner = match (employee, service) {
                 (Some(email), _) => {
@@ -199,13 +236,19 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                     TokenOwner::Employee(id)
                 }
                 (None, Some(name)) => {
-                    let scopes = scope.iter().map(|s| Scope::parse(s)).collect::<Result<Vec<_>, _>>()?;
+                    let scopes = scope
+                        .iter()
+                        .map(|s| Scope::parse(s))
+                        .collect::<Result<Vec<_>, _>>()?;
                     TokenOwner::Service { name, scopes }
                 }
-                (None, None) => anyhow::bail!("give --employee EMAIL or --service NAME --scope SCOPE"),
+                (None, None) => {
+                    anyhow::bail!("give --employee EMAIL or --service NAME --scope SCOPE")
+                }
             };
             let label = name.unwrap_or_else(|| "cli".into());
-            let (_, secret) = domain::auth::create_token(&db, owner, &label, None, clock.now()).await?;
+            let (_, secret) =
+                domain::auth::create_token(&db, owner, &label, None, clock.now()).await?;
             println!("{secret}");
             Ok(())
         }
@@ -218,17 +261,28 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let scheduler = if no_scheduler {
                 None
             } else {
-                Some(scheduler::start(db.clone(), company, clock.clone(), settings.scheduler.clone()).await?)
+                Some(
+                    scheduler::start(
+                        db.clone(),
+                        company,
+                        clock.clone(),
+                        settings.scheduler.clone(),
+                    )
+                    .await?,
+                )
             };
             let listener = tokio::net::TcpListener::bind(&settings.bind)
                 .await
                 .with_context(|| format!("cannot listen on {}", settings.bind))?;
             let addr = listener.local_addr()?;
-            println!("Zeroboard is serving GraphiQL at http://{addr}/ and GraphQL at http://{addr}/graphql");
+            println!(
+                "Zeroboard is serving GraphiQL at http://{addr}/ and GraphQL at http://{addr}/graphql"
+            );
             if demo {
                 print_demo_tokens(&db, clock.now()).await?;
             }
-            let state = api::AppState::new(db, company, clock, settings.limits);
+            let state = api::AppState::new(db, company, clock, settings.limits)
+                .with_http(settings.http.clone());
             let served = api::serve(state, listener).await;
             if let Some(scheduler) = scheduler {
                 scheduler.shutdown().await?;
@@ -240,17 +294,23 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let db = connect(&settings).await?;
             let stop = shutdown_signal();
             let running = scheduler::start(db, company, clock, settings.scheduler.clone()).await?;
-            eprintln!("scheduler running on `{}`; stop with ctrl-c or SIGTERM", settings.scheduler.cron);
+            eprintln!(
+                "scheduler running on `{}`; stop with ctrl-c or SIGTERM",
+                settings.scheduler.cron
+            );
             stop.await;
             running.shutdown().await
         }
         Command::Tick { now } => {
             let db = connect(&settings).await?;
-            let report = domain::tick::tick(&db, &company, now.unwrap_or_else(|| clock.now())).await?;
+            let report =
+                domain::tick::tick(&db, &company, now.unwrap_or_else(|| clock.now())).await?;
             print!("{report}");
             Ok(())
         }
-        Command::Export { command: ExportCommand::Bonus { period, format } } => {
+        Command::Export {
+            command: ExportCommand::Bonus { period, format },
+        } => {
             let db = connect(&settings).await?;
             let rows = domain::export::bonus_rows(&db, period).await?;
             match format {
@@ -269,7 +329,9 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     let handlers = {
         use tokio::signal::unix::{SignalKind, signal};
-        signal(SignalKind::terminate()).and_then(|term| Ok((term, signal(SignalKind::interrupt())?))).ok()
+        signal(SignalKind::terminate())
+            .and_then(|term| Ok((term, signal(SignalKind::interrupt())?)))
+            .ok()
     };
     async move {
         #[cfg(unix)]
@@ -283,24 +345,42 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
 
 fn report_demo(loaded: domain::demo::Loaded) {
     match loaded {
-        domain::demo::Loaded::Created { employees, assignments } => {
+        domain::demo::Loaded::Created {
+            employees,
+            assignments,
+        } => {
             eprintln!("company loaded: {employees} employees, {assignments} assignments")
         }
-        domain::demo::Loaded::AlreadyPresent => eprintln!("the database already has employees; nothing was loaded"),
+        domain::demo::Loaded::AlreadyPresent => {
+            eprintln!("the database already has employees; nothing was loaded")
+        }
     }
 }
 
 /// Creates and prints one fresh token per demo role, to paste into GraphiQL's headers.
-async fn print_demo_tokens(db: &domain::db::DatabaseConnection, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
+async fn print_demo_tokens(
+    db: &domain::db::DatabaseConnection,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
     use domain::demo::{DEMO_ADMIN, DEMO_EMPLOYEE, DEMO_MANAGER, email_of};
     println!("Demo tokens (send as `Authorization: Bearer <token>`):");
-    for (role, name) in [("employee", DEMO_EMPLOYEE), ("manager", DEMO_MANAGER), ("admin", DEMO_ADMIN)] {
+    for (role, name) in [
+        ("employee", DEMO_EMPLOYEE),
+        ("manager", DEMO_MANAGER),
+        ("admin", DEMO_ADMIN),
+    ] {
         let email = email_of(name);
-        let Some(id) = domain::directory::employee_id_by_email(db, &email).await? else { continue };
-        let (_, secret) = domain::auth::create_token(db, TokenOwner::Employee(id), "demo", None, now).await?;
+        let Some(id) = domain::directory::employee_id_by_email(db, &email).await? else {
+            continue;
+        };
+        let (_, secret) =
+            domain::auth::create_token(db, TokenOwner::Employee(id), "demo", None, now).await?;
         println!("  {role:<9} {secret}   ({name}, {email})");
     }
-    let payroll = TokenOwner::Service { name: "payroll".into(), scopes: vec![Scope::PayrollRead] };
+    let payroll = TokenOwner::Service {
+        name: "payroll".into(),
+        scopes: vec![Scope::PayrollRead],
+    };
     let (_, secret) = domain::auth::create_token(db, payroll, "demo", None, now).await?;
     println!("  {:<9} {secret}   (payroll service)", "payroll");
     Ok(())

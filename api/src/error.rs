@@ -12,6 +12,8 @@ pub mod code {
     pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
     pub const CONFLICT: &str = "CONFLICT";
     pub const INTERNAL: &str = "INTERNAL";
+    /// The database cannot be reached: retry later (sent with HTTP 503).
+    pub const UNAVAILABLE: &str = "UNAVAILABLE";
 }
 
 pub fn coded(code: &'static str, message: impl Into<String>) -> Error {
@@ -27,7 +29,10 @@ pub fn bad_input(field: &str, message: impl Into<String>) -> Error {
 }
 
 pub fn unauthenticated() -> Error {
-    coded(code::UNAUTHENTICATED, "authentication required: send `Authorization: Bearer <token>`")
+    coded(
+        code::UNAUTHENTICATED,
+        "authentication required: send `Authorization: Bearer <token>`",
+    )
 }
 
 pub fn not_found(what: &str) -> Error {
@@ -42,20 +47,67 @@ pub fn from_domain(err: DomainError) -> Error {
         DomainError::NotFound(what) => not_found(what),
         DomainError::BadInput { field, message } => bad_input(field, message),
         DomainError::Conflict(m) => coded(code::CONFLICT, m),
-        DomainError::Db(db) => internal(&db),
+        DomainError::Db(db) => from_db(&db),
+    }
+}
+
+/// A database error: unavailable when the database cannot be reached, else internal.
+pub fn from_db(err: &sea_orm::DbErr) -> Error {
+    if is_unavailable(err) {
+        tracing::warn!(error = %err, "database unavailable");
+        coded(
+            code::UNAVAILABLE,
+            "the database is unavailable; try again shortly",
+        )
+    } else {
+        internal(err)
+    }
+}
+
+/// Whether a database error means "cannot reach the database" rather than a bad statement.
+pub fn is_unavailable(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    use sea_orm::{DbErr, RuntimeErr};
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            matches!(
+                &**e,
+                Sqlx::Io(_)
+                    | Sqlx::PoolTimedOut
+                    | Sqlx::PoolClosed
+                    | Sqlx::Tls(_)
+                    | Sqlx::WorkerCrashed
+            )
+        }
+        _ => false,
     }
 }
 
 pub fn internal(err: &dyn std::fmt::Display) -> Error {
     let error_id = next_error_id();
     tracing::error!(error.id = error_id, error = %err, "internal error");
-    Error::new(format!("internal error (id {error_id}); the server log has the details")).extend_with(|_, e| e.set("code", code::INTERNAL))
+    Error::new(format!(
+        "internal error (id {error_id}); the server log has the details"
+    ))
+    .extend_with(|_, e| e.set("code", code::INTERNAL))
 }
 
 fn next_error_id() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    format!("{:x}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+    random_id()
+}
+
+/// Sixteen random hex digits: an id that says nothing about the process or its traffic.
+pub fn random_id() -> String {
+    let mut bytes = [0u8; 8];
+    // Without an entropy source the id is still unique enough for a log search.
+    if getrandom::fill(&mut bytes).is_err() {
+        bytes = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+            .to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `?` on a domain result inside a resolver.
@@ -71,6 +123,6 @@ impl<T> OrGql<T> for Result<T, DomainError> {
 
 impl<T> OrGql<T> for Result<T, sea_orm::DbErr> {
     fn gql(self) -> async_graphql::Result<T> {
-        self.map_err(|e| internal(&e))
+        self.map_err(|e| from_db(&e))
     }
 }

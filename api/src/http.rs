@@ -9,8 +9,7 @@
 use std::time::Duration;
 
 use async_graphql::http::GraphiQLSource;
-use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet};
-use async_graphql::{BatchRequest, BatchResponse, ServerError};
+use async_graphql::{BatchRequest, ServerError};
 use domain::auth::{self, Principal};
 use poem::http::{HeaderMap, Method, StatusCode, header};
 use poem::listener::{Acceptor, TcpAcceptor};
@@ -20,31 +19,10 @@ use serde_json::json;
 
 use crate::AppState;
 use crate::error::code;
+use crate::guard::{self, Refusal};
+use crate::limits::Limits;
 use crate::loaders::Loaders;
 use crate::schema::RequestCache;
-
-/// Limits on what one request may ask for; each is a setting.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// Deepest nesting of selections.
-    pub depth: usize,
-    /// Most complexity points (a connection counts `first` times its selection).
-    pub complexity: usize,
-    /// Most aliased fields in one operation.
-    pub aliases: usize,
-    /// Most operations in one batched request.
-    pub batch: usize,
-    /// Largest request body in bytes.
-    pub body_bytes: usize,
-    /// Largest page (`first`).
-    pub page_size: i32,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits { depth: 16, complexity: 20_000, aliases: 30, batch: 10, body_bytes: 256 * 1024, page_size: 100 }
-    }
-}
 
 pub fn routes(state: AppState) -> impl poem::Endpoint {
     Route::new()
@@ -53,9 +31,28 @@ pub fn routes(state: AppState) -> impl poem::Endpoint {
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
         .at("/export/bonus.csv", get(export_bonus_csv))
-        .at("/metrics", get(crate::metrics::render))
+        .at("/metrics", get(metrics))
         .around(crate::metrics::measure)
+        .with_if(
+            !state.http.cors_origins.is_empty(),
+            cors(&state.http.cors_origins),
+        )
         .data(state)
+}
+
+/// CORS for the configured origins: GET and POST with a bearer token and JSON.
+fn cors(origins: &[String]) -> poem::middleware::Cors {
+    poem::middleware::Cors::new()
+        .allow_origins(origins.iter().map(String::as_str))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            poem::http::HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([poem::http::HeaderName::from_static("x-request-id")])
+        .max_age(600)
 }
 
 /// Serves until ctrl-c or SIGTERM, on an already bound listener (tests bind port 0).
@@ -64,9 +61,18 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::i
     let acceptor = TcpAcceptor::from_tokio(listener)?;
     let addr = acceptor.local_addr();
     tracing::info!(addr = ?addr.first(), "serving");
-    poem::Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(routes(state), shutdown_signal(), Some(Duration::from_secs(10)))
-        .await
+    let limits = state.limits;
+    poem::Server::new_with_acceptor(crate::listener::Capped::new(
+        acceptor,
+        limits.connections,
+        limits.read_timeout,
+    ))
+    .run_with_graceful_shutdown(
+        routes(state),
+        shutdown_signal(),
+        Some(Duration::from_secs(10)),
+    )
+    .await
 }
 
 /// Resolves on ctrl-c or SIGTERM.
@@ -84,7 +90,12 @@ pub async fn shutdown_signal() {
 
 #[handler]
 fn graphiql() -> Html<String> {
-    Html(GraphiQLSource::build().endpoint("/graphql").title("Zeroboard GraphiQL").finish())
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .title("Zeroboard GraphiQL")
+            .finish(),
+    )
 }
 
 #[handler]
@@ -109,38 +120,123 @@ struct ExportParams {
 }
 
 fn plain(status: StatusCode, message: impl Into<String>) -> Response {
-    Response::builder().status(status).content_type("text/plain; charset=utf-8").body(format!("{}\n", message.into()))
+    with_retry_headers(
+        Response::builder()
+            .status(status)
+            .content_type("text/plain; charset=utf-8")
+            .body(format!("{}\n", message.into())),
+    )
+}
+
+/// Who sent a request: nobody (no `Authorization` header), or the token's principal.
+type Authenticated = Option<(Principal, Option<entity::employee::Model>)>;
+
+/// Why a request could not be authenticated.
+enum AuthFailure {
+    Malformed,
+    Unknown,
+    Failed(domain::DomainError),
+}
+
+async fn authenticate(req: &Request, state: &AppState) -> Result<Authenticated, AuthFailure> {
+    match bearer(req.headers()) {
+        None => Ok(None),
+        Some(None) => Err(AuthFailure::Malformed),
+        Some(Some(secret)) => {
+            match auth::authenticate(&state.db, secret, state.clock.now()).await {
+                Ok(found) => Ok(Some(found)),
+                Err(domain::DomainError::Unauthenticated) => Err(AuthFailure::Unknown),
+                Err(e) => Err(AuthFailure::Failed(e)),
+            }
+        }
+    }
+}
+
+/// A principal for a plain-text route (the export, the metrics), or the plain answer.
+async fn plain_principal(req: &Request, state: &AppState) -> Result<Principal, Response> {
+    match authenticate(req, state).await {
+        Ok(Some((who, _))) => Ok(who),
+        Ok(None) | Err(AuthFailure::Malformed) => Err(plain(
+            StatusCode::UNAUTHORIZED,
+            "send `Authorization: Bearer <token>`",
+        )),
+        Err(AuthFailure::Unknown) => Err(plain(
+            StatusCode::UNAUTHORIZED,
+            "the token is unknown, expired or revoked",
+        )),
+        Err(AuthFailure::Failed(domain::DomainError::Db(e)))
+            if crate::error::is_unavailable(&e) =>
+        {
+            tracing::warn!(error = %e, "database unavailable");
+            Err(plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database is unavailable; try again shortly",
+            ))
+        }
+        Err(AuthFailure::Failed(e)) => {
+            tracing::error!(error = %e, "authentication failed");
+            Err(plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
+        }
+    }
+}
+
+/// Prometheus metrics: public only when configured so; otherwise an admin's or a
+/// `metrics:read` token.
+#[handler]
+async fn metrics(req: &Request, Data(state): Data<&AppState>) -> Response {
+    if !state.http.public_metrics {
+        match plain_principal(req, state).await {
+            Ok(who) if domain::access::require_metrics(&who).is_ok() => {}
+            Ok(_) => {
+                return plain(
+                    StatusCode::FORBIDDEN,
+                    "the metrics need an admin or metrics:read token",
+                );
+            }
+            Err(response) => return response,
+        }
+    }
+    crate::metrics::render()
 }
 
 /// The payroll export of one closed period: payroll scope or admin.
 #[handler]
 async fn export_bonus_csv(req: &Request, Data(state): Data<&AppState>) -> Response {
-    let principal = match bearer(req.headers()) {
-        Some(Some(secret)) => auth::authenticate(&state.db, secret, state.clock.now()).await,
-        _ => Err(domain::DomainError::Unauthenticated),
-    };
-    let who = match principal {
-        Ok((who, _)) => who,
-        Err(domain::DomainError::Unauthenticated) => return plain(StatusCode::UNAUTHORIZED, "send `Authorization: Bearer <token>`"),
-        Err(e) => {
-            tracing::error!(error = %e, "export: authentication failed");
-            return plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
-        }
+    let who = match plain_principal(req, state).await {
+        Ok(who) => who,
+        Err(response) => return response,
     };
     if domain::access::require_payroll(&who).is_err() {
-        return plain(StatusCode::FORBIDDEN, "the export needs the payroll:read scope");
+        return plain(
+            StatusCode::FORBIDDEN,
+            "the export needs the payroll:read scope",
+        );
     }
     let params: ExportParams = req.params().unwrap_or(ExportParams { period: None });
-    let Some(Ok(starts_on)) = params.period.as_deref().map(|p| chrono::NaiveDate::parse_from_str(p, "%Y-%m-%d")) else {
-        return plain(StatusCode::BAD_REQUEST, "give the period's first day: ?period=YYYY-MM-DD");
+    let Some(Ok(starts_on)) = params
+        .period
+        .as_deref()
+        .map(|p| chrono::NaiveDate::parse_from_str(p, "%Y-%m-%d"))
+    else {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "give the period's first day: ?period=YYYY-MM-DD",
+        );
     };
     match domain::export::bonus_rows(&state.db, starts_on).await {
         Ok(rows) => Response::builder()
             .content_type("text/csv; charset=utf-8")
-            .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"bonus-{starts_on}.csv\""))
+            .header(
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"bonus-{starts_on}.csv\""),
+            )
             .body(domain::export::to_csv(&rows)),
-        Err(e @ domain::export::ExportError::NoSuchPeriod(_)) => plain(StatusCode::NOT_FOUND, e.to_string()),
-        Err(e @ domain::export::ExportError::NotClosed(_)) => plain(StatusCode::CONFLICT, e.to_string()),
+        Err(e @ domain::export::ExportError::NoSuchPeriod(_)) => {
+            plain(StatusCode::NOT_FOUND, e.to_string())
+        }
+        Err(e @ domain::export::ExportError::NotClosed(_)) => {
+            plain(StatusCode::CONFLICT, e.to_string())
+        }
         Err(e) => {
             tracing::error!(error = %e, "export failed");
             plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
@@ -166,11 +262,19 @@ impl Media {
 
 /// Picks the answer's media type; `None` when the client accepts neither.
 fn negotiate(headers: &HeaderMap) -> Option<Media> {
-    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else { return Some(Media::Json) };
-    let types: Vec<&str> = accept.split(',').map(|t| t.split(';').next().unwrap_or("").trim()).collect();
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Some(Media::Json);
+    };
+    let types: Vec<&str> = accept
+        .split(',')
+        .map(|t| t.split(';').next().unwrap_or("").trim())
+        .collect();
     if types.contains(&"application/graphql-response+json") {
         Some(Media::GraphqlResponse)
-    } else if types.iter().any(|t| matches!(*t, "application/json" | "application/*" | "*/*")) {
+    } else if types
+        .iter()
+        .any(|t| matches!(*t, "application/json" | "application/*" | "*/*"))
+    {
         Some(Media::Json)
     } else {
         None
@@ -180,54 +284,131 @@ fn negotiate(headers: &HeaderMap) -> Option<Media> {
 /// A response carrying GraphQL errors only.
 fn errors_response(status: StatusCode, media: Media, errors: Vec<ServerError>) -> Response {
     let body = json!({ "errors": errors });
-    Response::builder().status(status).content_type(media.content_type()).body(body.to_string())
+    Response::builder()
+        .status(status)
+        .content_type(media.content_type())
+        .body(body.to_string())
 }
 
-fn request_error(status: StatusCode, media: Media, code: &'static str, message: impl Into<String>) -> Response {
+fn request_error(
+    status: StatusCode,
+    media: Media,
+    code: &'static str,
+    message: impl Into<String>,
+) -> Response {
     let mut error = ServerError::new(message, None);
-    error.extensions.get_or_insert_with(Default::default).set("code", code);
-    errors_response(status, media, vec![error])
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", code);
+    with_retry_headers(errors_response(status, media, vec![error]))
+}
+
+/// A 401 names the scheme to use (RFC 6750); a 503 says when to try again.
+fn with_retry_headers(mut response: Response) -> Response {
+    match response.status() {
+        StatusCode::UNAUTHORIZED => {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                poem::http::HeaderValue::from_static("Bearer realm=\"zeroboard\""),
+            );
+        }
+        StatusCode::SERVICE_UNAVAILABLE => {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                poem::http::HeaderValue::from_static("5"),
+            );
+        }
+        _ => {}
+    }
+    response
+}
+
+/// A domain error met before execution (the token lookup): unavailable or internal.
+fn failure(media: Media, err: &domain::DomainError) -> Response {
+    let (status, error) = match err {
+        domain::DomainError::Db(db) if crate::error::is_unavailable(db) => {
+            (StatusCode::SERVICE_UNAVAILABLE, crate::error::from_db(db))
+        }
+        _ => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            crate::error::internal(err),
+        ),
+    };
+    with_retry_headers(errors_response(
+        status,
+        media,
+        vec![error.into_server_error(Default::default())],
+    ))
 }
 
 /// The bearer secret of a request: `Some(None)` when the header is malformed.
 fn bearer(headers: &HeaderMap) -> Option<Option<&str>> {
     let value = headers.get(header::AUTHORIZATION)?;
-    let secret = value.to_str().ok().and_then(|v| v.split_once(' ')).and_then(|(scheme, secret)| {
-        scheme.eq_ignore_ascii_case("bearer").then(|| secret.trim()).filter(|s| !s.is_empty())
-    });
+    let secret = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split_once(' '))
+        .and_then(|(scheme, secret)| {
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| secret.trim())
+                .filter(|s| !s.is_empty())
+        });
     Some(secret)
 }
 
 #[handler]
 async fn graphql(req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
     let Some(media) = negotiate(req.headers()) else {
-        return (StatusCode::NOT_ACCEPTABLE, "accept application/graphql-response+json or application/json").into_response();
+        return (
+            StatusCode::NOT_ACCEPTABLE,
+            "accept application/graphql-response+json or application/json",
+        )
+            .into_response();
     };
     let limits = &state.limits;
     let batch = match parse_request(req, body, limits).await {
         Ok(b) => b,
-        Err((status, message)) => return request_error(status, media, code::BAD_USER_INPUT, message),
+        Err((status, message)) => {
+            return request_error(status, media, code::BAD_USER_INPUT, message);
+        }
     };
     // A JSON array is answered with an array, even when it holds one operation.
     let is_batch = matches!(batch, BatchRequest::Batch(_));
     let requests = match batch {
         BatchRequest::Single(r) => vec![r],
         BatchRequest::Batch(rs) if rs.is_empty() => {
-            return request_error(StatusCode::BAD_REQUEST, media, code::BAD_USER_INPUT, "an empty batch");
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                media,
+                code::BAD_USER_INPUT,
+                "an empty batch",
+            );
         }
         BatchRequest::Batch(rs) if rs.len() > limits.batch => {
-            let message = format!("a batch may hold at most {} operations, this one has {}", limits.batch, rs.len());
-            return request_error(StatusCode::BAD_REQUEST, media, code::BAD_USER_INPUT, message);
+            let message = format!(
+                "a batch may hold at most {} operations, this one has {}",
+                limits.batch,
+                rs.len()
+            );
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                media,
+                code::BAD_USER_INPUT,
+                message,
+            );
         }
         BatchRequest::Batch(rs) => rs,
     };
 
-    // Check every operation before any runs: mutations over GET, alias limits.
-    let mut early: Vec<Option<ServerError>> = Vec::with_capacity(requests.len());
-    for r in &requests {
-        match check_operation(&r.query, r.operation_name.as_deref(), limits) {
-            Check::Ok => early.push(None),
-            Check::Mutation if req.method() == Method::GET => {
+    // Check every operation before any runs: its shape (linear walks only, before the
+    // parser's and validator's recursion) and mutations over GET.
+    let mut checked: Vec<Result<async_graphql::Request, ServerError>> =
+        Vec::with_capacity(requests.len());
+    for r in requests {
+        match check_request(r, limits) {
+            Checked::Ready(_, true) if req.method() == Method::GET => {
                 return Response::builder()
                     .status(StatusCode::METHOD_NOT_ALLOWED)
                     .header(header::ALLOW, "POST")
@@ -237,89 +418,206 @@ async fn graphql(req: &Request, body: Body, Data(state): Data<&AppState>) -> Res
                             .to_string(),
                     );
             }
-            Check::Mutation => early.push(None),
-            Check::TooManyAliases(n) => {
-                let mut e = ServerError::new(format!("the operation uses {n} aliases; at most {} are allowed", limits.aliases), None);
-                e.extensions.get_or_insert_with(Default::default).set("code", code::BAD_USER_INPUT);
-                early.push(Some(e));
+            Checked::Ready(r, _) => checked.push(Ok(r)),
+            Checked::Refused(refusal) => {
+                let mut e = ServerError::new(refusal.to_string(), None);
+                e.extensions
+                    .get_or_insert_with(Default::default)
+                    .set("code", code::BAD_USER_INPUT);
+                checked.push(Err(e));
             }
         }
     }
 
-    let principal = match bearer(req.headers()) {
-        None => None,
-        Some(None) => return request_error(StatusCode::UNAUTHORIZED, media, code::UNAUTHENTICATED, "malformed Authorization header; send `Bearer <token>`"),
-        Some(Some(secret)) => match auth::authenticate(&state.db, secret, state.clock.now()).await {
-            Ok(found) => Some(found),
-            Err(domain::DomainError::Unauthenticated) => {
-                return request_error(StatusCode::UNAUTHORIZED, media, code::UNAUTHENTICATED, "the token is unknown, expired or revoked");
-            }
-            Err(e) => {
-                let err = crate::error::internal(&e).into_server_error(Default::default());
-                return errors_response(StatusCode::INTERNAL_SERVER_ERROR, media, vec![err]);
-            }
-        },
+    let principal = match authenticate(req, state).await {
+        Ok(found) => found,
+        Err(AuthFailure::Malformed) => {
+            return request_error(
+                StatusCode::UNAUTHORIZED,
+                media,
+                code::UNAUTHENTICATED,
+                "malformed Authorization header; send `Bearer <token>`",
+            );
+        }
+        Err(AuthFailure::Unknown) => {
+            return request_error(
+                StatusCode::UNAUTHORIZED,
+                media,
+                code::UNAUTHENTICATED,
+                "the token is unknown, expired or revoked",
+            );
+        }
+        Err(AuthFailure::Failed(e)) => return failure(media, &e),
     };
 
-    let mut responses = Vec::with_capacity(requests.len());
-    for (r, early) in requests.into_iter().zip(early) {
-        let response = match early {
-            Some(error) => async_graphql::Response::from_errors(vec![error]),
-            None => {
+    let mut responses = Vec::with_capacity(checked.len());
+    for r in checked {
+        // Introspection shows the whole API; by default only to someone with a token.
+        let r = match r {
+            Ok(mut r) if principal.is_none() && !state.http.public_introspection => {
+                if asks_introspection(&mut r) {
+                    let mut e = ServerError::new(
+                        "introspection needs a token: send `Authorization: Bearer <token>`",
+                        None,
+                    );
+                    e.extensions
+                        .get_or_insert_with(Default::default)
+                        .set("code", code::UNAUTHENTICATED);
+                    Err(e)
+                } else {
+                    Ok(r)
+                }
+            }
+            r => r,
+        };
+        let response = match r {
+            Err(error) => async_graphql::Response::from_errors(vec![error]),
+            Ok(r) => {
                 let r = with_request_data(r, state, principal.as_ref()).await;
                 state.schema.execute(r).await
             }
         };
         responses.push(with_codes(response));
     }
-    let status = if media == Media::GraphqlResponse && !is_batch && responses.first().is_some_and(is_request_error) {
+    let status = if responses.iter().any(|r| has_code(r, code::UNAVAILABLE)) {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else if media == Media::GraphqlResponse
+        && !is_batch
+        && responses.first().is_some_and(is_request_error)
+    {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
+    let mut bodies: Vec<serde_json::Value> = responses.iter().map(response_json).collect();
     let body = if is_batch {
-        serde_json::to_string(&BatchResponse::Batch(responses))
+        serde_json::Value::Array(bodies)
     } else {
-        serde_json::to_string(&responses.pop().map(BatchResponse::Single))
+        bodies.pop().unwrap_or_default()
     };
-    match body {
-        Ok(body) => Response::builder().status(status).content_type(media.content_type()).body(body),
-        Err(e) => {
-            let err = crate::error::internal(&e).into_server_error(Default::default());
-            errors_response(StatusCode::INTERNAL_SERVER_ERROR, media, vec![err])
+    with_retry_headers(
+        Response::builder()
+            .status(status)
+            .content_type(media.content_type())
+            .body(body.to_string()),
+    )
+}
+
+/// A response as JSON. One that failed before execution has no `data` entry at all (the
+/// GraphQL spec and GraphQL over HTTP), rather than `"data": null`.
+fn response_json(r: &async_graphql::Response) -> serde_json::Value {
+    let mut value = serde_json::to_value(r).unwrap_or_else(|_| json!({ "errors": [{ "message": "unserialisable response", "extensions": { "code": code::INTERNAL } }] }));
+    if is_request_error(r) {
+        if let Some(map) = value.as_object_mut() {
+            map.remove("data");
         }
     }
+    value
+}
+
+fn has_code(r: &async_graphql::Response, wanted: &str) -> bool {
+    r.errors.iter().any(|e| {
+        e.extensions
+            .as_ref()
+            .and_then(|ext| ext.get("code"))
+            .is_some_and(|c| matches!(c, async_graphql::Value::String(s) if s == wanted))
+    })
 }
 
 /// Reads the GraphQL request from the query string (GET) or the JSON body (POST).
-async fn parse_request(req: &Request, body: Body, limits: &Limits) -> Result<BatchRequest, (StatusCode, String)> {
+async fn parse_request(
+    req: &Request,
+    body: Body,
+    limits: &Limits,
+) -> Result<BatchRequest, (StatusCode, String)> {
     if req.method() == Method::GET {
         let query = req.uri().query().unwrap_or("");
-        let request = async_graphql::http::parse_query_string(query).map_err(|e| (StatusCode::BAD_REQUEST, format!("not a GraphQL request: {e}")))?;
+        let request = async_graphql::http::parse_query_string(query).map_err(|e| {
+            (
+                StatusCode::BAD_REQUEST,
+                format!("not a GraphQL request: {e}"),
+            )
+        })?;
         if request.query.trim().is_empty() {
             return Err((StatusCode::BAD_REQUEST, "the request has no `query`".into()));
         }
         return Ok(BatchRequest::Single(request));
     }
-    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if media != "application/json" && media != "application/graphql-response+json" {
-        return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, format!("send the request as application/json, not `{content_type}`")));
+        return Err((
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("send the request as application/json, not `{content_type}`"),
+        ));
     }
-    if req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok()).is_some_and(|n| n > limits.body_bytes) {
-        return Err((StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than {} bytes", limits.body_bytes)));
+    if req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|n| n > limits.body_bytes)
+    {
+        return Err((
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than {} bytes", limits.body_bytes),
+        ));
     }
-    let bytes = body
-        .into_bytes_limit(limits.body_bytes)
-        .await
-        .map_err(|_| (StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than {} bytes", limits.body_bytes)))?;
-    let invalid = |e: serde_json::Error| (StatusCode::BAD_REQUEST, format!("the body is not a GraphQL request: {e}"));
+    // A body that stalls is cut off after the read timeout, as a head is (`listener`).
+    let bytes = tokio::time::timeout(
+        limits.read_timeout,
+        body.into_bytes_limit(limits.body_bytes),
+    )
+    .await
+    .map_err(|_| {
+        (
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the body did not arrive within {} s",
+                limits.read_timeout.as_secs()
+            ),
+        )
+    })?
+    .map_err(|_| {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than {} bytes", limits.body_bytes),
+        )
+    })?;
+    // The request object, `variables` and a batch's array wrap each variable's value.
+    guard::check_json_nesting(&bytes, limits.nesting + 3)
+        .map_err(|r| (StatusCode::BAD_REQUEST, r.to_string()))?;
+    let invalid = |e: serde_json::Error| {
+        (
+            StatusCode::BAD_REQUEST,
+            format!("the body is not a GraphQL request: {e}"),
+        )
+    };
     // An array is a batch; anything else must be one request object. (Serde would read a
     // request from an array of its fields, so the shape is decided here.)
     let batch = if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
-        BatchRequest::Batch(serde_json::from_slice::<Vec<RequestBody>>(&bytes).map_err(invalid)?.into_iter().map(|r| r.0).collect())
+        BatchRequest::Batch(
+            serde_json::from_slice::<Vec<RequestBody>>(&bytes)
+                .map_err(invalid)?
+                .into_iter()
+                .map(|r| r.0)
+                .collect(),
+        )
     } else {
-        BatchRequest::Single(serde_json::from_slice::<RequestBody>(&bytes).map_err(invalid)?.0)
+        BatchRequest::Single(
+            serde_json::from_slice::<RequestBody>(&bytes)
+                .map_err(invalid)?
+                .0,
+        )
     };
     for r in batch.iter() {
         if r.query.trim().is_empty() {
@@ -339,56 +637,60 @@ impl<'de> serde::Deserialize<'de> for RequestBody {
         if !value.get("query").is_some_and(|q| q.is_string()) {
             return Err(serde::de::Error::custom("a request needs a `query` string"));
         }
-        serde_json::from_value(serde_json::Value::Object(value)).map(RequestBody).map_err(serde::de::Error::custom)
+        serde_json::from_value(serde_json::Value::Object(value))
+            .map(RequestBody)
+            .map_err(serde::de::Error::custom)
     }
 }
 
-enum Check {
-    Ok,
-    Mutation,
-    TooManyAliases(usize),
+enum Checked {
+    /// Ready to run (with its document parsed), and whether it is a mutation.
+    Ready(async_graphql::Request, bool),
+    Refused(Refusal),
 }
 
-/// Looks at the operation that will run without executing it.
-fn check_operation(query: &str, operation_name: Option<&str>, limits: &Limits) -> Check {
-    // A query that does not parse is left to the executor, which reports it properly.
-    let Ok(doc) = async_graphql::parser::parse_query(query) else { return Check::Ok };
-    let operation = match (&doc.operations, operation_name) {
-        (DocumentOperations::Single(op), _) => Some(op),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.iter().find(|(n, _)| n.as_str() == name).map(|(_, op)| op),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
-        _ => None,
+/// Looks at the operation that will run without executing it. A document that does not
+/// parse, or names no operation, is left to the executor, which reports it properly.
+fn check_request(mut r: async_graphql::Request, limits: &Limits) -> Checked {
+    if let Err(refusal) = guard::check_document_nesting(&r.query, limits.nesting) {
+        return Checked::Refused(refusal);
+    }
+    for value in r.variables.values() {
+        if let Err(refusal) = guard::check_value_nesting(value, limits.nesting) {
+            return Checked::Refused(refusal);
+        }
+    }
+    let Ok(doc) = async_graphql::parser::parse_query(&r.query) else {
+        return Checked::Ready(r, false);
     };
-    let Some(operation) = operation else { return Check::Ok };
-    let aliases = count_aliases(&doc, &operation.node.selection_set.node, 0);
-    if aliases > limits.aliases {
-        return Check::TooManyAliases(aliases);
-    }
-    if operation.node.ty == OperationType::Mutation { Check::Mutation } else { Check::Ok }
+    let mutation = match guard::operation(&doc, r.operation_name.as_deref()) {
+        None => false,
+        Some(op) => match guard::check_operation(&doc, op, limits.shape()) {
+            Ok(_) => guard::is_mutation(op),
+            Err(refusal) => return Checked::Refused(refusal),
+        },
+    };
+    // The executor reuses this parse instead of parsing again.
+    r.set_parsed_query(doc);
+    Checked::Ready(r, mutation)
 }
 
-/// Aliases in a selection set, following fragments (to a bounded depth, since fragment
-/// cycles are the validator's to report).
-fn count_aliases(doc: &ExecutableDocument, set: &SelectionSet, depth: usize) -> usize {
-    if depth > 64 {
-        return 0;
+/// Whether the operation asks for `__schema` or `__type` (only valid at its root).
+fn asks_introspection(r: &mut async_graphql::Request) -> bool {
+    let name = r.operation_name.clone();
+    match r.parsed_query() {
+        Ok(doc) => guard::operation(doc, name.as_deref()).is_some_and(|op| {
+            guard::root_fields(doc, op).any(|f| f == "__schema" || f == "__type")
+        }),
+        Err(_) => false,
     }
-    set.items
-        .iter()
-        .map(|item| match &item.node {
-            Selection::Field(f) => usize::from(f.node.alias.is_some()) + count_aliases(doc, &f.node.selection_set.node, depth + 1),
-            Selection::InlineFragment(f) => count_aliases(doc, &f.node.selection_set.node, depth + 1),
-            Selection::FragmentSpread(s) => doc
-                .fragments
-                .get(&s.node.fragment_name.node)
-                .map_or(0, |f| count_aliases(doc, &f.node.selection_set.node, depth + 1)),
-        })
-        .sum()
 }
 
 /// A response that failed before execution: no data, and errors with no path.
 fn is_request_error(r: &async_graphql::Response) -> bool {
-    !r.errors.is_empty() && r.data == async_graphql::Value::Null && r.errors.iter().all(|e| e.path.is_empty())
+    !r.errors.is_empty()
+        && r.data == async_graphql::Value::Null
+        && r.errors.iter().all(|e| e.path.is_empty())
 }
 
 /// Gives every error a code: errors the executor raises itself (parse, validation, limits,

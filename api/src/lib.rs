@@ -6,8 +6,11 @@
 //! never kept in schema-global data; every error leaving here carries `extensions.code`.
 
 mod error;
+mod guard;
 mod http;
 mod id;
+mod limits;
+mod listener;
 mod loaders;
 mod metrics;
 mod paging;
@@ -19,7 +22,8 @@ use domain::Company;
 use domain::clock::Clock;
 use sea_orm::DatabaseConnection;
 
-pub use http::{Limits, routes, serve};
+pub use http::{routes, serve};
+pub use limits::Limits;
 pub use schema::{ZeroboardSchema, build_schema, sdl};
 
 /// What every request shares: the database, the company settings and the clock.
@@ -29,12 +33,35 @@ pub struct AppState {
     pub company: Company,
     pub clock: Clock,
     pub limits: Limits,
+    pub http: HttpOptions,
     pub schema: Arc<ZeroboardSchema>,
 }
 
 impl AppState {
     pub fn new(db: DatabaseConnection, company: Company, clock: Clock, limits: Limits) -> Self {
         let schema = Arc::new(build_schema(&limits));
-        AppState { db, company, clock, limits, schema }
+        AppState {
+            db,
+            company,
+            clock,
+            limits,
+            http: HttpOptions::default(),
+            schema,
+        }
     }
+
+    pub fn with_http(self, http: HttpOptions) -> Self {
+        AppState { http, ..self }
+    }
+}
+
+/// Who may see what outside the GraphQL schema's own access rules.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HttpOptions {
+    /// Origins a browser front-end may call the API from (CORS); none by default.
+    pub cors_origins: Vec<String>,
+    /// Serve `/metrics` without a token; by default it needs an admin or `metrics:read` token.
+    pub public_metrics: bool,
+    /// Answer introspection (`__schema`, `__type`) without a token; off by default.
+    pub public_introspection: bool,
 }

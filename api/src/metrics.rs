@@ -13,7 +13,9 @@ pub fn handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
         let recorder = PrometheusBuilder::new()
-            .set_buckets(&[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5])
+            .set_buckets(&[
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ])
             .map(PrometheusBuilder::build_recorder)
             .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
         let handle = recorder.handle();
@@ -24,30 +26,47 @@ pub fn handle() -> &'static PrometheusHandle {
 }
 
 /// Renders the metrics in Prometheus' text format.
-#[poem::handler]
 pub fn render() -> Response {
-    Response::builder().content_type("text/plain; version=0.0.4").body(handle().render())
+    Response::builder()
+        .content_type("text/plain; version=0.0.4")
+        .body(handle().render())
 }
 
 /// Counts and times every request, labelled by route and status, and runs it in a span
 /// with a request id (logged with anything the request logs, and sent as `x-request-id`).
 pub async fn measure<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
     use tracing::Instrument;
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    let request_id = format!("{:x}-{}", std::process::id(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    // A caller's own request id (a proxy's, a client's) is kept when it is a plain token.
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=64).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        })
+        .map_or_else(crate::error::random_id, str::to_owned);
     let span = tracing::info_span!("request", request.id = %request_id, method = %req.method(), path = %req.uri().path());
     let route = match req.uri().path() {
-        p @ ("/graphql" | "/" | "/healthz" | "/readyz" | "/metrics" | "/export/bonus.csv") => p.to_owned(),
+        p @ ("/graphql" | "/" | "/healthz" | "/readyz" | "/metrics" | "/export/bonus.csv") => {
+            p.to_owned()
+        }
         _ => "other".to_owned(),
     };
     let started = Instant::now();
-    let response = next.call(req).instrument(span).await.map(IntoResponse::into_response);
+    let response = next
+        .call(req)
+        .instrument(span)
+        .await
+        .map(IntoResponse::into_response);
     let status = match &response {
         Ok(r) => r.status().as_u16(),
         Err(e) => e.status().as_u16(),
     };
     metrics::counter!("zeroboard_http_requests_total", "route" => route.clone(), "status" => status.to_string()).increment(1);
-    metrics::histogram!("zeroboard_http_request_duration_seconds", "route" => route).record(started.elapsed().as_secs_f64());
+    metrics::histogram!("zeroboard_http_request_duration_seconds", "route" => route)
+        .record(started.elapsed().as_secs_f64());
     response.map(|mut r| {
         if let Ok(value) = request_id.parse() {
             r.headers_mut().insert("x-request-id", value);

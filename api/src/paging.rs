@@ -2,12 +2,36 @@
 
 use async_graphql::connection::{Connection, Edge, EmptyFields, OpaqueCursor};
 use async_graphql::{OutputType, SimpleObject};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select};
+use sea_orm::{
+    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+};
 
 use crate::error::{OrGql, bad_input};
 use crate::schema::Ctx;
 
 pub const DEFAULT_PAGE: i32 = 20;
+
+/// The complexity a list without `first` counts per item: short lists (an assignment's
+/// events, a result's adjustments and tallies) and long ones (report rows, departments).
+pub const SHORT_LIST: usize = 10;
+pub const LONG_LIST: usize = 100;
+
+/// The largest offset an offset cursor may carry: far past any real list, and far from
+/// the integer bounds the SQL binders take.
+pub const MAX_OFFSET: i64 = 1 << 31;
+
+/// A connection's complexity: its page size (`first`, default 20) times its selection.
+pub fn page_cost(first: Option<i32>, child_complexity: usize) -> usize {
+    list_cost(
+        first.unwrap_or(DEFAULT_PAGE).max(1) as usize,
+        child_complexity,
+    )
+}
+
+/// A list's complexity: the items it may hold times the selection on each.
+pub fn list_cost(items: usize, child_complexity: usize) -> usize {
+    items.saturating_mul(child_complexity).saturating_add(1)
+}
 
 /// Extra fields on every connection.
 #[derive(SimpleObject)]
@@ -22,14 +46,21 @@ pub type Page<T> = Connection<OpaqueCursor<i64>, T, Counted, EmptyFields>;
 pub fn page_size(first: Option<i32>, max: i32) -> async_graphql::Result<u64> {
     match first.unwrap_or(DEFAULT_PAGE.min(max)) {
         n if (1..=max).contains(&n) => Ok(n as u64),
-        n => Err(bad_input("first", format!("`first` must be between 1 and {max}, got {n}"))),
+        n => Err(bad_input(
+            "first",
+            format!("`first` must be between 1 and {max}, got {n}"),
+        )),
     }
 }
 
 pub fn decode_after(after: Option<String>) -> async_graphql::Result<Option<i64>> {
     use async_graphql::connection::CursorType;
     after
-        .map(|a| OpaqueCursor::<i64>::decode_cursor(&a).map(|c| c.0).map_err(|_| bad_input("after", "`after` is not a valid cursor")))
+        .map(|a| {
+            OpaqueCursor::<i64>::decode_cursor(&a)
+                .map(|c| c.0)
+                .map_err(|_| bad_input("after", "`after` is not a valid cursor"))
+        })
         .transpose()
 }
 
@@ -86,8 +117,16 @@ where
     let mut items = rows.limit(size + 1).all(db).await.gql()?;
     let has_next = items.len() as u64 > size;
     items.truncate(size as usize);
-    let mut connection = Connection::with_additional_fields(after.is_some(), has_next, Counted { total_count: total });
-    connection.edges.extend(items.into_iter().map(|row| Edge::new(OpaqueCursor(id_of(&row)), wrap(row))));
+    let mut connection = Connection::with_additional_fields(
+        after.is_some(),
+        has_next,
+        Counted { total_count: total },
+    );
+    connection.edges.extend(
+        items
+            .into_iter()
+            .map(|row| Edge::new(OpaqueCursor(id_of(&row)), wrap(row))),
+    );
     Ok(connection)
 }
 
@@ -107,17 +146,21 @@ where
     let db = c.db();
     let size = page_size(args.first, c.state.limits.page_size)?;
     let start = match decode_after(args.after)? {
-        Some(offset) if offset >= 0 => offset as u64 + 1,
-        Some(_) => return Err(bad_input("after", "`after` is not a valid cursor")),
+        Some(offset) if (0..MAX_OFFSET).contains(&offset) => offset as u64 + 1,
+        Some(_) => return Err(bad_input("after", "`after` is not a cursor of this list")),
         None => 0,
     };
     let total = select.clone().count(db).await.gql()?;
     let mut items = select.offset(start).limit(size + 1).all(db).await.gql()?;
     let has_next = items.len() as u64 > size;
     items.truncate(size as usize);
-    let mut connection = Connection::with_additional_fields(start > 0, has_next, Counted { total_count: total });
-    connection
-        .edges
-        .extend(items.into_iter().enumerate().map(|(i, row)| Edge::new(OpaqueCursor((start + i as u64) as i64), wrap(row))));
+    let mut connection =
+        Connection::with_additional_fields(start > 0, has_next, Counted { total_count: total });
+    connection.edges.extend(
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, row)| Edge::new(OpaqueCursor((start + i as u64) as i64), wrap(row))),
+    );
     Ok(connection)
 }

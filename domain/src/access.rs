@@ -9,6 +9,7 @@
 
 use std::collections::HashSet;
 
+use chrono::{DateTime, Utc};
 use entity::assignment;
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 
@@ -56,7 +57,9 @@ impl Reach {
     pub fn visible_ids(&self) -> Option<Vec<i64>> {
         match self {
             Reach::All => None,
-            Reach::Team { me, below } => Some(std::iter::once(*me).chain(below.iter().copied()).collect()),
+            Reach::Team { me, below } => {
+                Some(std::iter::once(*me).chain(below.iter().copied()).collect())
+            }
             Reach::Nobody => Some(Vec::new()),
         }
     }
@@ -67,19 +70,34 @@ pub async fn reach(db: &impl ConnectionTrait, who: &Principal) -> DomainResult<R
     if who.is_admin() {
         return Ok(Reach::All);
     }
-    let Some(me) = who.employee_id() else { return Ok(Reach::Nobody) };
-    Ok(Reach::Team { me, below: below(db, me).await? })
+    let Some(me) = who.employee_id() else {
+        return Ok(Reach::Nobody);
+    };
+    Ok(Reach::Team {
+        me,
+        below: below(db, me).await?,
+    })
 }
 
 /// Everyone below `manager` in the management chain (a recursive CTE, portable).
 pub async fn below(db: &impl ConnectionTrait, manager: i64) -> DomainResult<HashSet<i64>> {
     let backend = db.get_database_backend();
-    let param = if backend == DatabaseBackend::Postgres { "$1" } else { "?" };
+    let param = if backend == DatabaseBackend::Postgres {
+        "$1"
+    } else {
+        "?"
+    };
     let sql = format!(
         "WITH RECURSIVE below(id) AS (SELECT id FROM employee WHERE manager_id = {param} \
          UNION SELECT e.id FROM employee e JOIN below b ON e.manager_id = b.id) SELECT id FROM below"
     );
-    let rows = db.query_all_raw(Statement::from_sql_and_values(backend, sql, [manager.into()])).await?;
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [manager.into()],
+        ))
+        .await?;
     let mut ids = HashSet::new();
     for row in rows {
         ids.insert(row.try_get::<i64>("", "id")?);
@@ -89,15 +107,25 @@ pub async fn below(db: &impl ConnectionTrait, manager: i64) -> DomainResult<Hash
 
 /// Only admins (an admin employee or a service with the admin scope).
 pub fn require_admin(who: &Principal) -> DomainResult<()> {
-    if who.is_admin() { Ok(()) } else { Err(DomainError::Forbidden("only an admin may do this".into())) }
+    if who.is_admin() {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden("only an admin may do this".into()))
+    }
 }
 
 /// Admins, and managers for employees below them.
-pub async fn require_manager_of(db: &impl ConnectionTrait, who: &Principal, employee_id: i64) -> DomainResult<()> {
+pub async fn require_manager_of(
+    db: &impl ConnectionTrait,
+    who: &Principal,
+    employee_id: i64,
+) -> DomainResult<()> {
     if reach(db, who).await?.manages(employee_id) {
         Ok(())
     } else {
-        Err(DomainError::Forbidden("only the employee's manager or an admin may do this".into()))
+        Err(DomainError::Forbidden(
+            "only the employee's manager or an admin may do this".into(),
+        ))
     }
 }
 
@@ -106,13 +134,57 @@ pub fn require_payroll(who: &Principal) -> DomainResult<()> {
     if who.has_scope(Scope::PayrollRead) {
         Ok(())
     } else {
-        Err(DomainError::Forbidden("payroll figures need the payroll:read scope".into()))
+        Err(DomainError::Forbidden(
+            "payroll figures need the payroll:read scope".into(),
+        ))
     }
+}
+
+/// The server's metrics: the metrics scope or an admin.
+pub fn require_metrics(who: &Principal) -> DomainResult<()> {
+    if who.has_scope(Scope::MetricsRead) {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden(
+            "the metrics need the metrics:read scope".into(),
+        ))
+    }
+}
+
+/// A knowledge-base article or a proposal, as far as seeing it goes.
+#[derive(Clone, Copy, Debug)]
+pub struct Material {
+    pub author_id: Option<i64>,
+    /// Its audience: `None` is everyone, else one department.
+    pub audience: Option<i64>,
+    /// When readers may first see it: an article's publication, a proposal's opening.
+    pub visible_from: DateTime<Utc>,
+}
+
+/// Whether a principal may see an article or a proposal: admins always, its author always,
+/// other employees of its audience once it is visible; services never (payroll reads
+/// results, not content). `department` is the reader's department, if an employee.
+pub fn sees_material(
+    who: &Principal,
+    department: Option<i64>,
+    material: Material,
+    now: DateTime<Utc>,
+) -> bool {
+    if who.is_admin() || (who.employee_id().is_some() && who.employee_id() == material.author_id) {
+        return true;
+    }
+    let Some(department) = department else {
+        return false;
+    };
+    who.employee_id().is_some()
+        && material.visible_from <= now
+        && material.audience.is_none_or(|a| a == department)
 }
 
 /// An employee acting as themselves (votes, reads): not a service.
 pub fn require_employee(who: &Principal) -> DomainResult<i64> {
-    who.employee_id().ok_or_else(|| DomainError::Forbidden("only an employee may do this".into()))
+    who.employee_id()
+        .ok_or_else(|| DomainError::Forbidden("only an employee may do this".into()))
 }
 
 #[cfg(test)]
@@ -141,6 +213,33 @@ mod tests {
             created_at: at,
             created_by: None,
             version: 1,
+        }
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn who_sees_which_material() {
+        use entity::enums::Role;
+        let now = Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap();
+        let employee = |id| Principal::Employee { id, role: Role::Employee, token_id: 1 };
+        let admin = Principal::Employee { id: 9, role: Role::Admin, token_id: 1 };
+        let payroll = Principal::Service { name: "payroll".into(), scopes: vec![Scope::PayrollRead], token_id: 2 };
+        let published = now - chrono::Duration::hours(1);
+        let later = now + chrono::Duration::hours(1);
+        let cases = [
+            // (who, their department, author, audience, visible from, sees)
+            (&employee(1), Some(10), Some(5), None, published, true),       // everyone's, published
+            (&employee(1), Some(10), Some(5), Some(10), published, true),   // their department's
+            (&employee(1), Some(10), Some(5), Some(11), published, false),  // another department's
+            (&employee(1), Some(10), Some(5), None, later, false),          // not published yet
+            (&employee(5), Some(11), Some(5), Some(10), later, true),       // its author, early and outside
+            (&admin, Some(10), Some(5), Some(11), later, true),
+            (&payroll, None, Some(5), None, published, false),              // services read no content
+            (&payroll, None, Some(5), None, later, false),
+        ];
+        for (who, department, author_id, audience, visible_from, sees) in cases {
+            let material = Material { author_id, audience, visible_from };
+            assert_eq!(sees_material(who, department, material, now), sees, "{who:?} {department:?} {material:?}");
         }
     }
 

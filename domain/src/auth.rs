@@ -19,6 +19,7 @@ use crate::{DomainError, DomainResult};
 pub enum Scope {
     Admin,
     PayrollRead,
+    MetricsRead,
 }
 
 impl Scope {
@@ -26,6 +27,7 @@ impl Scope {
         match self {
             Scope::Admin => "admin",
             Scope::PayrollRead => "payroll:read",
+            Scope::MetricsRead => "metrics:read",
         }
     }
 
@@ -33,7 +35,13 @@ impl Scope {
         match s {
             "admin" => Ok(Scope::Admin),
             "payroll:read" => Ok(Scope::PayrollRead),
-            other => Err(DomainError::bad_input("scope", format!("unknown scope `{other}`; expected `admin` or `payroll:read`"))),
+            "metrics:read" => Ok(Scope::MetricsRead),
+            other => Err(DomainError::bad_input(
+                "scope",
+                format!(
+                    "unknown scope `{other}`; expected `admin`, `payroll:read` or `metrics:read`"
+                ),
+            )),
         }
     }
 }
@@ -41,8 +49,16 @@ impl Scope {
 /// Who is making a request.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Principal {
-    Employee { id: i64, role: Role, token_id: i64 },
-    Service { name: String, scopes: Vec<Scope>, token_id: i64 },
+    Employee {
+        id: i64,
+        role: Role,
+        token_id: i64,
+    },
+    Service {
+        name: String,
+        scopes: Vec<Scope>,
+        token_id: i64,
+    },
 }
 
 impl Principal {
@@ -54,7 +70,8 @@ impl Principal {
     }
 
     pub fn has_scope(&self, scope: Scope) -> bool {
-        self.is_admin() || matches!(self, Principal::Service { scopes, .. } if scopes.contains(&scope))
+        self.is_admin()
+            || matches!(self, Principal::Service { scopes, .. } if scopes.contains(&scope))
     }
 
     pub fn employee_id(&self) -> Option<i64> {
@@ -103,17 +120,26 @@ pub async fn create_token(
         }
         TokenOwner::Service { name, scopes } => {
             if name.trim().is_empty() {
-                return Err(DomainError::bad_input("service", "a service token needs a service name"));
+                return Err(DomainError::bad_input(
+                    "service",
+                    "a service token needs a service name",
+                ));
             }
             if scopes.is_empty() {
-                return Err(DomainError::bad_input("scope", "a service token needs at least one scope"));
+                return Err(DomainError::bad_input(
+                    "scope",
+                    "a service token needs at least one scope",
+                ));
             }
             let scopes: Vec<_> = scopes.iter().map(|s| s.as_str()).collect();
             (None, Some(name), scopes.join(" "))
         }
     };
     if expires_at.is_some_and(|at| at <= now) {
-        return Err(DomainError::bad_input("expiresAt", "the expiry must be in the future"));
+        return Err(DomainError::bad_input(
+            "expiresAt",
+            "the expiry must be in the future",
+        ));
     }
     let row = api_token::ActiveModel {
         token_hash: Set(hash_token(&secret)),
@@ -147,7 +173,9 @@ pub async fn authenticate(
         .find_also_related(employee::Entity)
         .one(db)
         .await?;
-    let Some((token, person)) = found else { return Err(DomainError::Unauthenticated) };
+    let Some((token, person)) = found else {
+        return Err(DomainError::Unauthenticated);
+    };
     if token.revoked_at.is_some() || token.expires_at.is_some_and(|at| at <= now) {
         return Err(DomainError::Unauthenticated);
     }
@@ -157,16 +185,27 @@ pub async fn authenticate(
             if person.left_on.is_some_and(|left| left < now.date_naive()) {
                 return Err(DomainError::Unauthenticated);
             }
-            Principal::Employee { id: person.id, role: person.role, token_id: token.id }
+            Principal::Employee {
+                id: person.id,
+                role: person.role,
+                token_id: token.id,
+            }
         }
         (None, Some(service)) => Principal::Service {
             name: service.clone(),
-            scopes: token.scopes.split_whitespace().filter_map(|s| Scope::parse(s).ok()).collect(),
+            scopes: token
+                .scopes
+                .split_whitespace()
+                .filter_map(|s| Scope::parse(s).ok())
+                .collect(),
             token_id: token.id,
         },
         (None, None) => return Err(DomainError::Unauthenticated),
     };
-    if token.last_used_at.is_none_or(|at| now - at >= LAST_USED_RESOLUTION) {
+    if token
+        .last_used_at
+        .is_none_or(|at| now - at >= LAST_USED_RESOLUTION)
+    {
         api_token::Entity::update_many()
             .col_expr(api_token::Column::LastUsedAt, Expr::value(now))
             .filter(api_token::Column::Id.eq(token.id))
@@ -177,8 +216,15 @@ pub async fn authenticate(
 }
 
 /// Revokes a token; revoking twice is harmless.
-pub async fn revoke_token(db: &impl ConnectionTrait, token_id: i64, now: DateTime<Utc>) -> DomainResult<api_token::Model> {
-    let token = api_token::Entity::find_by_id(token_id).one(db).await?.ok_or(DomainError::NotFound("token"))?;
+pub async fn revoke_token(
+    db: &impl ConnectionTrait,
+    token_id: i64,
+    now: DateTime<Utc>,
+) -> DomainResult<api_token::Model> {
+    let token = api_token::Entity::find_by_id(token_id)
+        .one(db)
+        .await?
+        .ok_or(DomainError::NotFound("token"))?;
     if token.revoked_at.is_some() {
         return Ok(token);
     }

@@ -23,7 +23,8 @@ pub enum Kind {
 }
 
 pub fn selected(kind: Kind) -> bool {
-    let wanted = std::env::var("ZEROBOARD_TEST_DATABASES").unwrap_or_else(|_| "sqlite,postgres".into());
+    let wanted =
+        std::env::var("ZEROBOARD_TEST_DATABASES").unwrap_or_else(|_| "sqlite,postgres".into());
     let name = match kind {
         Kind::Sqlite => "sqlite",
         Kind::Postgres => "postgres",
@@ -36,7 +37,8 @@ pub fn selected(kind: Kind) -> bool {
 }
 
 fn pg_admin_url() -> String {
-    std::env::var("ZEROBOARD_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("ZEROBOARD_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// A fresh, empty database, removed when dropped.
@@ -54,7 +56,11 @@ impl TestDb {
             Kind::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}?mode=rwc", dir.path().join("zb.db").display());
-                TestDb { url, _dir: Some(dir), pg_name: None }
+                TestDb {
+                    url,
+                    _dir: Some(dir),
+                    pg_name: None,
+                }
             }
             Kind::Postgres => {
                 let name = format!(
@@ -64,12 +70,27 @@ impl TestDb {
                     Utc::now().timestamp_subsec_micros()
                 );
                 let admin = pg_admin_url();
-                let conn = domain::db::connect(&admin).await.unwrap_or_else(|e| panic!("PostgreSQL at {admin}: {e}"));
+                let conn = domain::db::connect(&admin)
+                    .await
+                    .unwrap_or_else(|e| panic!("PostgreSQL at {admin}: {e}"));
                 use sea_orm::ConnectionTrait;
-                conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+                conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create test database");
                 conn.close().await.ok();
-                let url = format!("{}/{}", admin.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin), name);
-                TestDb { url, _dir: None, pg_name: Some(name) }
+                let url = format!(
+                    "{}/{}",
+                    admin
+                        .rsplit_once('/')
+                        .map(|(base, _)| base)
+                        .unwrap_or(&admin),
+                    name
+                );
+                TestDb {
+                    url,
+                    _dir: None,
+                    pg_name: Some(name),
+                }
             }
         }
     }
@@ -84,15 +105,22 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let Some(name) = self.pg_name.take() else { return };
+        let Some(name) = self.pg_name.take() else {
+            return;
+        };
         // Drop runs outside async code; a short-lived runtime on its own thread removes the database.
         let admin = pg_admin_url();
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             rt.block_on(async {
                 use sea_orm::ConnectionTrait;
                 if let Ok(conn) = domain::db::connect(&admin).await {
-                    let _ = conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                    let _ = conn
+                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
                     conn.close().await.ok();
                 }
             })
@@ -107,7 +135,9 @@ pub fn t0() -> DateTime<Utc> {
 }
 
 pub fn utc_company() -> Company {
-    Company { calendar: Calendar::new(Cadence::SemiMonthly, chrono_tz::UTC) }
+    Company {
+        calendar: Calendar::new(Cadence::SemiMonthly, chrono_tz::UTC),
+    }
 }
 
 /// The real server on a free port, over a fresh database, with a fixed clock.
@@ -128,7 +158,22 @@ impl TestApp {
         Self::start_with(kind, utc_company(), t0(), api::Limits::default()).await
     }
 
-    pub async fn start_with(kind: Kind, company: Company, now: DateTime<Utc>, limits: api::Limits) -> TestApp {
+    pub async fn start_with(
+        kind: Kind,
+        company: Company,
+        now: DateTime<Utc>,
+        limits: api::Limits,
+    ) -> TestApp {
+        Self::start_full(kind, company, now, limits, api::HttpOptions::default()).await
+    }
+
+    pub async fn start_full(
+        kind: Kind,
+        company: Company,
+        now: DateTime<Utc>,
+        limits: api::Limits,
+        http: api::HttpOptions,
+    ) -> TestApp {
         let test_db = TestDb::new(kind).await;
         let mut db = test_db.connect().await;
         let statements = Arc::new(AtomicUsize::new(0));
@@ -137,29 +182,54 @@ impl TestApp {
             counter.fetch_add(1, Ordering::SeqCst);
         });
         let clock = Clock::fixed(now);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let state = api::AppState::new(db.clone(), company, clock.clone(), limits);
+        let state = api::AppState::new(db.clone(), company, clock.clone(), limits).with_http(http);
         let server = tokio::spawn(async move {
             api::serve(state, listener).await.expect("serve");
         });
-        TestApp { db, base, clock, company, http: reqwest::Client::new(), statements, _server: server, _test_db: test_db }
+        TestApp {
+            db,
+            base,
+            clock,
+            company,
+            http: reqwest::Client::new(),
+            statements,
+            _server: server,
+            _test_db: test_db,
+        }
     }
 
     /// Loads the demo company at the clock's now.
     pub async fn demo(&self) {
-        domain::demo::load(&self.db, &self.company, self.clock.now()).await.expect("demo");
+        domain::demo::load(&self.db, &self.company, self.clock.now())
+            .await
+            .expect("demo");
     }
 
     pub async fn token_for_email(&self, email: &str) -> String {
-        let id = domain::directory::employee_id_by_email(&self.db, email).await.unwrap().expect("employee");
+        let id = domain::directory::employee_id_by_email(&self.db, email)
+            .await
+            .unwrap()
+            .expect("employee");
         let owner = domain::auth::TokenOwner::Employee(id);
-        domain::auth::create_token(&self.db, owner, "test", None, self.clock.now()).await.unwrap().1
+        domain::auth::create_token(&self.db, owner, "test", None, self.clock.now())
+            .await
+            .unwrap()
+            .1
     }
 
     pub async fn service_token(&self, scope: domain::auth::Scope) -> String {
-        let owner = domain::auth::TokenOwner::Service { name: "tests".into(), scopes: vec![scope] };
-        domain::auth::create_token(&self.db, owner, "test", None, self.clock.now()).await.unwrap().1
+        let owner = domain::auth::TokenOwner::Service {
+            name: "tests".into(),
+            scopes: vec![scope],
+        };
+        domain::auth::create_token(&self.db, owner, "test", None, self.clock.now())
+            .await
+            .unwrap()
+            .1
     }
 
     pub async fn admin(&self) -> String {
@@ -171,7 +241,10 @@ impl TestApp {
         let mut req = self
             .http
             .post(format!("{}/graphql", self.base))
-            .header("accept", "application/graphql-response+json, application/json")
+            .header(
+                "accept",
+                "application/graphql-response+json, application/json",
+            )
             .json(&json!({ "query": query, "variables": variables }));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -203,7 +276,12 @@ impl TestApp {
 pub fn codes(body: &Value) -> Vec<String> {
     body["errors"]
         .as_array()
-        .map(|errors| errors.iter().filter_map(|e| e["extensions"]["code"].as_str().map(str::to_owned)).collect())
+        .map(|errors| {
+            errors
+                .iter()
+                .filter_map(|e| e["extensions"]["code"].as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 

@@ -7,7 +7,13 @@ use serde_json::{Value, json};
 use super::*;
 use crate::on_both;
 
-async fn raw(app: &TestApp, method: reqwest::Method, url: &str, headers: &[(&str, &str)], body: Option<String>) -> (StatusCode, String, String) {
+async fn raw(
+    app: &TestApp,
+    method: reqwest::Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<String>,
+) -> (StatusCode, String, String) {
     let mut req = app.http.request(method, format!("{}{url}", app.base));
     for (k, v) in headers {
         req = req.header(*k, *v);
@@ -17,7 +23,11 @@ async fn raw(app: &TestApp, method: reqwest::Method, url: &str, headers: &[(&str
     }
     let resp = req.send().await.unwrap();
     let status = resp.status();
-    let ct = resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
     (status, ct, resp.text().await.unwrap())
 }
 
@@ -81,7 +91,7 @@ on_both! {
 
 on_both! {
     async fn limits_are_enforced_with_codes(kind: Kind) {
-        let limits = api::Limits { depth: 6, complexity: 500, aliases: 3, batch: 2, body_bytes: 2000, page_size: 10 };
+        let limits = api::Limits { depth: 6, complexity: 500, aliases: 3, batch: 2, body_bytes: 2000, page_size: 10, ..api::Limits::default() };
         let app = TestApp::start_with(kind, utc_company(), t0(), limits).await;
         app.demo().await;
         let admin = app.admin().await;
@@ -233,7 +243,14 @@ on_both! {
         app.demo().await;
         let admin = app.admin().await;
         app.gql(&admin, "{ departments { name } }", json!({})).await;
-        let (status, ct, text) = raw(&app, reqwest::Method::GET, "/metrics", &[], None).await;
+        // By default the metrics need an admin's or a metrics:read token.
+        let (status, _, _) = raw(&app, reqwest::Method::GET, "/metrics", &[], None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let payroll = format!("Bearer {}", app.service_token(domain::auth::Scope::PayrollRead).await);
+        let (status, _, _) = raw(&app, reqwest::Method::GET, "/metrics", &[("authorization", &payroll)], None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let scraper = format!("Bearer {}", app.service_token(domain::auth::Scope::MetricsRead).await);
+        let (status, ct, text) = raw(&app, reqwest::Method::GET, "/metrics", &[("authorization", &scraper)], None).await;
         assert_eq!(status, StatusCode::OK);
         assert!(ct.starts_with("text/plain"), "{ct}");
         let line = text.lines().find(|l| l.starts_with("zeroboard_http_requests_total{") && l.contains("route=\"/graphql\"") && l.contains("status=\"200\""));

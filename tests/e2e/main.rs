@@ -2,11 +2,12 @@
 
 mod common;
 
-mod graphql;
-mod http;
 mod access;
 mod cli;
 mod foundation;
+mod graphql;
+mod hardening;
+mod http;
 mod payroll;
 mod scheduler;
 mod snapshots;

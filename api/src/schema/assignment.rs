@@ -14,7 +14,7 @@ use super::org::Employee;
 use super::period::Period;
 use crate::error::{OrGql, internal, not_found};
 use crate::id::{Kind, decode, encode};
-use crate::paging::{PageArgs, Order, Page, page};
+use crate::paging::{Order, Page, PageArgs, page};
 
 macro_rules! mirror_enum {
     ($(#[$meta:meta])* $name:ident <=> $stored:ident { $($variant:ident),* $(,)? }) => {
@@ -82,12 +82,26 @@ impl Assignment {
     }
     /// Past due and not yet submitted.
     async fn overdue(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
-        Ok(domain::transition::is_overdue(self.0.status, self.0.due_at, Ctx::new(ctx)?.now()))
+        Ok(domain::transition::is_overdue(
+            self.0.status,
+            self.0.due_at,
+            Ctx::new(ctx)?.now(),
+        ))
     }
     /// Every transition, oldest first.
+    #[graphql(complexity = "crate::paging::list_cost(crate::paging::SHORT_LIST, child_complexity)")]
     async fn events(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AssignmentEvent>> {
-        let rows = Ctx::new(ctx)?.loaders.events.load_one(self.0.id).await.map_err(|e| internal(&e))?;
-        Ok(rows.unwrap_or_default().into_iter().map(AssignmentEvent).collect())
+        let rows = Ctx::new(ctx)?
+            .loaders
+            .events
+            .load_one(self.0.id)
+            .await
+            .map_err(|e| internal(&e))?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(AssignmentEvent)
+            .collect())
     }
 }
 
@@ -160,7 +174,8 @@ pub struct AssignmentFilter {
 
 impl AssignmentFilter {
     fn decode(&self) -> async_graphql::Result<Filter> {
-        let opt = |id: &Option<ID>, kind, field| id.as_ref().map(|i| decode(i, kind, field)).transpose();
+        let opt =
+            |id: &Option<ID>, kind, field| id.as_ref().map(|i| decode(i, kind, field)).transpose();
         Ok(Filter {
             period_id: opt(&self.period_id, Kind::Period, "filter.periodId")?,
             assignee_id: opt(&self.assignee_id, Kind::Employee, "filter.assigneeId")?,
@@ -184,7 +199,16 @@ pub async fn list(
     args: PageArgs,
 ) -> async_graphql::Result<Page<Assignment>> {
     let q = reports::select(c.reach().await?, filter, c.now());
-    let page = page(c, q, assignment::Column::Id, Order::Ascending, args, |a| a.id, Assignment).await?;
+    let page = page(
+        c,
+        q,
+        assignment::Column::Id,
+        Order::Ascending,
+        args,
+        |a| a.id,
+        Assignment,
+    )
+    .await?;
     let rows: Vec<&assignment::Model> = page.edges.iter().map(|e| &e.node.0).collect();
     let failed = |e: std::sync::Arc<sea_orm::DbErr>| internal(&e);
     let mut people: Vec<i64> = Vec::new();
@@ -195,16 +219,29 @@ pub async fn list(
         people.extend(rows.iter().map(|a| a.controller_id));
     }
     if node.field("period").exists() {
-        c.loaders.periods.load_many(rows.iter().map(|a| a.period_id)).await.map_err(failed)?;
+        c.loaders
+            .periods
+            .load_many(rows.iter().map(|a| a.period_id))
+            .await
+            .map_err(failed)?;
     }
     if node.field("events").exists() {
-        let events = c.loaders.events.load_many(rows.iter().map(|a| a.id)).await.map_err(failed)?;
+        let events = c
+            .loaders
+            .events
+            .load_many(rows.iter().map(|a| a.id))
+            .await
+            .map_err(failed)?;
         if node.field("events").field("actor").exists() {
             people.extend(events.values().flatten().filter_map(|e| e.actor_id));
         }
     }
     if !people.is_empty() {
-        c.loaders.employees.load_many(people).await.map_err(failed)?;
+        c.loaders
+            .employees
+            .load_many(people)
+            .await
+            .map_err(failed)?;
     }
     Ok(page)
 }
@@ -241,14 +278,28 @@ impl ReportRow {
         Ctx::new(ctx)?.employee(self.row.employee_id).await
     }
     /// BY CONTROLLER: whose submissions wait for this controller, most first.
+    #[graphql(complexity = "crate::paging::list_cost(crate::paging::SHORT_LIST, child_complexity)")]
     async fn awaiting_from(&self) -> Vec<AwaitingFrom> {
-        self.row.awaiting_from.iter().map(|&(employee_id, count)| AwaitingFrom { employee_id, count }).collect()
+        self.row
+            .awaiting_from
+            .iter()
+            .map(|&(employee_id, count)| AwaitingFrom { employee_id, count })
+            .collect()
     }
     /// The row's assignments: for BY CONTROLLER those awaiting acceptance; for DEBTORS the
     /// overdue ones; otherwise all of the assignee's.
-    async fn assignments(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Page<Assignment>> {
+    #[graphql(complexity = "crate::paging::page_cost(first, child_complexity)")]
+    async fn assignments(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Page<Assignment>> {
         let c = Ctx::new(ctx)?;
-        let mut filter = Filter { period_id: Some(self.period_id), ..Default::default() };
+        let mut filter = Filter {
+            period_id: Some(self.period_id),
+            ..Default::default()
+        };
         match self.by {
             ReportBy::Assignee => filter.assignee_id = Some(self.row.employee_id),
             ReportBy::Controller => {
@@ -260,7 +311,13 @@ impl ReportRow {
                 filter.overdue = Some(true);
             }
         }
-        list(&c, ctx.look_ahead().field("edges").field("node"), &filter, PageArgs::new(first, after)).await
+        list(
+            &c,
+            ctx.look_ahead().field("edges").field("node"),
+            &filter,
+            PageArgs::new(first, after),
+        )
+        .await
     }
 }
 
@@ -285,13 +342,17 @@ pub struct AssignmentQuery;
 #[Object]
 impl AssignmentQuery {
     /// One assignment you may see; null otherwise.
-    async fn assignment(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Assignment>> {
+    async fn assignment(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Option<Assignment>> {
         let c = Ctx::new(ctx)?;
         load_visible(&c, decode(&id, Kind::Assignment, "id")?).await
     }
 
     /// Assignments you may see, filtered, with counts over the whole filter.
-    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity + 5")]
+    #[graphql(complexity = "crate::paging::page_cost(first, child_complexity)")]
     async fn assignments(
         &self,
         ctx: &Context<'_>,
@@ -301,17 +362,27 @@ impl AssignmentQuery {
     ) -> async_graphql::Result<AssignmentList> {
         let c = Ctx::new(ctx)?;
         let filter = filter.unwrap_or_default().decode()?;
-        let page = list(&c, ctx.look_ahead().field("edges").field("node"), &filter, PageArgs::new(first, after)).await?;
+        let page = list(
+            &c,
+            ctx.look_ahead().field("edges").field("node"),
+            &filter,
+            PageArgs::new(first, after),
+        )
+        .await?;
         let mut out = AssignmentList::with_additional_fields(
             page.has_previous_page,
             page.has_next_page,
-            AssignmentCountsFields { total_count: page.additional_fields.total_count, filter },
+            AssignmentCountsFields {
+                total_count: page.additional_fields.total_count,
+                filter,
+            },
         );
         out.edges = page.edges;
         Ok(out)
     }
 
     /// A manager's report over one period (default: the current one), within your reach.
+    #[graphql(complexity = "crate::paging::list_cost(crate::paging::LONG_LIST, child_complexity)")]
     async fn assignment_report(
         &self,
         ctx: &Context<'_>,
@@ -320,24 +391,49 @@ impl AssignmentQuery {
         department_id: Option<ID>,
     ) -> async_graphql::Result<Vec<ReportRow>> {
         let c = Ctx::new(ctx)?;
-        let period_id = period_id.map(|p| decode(&p, Kind::Period, "periodId")).transpose()?;
-        let department_id = department_id.map(|d| decode(&d, Kind::Department, "departmentId")).transpose()?;
+        let period_id = period_id
+            .map(|p| decode(&p, Kind::Period, "periodId"))
+            .transpose()?;
+        let department_id = department_id
+            .map(|d| decode(&d, Kind::Department, "departmentId"))
+            .transpose()?;
         let period = c.period_or_current(period_id).await?;
         let domain_by = match by {
             ReportBy::Assignee => By::Assignee,
             ReportBy::Controller => By::Controller,
             ReportBy::Debtors => By::Debtors,
         };
-        let rows = reports::report(c.db(), c.reach().await?, domain_by, period.id, department_id, c.now()).await.gql()?;
+        let rows = reports::report(
+            c.db(),
+            c.reach().await?,
+            domain_by,
+            period.id,
+            department_id,
+            c.now(),
+        )
+        .await
+        .gql()?;
         Ok(rows
             .into_iter()
-            .map(|row| ReportRow { counts: row.counts.into(), oldest_due_at: row.oldest_due_at, row, by, period_id: period.id })
+            .map(|row| ReportRow {
+                counts: row.counts.into(),
+                oldest_due_at: row.oldest_due_at,
+                row,
+                by,
+                period_id: period.id,
+            })
             .collect())
     }
 }
 
 /// The `assignments` list: a connection with `totalCount` and `counts`.
-pub type AssignmentList = Connection<OpaqueCursor<i64>, Assignment, AssignmentCountsFields, EmptyFields, AssignmentListName>;
+pub type AssignmentList = Connection<
+    OpaqueCursor<i64>,
+    Assignment,
+    AssignmentCountsFields,
+    EmptyFields,
+    AssignmentListName,
+>;
 
 pub struct AssignmentListName;
 
@@ -369,39 +465,81 @@ impl AssignmentCountsFields {
 
 /// An assignment if the principal may see it.
 pub async fn load_visible(c: &Ctx<'_>, id: i64) -> async_graphql::Result<Option<Assignment>> {
-    let Some(row) = c.loaders.assignments.load_one(id).await.map_err(|e| internal(&e))? else { return Ok(None) };
-    Ok(c.reach().await?.sees_assignment(&row).then_some(Assignment(row)))
+    let Some(row) = c
+        .loaders
+        .assignments
+        .load_one(id)
+        .await
+        .map_err(|e| internal(&e))?
+    else {
+        return Ok(None);
+    };
+    Ok(c.reach()
+        .await?
+        .sees_assignment(&row)
+        .then_some(Assignment(row)))
 }
 
 #[derive(Default)]
 pub struct AssignmentMutation;
 
-async fn act(ctx: &Context<'_>, id: ID, action: Action, comment: Option<&str>) -> async_graphql::Result<Assignment> {
+async fn act(
+    ctx: &Context<'_>,
+    id: ID,
+    action: Action,
+    comment: Option<&str>,
+) -> async_graphql::Result<Assignment> {
     let c = Ctx::new(ctx)?;
     let id = decode(&id, Kind::Assignment, "id").map_err(|_| not_found("assignment"))?;
-    Ok(Assignment(domain::assignments::act(c.db(), c.who, id, action, comment, c.now()).await.gql()?))
+    Ok(Assignment(
+        domain::assignments::act(c.db(), c.who, id, action, comment, c.now())
+            .await
+            .gql()?,
+    ))
 }
 
 #[Object]
 impl AssignmentMutation {
     /// The assignee starts work (from TODO or RETURNED).
-    async fn start_assignment(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Assignment> {
+    async fn start_assignment(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Assignment> {
         act(ctx, id, Action::Start, None).await
     }
     /// The assignee hands the work in for acceptance.
-    async fn submit_assignment(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Assignment> {
+    async fn submit_assignment(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Assignment> {
         act(ctx, id, Action::Submit, None).await
     }
     /// The controller (or an admin) accepts a submission.
-    async fn accept_assignment(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Assignment> {
+    async fn accept_assignment(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Assignment> {
         act(ctx, id, Action::Accept, None).await
     }
     /// The controller (or an admin) returns a submission, saying why.
-    async fn return_assignment(&self, ctx: &Context<'_>, id: ID, comment: String) -> async_graphql::Result<Assignment> {
+    async fn return_assignment(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        comment: String,
+    ) -> async_graphql::Result<Assignment> {
         act(ctx, id, Action::Return, Some(&comment)).await
     }
     /// The controller (or an admin) cancels an assignment, saying why; it then owes nothing.
-    async fn cancel_assignment(&self, ctx: &Context<'_>, id: ID, reason: String) -> async_graphql::Result<Assignment> {
+    async fn cancel_assignment(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: String,
+    ) -> async_graphql::Result<Assignment> {
         act(ctx, id, Action::Cancel, Some(&reason)).await
     }
 }

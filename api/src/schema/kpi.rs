@@ -11,9 +11,9 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use super::context::{Ctx, db};
 use super::org::Employee;
 use super::period::Period;
-use crate::error::{OrGql, bad_input, coded, code, not_found};
+use crate::error::{OrGql, bad_input, code, coded, not_found};
 use crate::id::{Kind, decode, encode};
-use crate::paging::{PageArgs, Order, Page, page, page_by_offset};
+use crate::paging::{Order, Page, PageArgs, page, page_by_offset};
 
 fn figure(x100: i64) -> f64 {
     x100 as f64 / 100.0
@@ -66,7 +66,11 @@ impl KpiResult {
     }
     /// Why the bonus was refused: `DUTY_MISSED`, `DUTY_LATE`, `KPI_BELOW_THRESHOLD`.
     async fn reasons(&self) -> Vec<&str> {
-        self.0.reasons.split(',').filter(|r| !r.is_empty()).collect()
+        self.0
+            .reasons
+            .split(',')
+            .filter(|r| !r.is_empty())
+            .collect()
     }
     async fn duties_missed(&self) -> i32 {
         self.0.duties_missed
@@ -75,6 +79,7 @@ impl KpiResult {
         self.0.duties_late
     }
     /// Counts and weights per obligation kind and outcome.
+    #[graphql(complexity = "crate::paging::list_cost(crate::paging::SHORT_LIST, child_complexity)")]
     async fn obligations(&self) -> async_graphql::Result<Vec<ObligationTally>> {
         #[derive(serde::Deserialize)]
         struct Stored {
@@ -83,8 +88,17 @@ impl KpiResult {
             count: u64,
             weight: f64,
         }
-        let rows: Vec<Stored> = serde_json::from_str(&self.0.obligations).map_err(|e| crate::error::internal(&e))?;
-        Ok(rows.into_iter().map(|r| ObligationTally { kind: r.kind, outcome: r.outcome, count: r.count, weight: r.weight }).collect())
+        let rows: Vec<Stored> =
+            serde_json::from_str(&self.0.obligations).map_err(|e| crate::error::internal(&e))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ObligationTally {
+                kind: r.kind,
+                outcome: r.outcome,
+                count: r.count,
+                weight: r.weight,
+            })
+            .collect())
     }
     async fn policy_version(&self) -> i32 {
         self.0.policy_version
@@ -93,9 +107,19 @@ impl KpiResult {
         self.0.computed_at
     }
     /// Corrections, oldest first.
+    #[graphql(complexity = "crate::paging::list_cost(crate::paging::SHORT_LIST, child_complexity)")]
     async fn adjustments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<KpiAdjustment>> {
-        let rows = Ctx::new(ctx)?.loaders.adjustments.load_one(self.0.id).await.map_err(|e| crate::error::internal(&e))?;
-        Ok(rows.unwrap_or_default().into_iter().map(KpiAdjustment).collect())
+        let rows = Ctx::new(ctx)?
+            .loaders
+            .adjustments
+            .load_one(self.0.id)
+            .await
+            .map_err(|e| crate::error::internal(&e))?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(KpiAdjustment)
+            .collect())
     }
 }
 
@@ -233,13 +257,27 @@ impl SchedulerRun {
 }
 
 /// An employee's KPI history, newest first: theirs, their managers', admins' and payroll's.
-pub async fn history(c: &Ctx<'_>, employee_id: i64, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Page<KpiResult>> {
+pub async fn history(
+    c: &Ctx<'_>,
+    employee_id: i64,
+    first: Option<i32>,
+    after: Option<String>,
+) -> async_graphql::Result<Page<KpiResult>> {
     let payroll = c.who.has_scope(domain::auth::Scope::PayrollRead);
     if !payroll && !c.reach().await?.sees_employee(employee_id) {
         return Err(not_found("employee"));
     }
     let q = kpi_result::Entity::find().filter(kpi_result::Column::EmployeeId.eq(employee_id));
-    page(c, q, kpi_result::Column::Id, Order::Descending, PageArgs::new(first, after), |r| r.id, KpiResult).await
+    page(
+        c,
+        q,
+        kpi_result::Column::Id,
+        Order::Descending,
+        PageArgs::new(first, after),
+        |r| r.id,
+        KpiResult,
+    )
+    .await
 }
 
 #[derive(Default)]
@@ -248,20 +286,36 @@ pub struct KpiQuery;
 #[Object]
 impl KpiQuery {
     /// Every result of a closed period, by employee: payroll and admins.
-    async fn bonus_results(&self, ctx: &Context<'_>, period_id: ID, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Page<KpiResult>> {
+    #[graphql(complexity = "crate::paging::page_cost(first, child_complexity)")]
+    async fn bonus_results(
+        &self,
+        ctx: &Context<'_>,
+        period_id: ID,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Page<KpiResult>> {
         let c = Ctx::new(ctx)?;
         domain::access::require_payroll(c.who).gql()?;
         let id = decode(&period_id, Kind::Period, "periodId")?;
         let period = c.period(id).await?.ok_or_else(|| not_found("period"))?;
         if period.0.status != PeriodStatus::Closed {
-            return Err(coded(code::CONFLICT, "the period is not closed yet; its results do not exist"));
+            return Err(coded(
+                code::CONFLICT,
+                "the period is not closed yet; its results do not exist",
+            ));
         }
-        let q = kpi_result::Entity::find().filter(kpi_result::Column::PeriodId.eq(id)).order_by_asc(kpi_result::Column::EmployeeId);
+        let q = kpi_result::Entity::find()
+            .filter(kpi_result::Column::PeriodId.eq(id))
+            .order_by_asc(kpi_result::Column::EmployeeId);
         page_by_offset(&c, q, PageArgs::new(first, after), KpiResult).await
     }
 
     /// The KPI policy: the version in force, or the one asked for.
-    async fn kpi_policy(&self, ctx: &Context<'_>, version: Option<i32>) -> async_graphql::Result<KpiPolicy> {
+    async fn kpi_policy(
+        &self,
+        ctx: &Context<'_>,
+        version: Option<i32>,
+    ) -> async_graphql::Result<KpiPolicy> {
         let c = Ctx::new(ctx)?;
         let row = match version {
             Some(v) => domain::policy::by_version(c.db(), v).await.gql()?,
@@ -271,10 +325,25 @@ impl KpiQuery {
     }
 
     /// What the scheduler did, newest first: admins.
-    async fn scheduler_runs(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Page<SchedulerRun>> {
+    #[graphql(complexity = "crate::paging::page_cost(first, child_complexity)")]
+    async fn scheduler_runs(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Page<SchedulerRun>> {
         let c = Ctx::new(ctx)?;
         domain::access::require_admin(c.who).gql()?;
-        page(&c, scheduler_run::Entity::find(), scheduler_run::Column::Id, Order::Descending, PageArgs::new(first, after), |r| r.id, SchedulerRun).await
+        page(
+            &c,
+            scheduler_run::Entity::find(),
+            scheduler_run::Column::Id,
+            Order::Descending,
+            PageArgs::new(first, after),
+            |r| r.id,
+            SchedulerRun,
+        )
+        .await
     }
 }
 
@@ -285,11 +354,16 @@ pub struct KpiMutation;
 impl KpiMutation {
     /// Admin. Opens every missing period up to today and generates their duties: the
     /// scheduler's first two steps, now. Returns the periods it opened.
+    #[graphql(complexity = "crate::paging::list_cost(crate::paging::SHORT_LIST, child_complexity)")]
     async fn open_period(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Period>> {
         let c = Ctx::new(ctx)?;
         domain::access::require_admin(c.who).gql()?;
-        let opened = domain::periods::open_due(c.db(), &c.state.company, c.now()).await.gql()?;
-        domain::periods::generate_due(c.db(), &c.state.company, c.now()).await.gql()?;
+        let opened = domain::periods::open_due(c.db(), &c.state.company, c.now())
+            .await
+            .gql()?;
+        domain::periods::generate_due(c.db(), &c.state.company, c.now())
+            .await
+            .gql()?;
         Ok(opened.into_iter().map(Period).collect())
     }
 
@@ -298,14 +372,21 @@ impl KpiMutation {
         let c = Ctx::new(ctx)?;
         domain::access::require_admin(c.who).gql()?;
         let id = decode(&id, Kind::Period, "id")?;
-        domain::close::close_period(c.db(), &c.state.company, id, c.now()).await.gql()?;
-        let row = db(entity::period::Entity::find_by_id(id).one(c.db()).await)?.ok_or_else(|| not_found("period"))?;
+        domain::close::close_period(c.db(), &c.state.company, id, c.now())
+            .await
+            .gql()?;
+        let row = db(entity::period::Entity::find_by_id(id).one(c.db()).await)?
+            .ok_or_else(|| not_found("period"))?;
         Ok(Period(row))
     }
 
     /// Admin. A new policy version from the current one with the given changes; periods
     /// opened from now on use it.
-    async fn update_kpi_policy(&self, ctx: &Context<'_>, input: KpiPolicyInput) -> async_graphql::Result<KpiPolicy> {
+    async fn update_kpi_policy(
+        &self,
+        ctx: &Context<'_>,
+        input: KpiPolicyInput,
+    ) -> async_graphql::Result<KpiPolicy> {
         let c = Ctx::new(ctx)?;
         domain::access::require_admin(c.who).gql()?;
         let note = input.note.clone();
@@ -313,32 +394,63 @@ impl KpiMutation {
             macro_rules! set {
                 ($($field:ident),*) => { $(if let Some(v) = input.$field { p.$field = v; })* };
             }
-            set!(late_credit, duty_weight, additional_weight, acceptance_weight, acceptance_sla_hours, vote_weight, reading_weight,
-                reading_sla_hours, target_cap, discipline_share, max_late_duties, bonus_min_kpi, bonus_cap_kpi, average_window, close_after_hours);
+            set!(
+                late_credit,
+                duty_weight,
+                additional_weight,
+                acceptance_weight,
+                acceptance_sla_hours,
+                vote_weight,
+                reading_weight,
+                reading_sla_hours,
+                target_cap,
+                discipline_share,
+                max_late_duties,
+                bonus_min_kpi,
+                bonus_cap_kpi,
+                average_window,
+                close_after_hours
+            );
         };
-        let row = domain::policy::amend(c.db(), edit, c.who.employee_id(), note, c.now()).await.map_err(|e| match e {
-            domain::DomainError::BadInput { field, message } => bad_input(&format!("input.{}", camel(field)), message),
-            other => crate::error::from_domain(other),
-        })?;
+        let row = domain::policy::amend(c.db(), edit, c.who.employee_id(), note, c.now())
+            .await
+            .map_err(|e| match e {
+                domain::DomainError::BadInput { field, message } => {
+                    bad_input(&format!("input.{}", camel(field)), message)
+                }
+                other => crate::error::from_domain(other),
+            })?;
         Ok(row.into())
     }
 
     /// Admin. Records a correction beside a result (`delta` in KPI points, e.g. -2.5);
     /// the result itself never changes.
-    async fn adjust_kpi_result(&self, ctx: &Context<'_>, result_id: ID, delta: f64, reason: String) -> async_graphql::Result<KpiResult> {
+    async fn adjust_kpi_result(
+        &self,
+        ctx: &Context<'_>,
+        result_id: ID,
+        delta: f64,
+        reason: String,
+    ) -> async_graphql::Result<KpiResult> {
         let c = Ctx::new(ctx)?;
         domain::access::require_admin(c.who).gql()?;
         let id = decode(&result_id, Kind::KpiResult, "resultId")?;
         if !delta.is_finite() || delta.abs() > 1000.0 {
-            return Err(bad_input("delta", "`delta` must be a number of KPI points between -1000 and 1000"));
+            return Err(bad_input(
+                "delta",
+                "`delta` must be a number of KPI points between -1000 and 1000",
+            ));
         }
         let author = match c.who {
             domain::auth::Principal::Employee { id, .. } => Author::Employee(*id),
             domain::auth::Principal::Service { name, .. } => Author::Service(name.clone()),
         };
         let delta_x100 = domain::kpi::round_half_away(delta, 100.0);
-        domain::results::adjust(c.db(), id, delta_x100, &reason, author, c.now()).await.gql()?;
-        let row = db(kpi_result::Entity::find_by_id(id).one(c.db()).await)?.ok_or_else(|| not_found("KPI result"))?;
+        domain::results::adjust(c.db(), id, delta_x100, &reason, author, c.now())
+            .await
+            .gql()?;
+        let row = db(kpi_result::Entity::find_by_id(id).one(c.db()).await)?
+            .ok_or_else(|| not_found("KPI result"))?;
         Ok(KpiResult(row))
     }
 }

@@ -11,18 +11,30 @@ mod scalars;
 mod summary;
 
 use async_graphql::{Context, EmptySubscription, ID, Interface, MergedObject, Object, Schema};
+use domain::access::Material;
 use sea_orm::EntityTrait;
 
 pub use context::{Ctx, RequestCache};
 
-use crate::http::Limits;
 use crate::id::{Kind, decode_any};
+use crate::limits::Limits;
 
 #[derive(MergedObject, Default)]
-pub struct Query(org::OrgQuery, period::PeriodQuery, assignment::AssignmentQuery, kpi::KpiQuery, NodeQuery);
+pub struct Query(
+    org::OrgQuery,
+    period::PeriodQuery,
+    assignment::AssignmentQuery,
+    kpi::KpiQuery,
+    NodeQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(assignment::AssignmentMutation, admin::AdminMutation, kb::KbMutation, kpi::KpiMutation);
+pub struct Mutation(
+    assignment::AssignmentMutation,
+    admin::AdminMutation,
+    kb::KbMutation,
+    kpi::KpiMutation,
+);
 
 pub type ZeroboardSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -30,7 +42,8 @@ pub fn build_schema(limits: &Limits) -> ZeroboardSchema {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(limits.depth)
         .limit_complexity(limits.complexity)
-        .limit_recursive_depth(limits.depth.max(32))
+        .limit_recursive_depth(limits.nesting)
+        .limit_directives(limits.directives)
         .finish()
 }
 
@@ -59,7 +72,9 @@ impl NodeQuery {
     /// Any object by its global ID; null when it does not exist or is not yours to see.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
         let c = Ctx::new(ctx)?;
-        let Some((kind, n)) = decode_any(&id) else { return Ok(None) };
+        let Some((kind, n)) = decode_any(&id) else {
+            return Ok(None);
+        };
         Ok(match kind {
             Kind::Employee => c.employee(n).await?.map(Node::Employee),
             Kind::Department => c.department(n).await?.map(Node::Department),
@@ -68,14 +83,38 @@ impl NodeQuery {
             Kind::Article => {
                 let row = context::db(entity::article::Entity::find_by_id(n).one(c.db()).await)?;
                 match row {
-                    Some(a) if in_audience(&c, a.department_id).await? => Some(Node::Article(kb::Article(a))),
+                    Some(a)
+                        if sees(
+                            &c,
+                            Material {
+                                author_id: a.author_id,
+                                audience: a.department_id,
+                                visible_from: a.published_at,
+                            },
+                        )
+                        .await? =>
+                    {
+                        Some(Node::Article(kb::Article(a)))
+                    }
                     _ => None,
                 }
             }
             Kind::Proposal => {
                 let row = context::db(entity::proposal::Entity::find_by_id(n).one(c.db()).await)?;
                 match row {
-                    Some(p) if in_audience(&c, p.department_id).await? => Some(Node::Proposal(kb::Proposal(p))),
+                    Some(p)
+                        if sees(
+                            &c,
+                            Material {
+                                author_id: p.author_id,
+                                audience: p.department_id,
+                                visible_from: p.opens_at,
+                            },
+                        )
+                        .await? =>
+                    {
+                        Some(Node::Proposal(kb::Proposal(p)))
+                    }
                     _ => None,
                 }
             }
@@ -84,12 +123,16 @@ impl NodeQuery {
     }
 }
 
-/// Whether the principal is in an audience (`None`: everyone); admins see every audience.
-async fn in_audience(c: &Ctx<'_>, department: Option<i64>) -> async_graphql::Result<bool> {
-    let Some(department) = department else { return Ok(true) };
-    if c.who.is_admin() {
-        return Ok(true);
-    }
-    let Some(me) = c.who.employee_id() else { return Ok(false) };
-    Ok(c.employee(me).await?.is_some_and(|e| domain::kb::in_audience(Some(department), &e.0)))
+/// Whether the principal may see an article or a proposal (`domain::access` decides).
+async fn sees(c: &Ctx<'_>, material: Material) -> async_graphql::Result<bool> {
+    let department = match c.who.employee_id() {
+        Some(me) => c.employee(me).await?.map(|e| e.0.department_id),
+        None => None,
+    };
+    Ok(domain::access::sees_material(
+        c.who,
+        department,
+        material,
+        c.now(),
+    ))
 }

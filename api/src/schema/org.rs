@@ -11,7 +11,7 @@ use super::scalars::Date;
 use super::summary::{Summary, prefetch, summary_of};
 use crate::error::internal;
 use crate::id::{Kind, decode, encode};
-use crate::paging::{PageArgs, Order, Page, page};
+use crate::paging::{Order, Page, PageArgs, page};
 
 use entity::enums::Role as StoredRole;
 
@@ -25,7 +25,8 @@ impl Employee {
     /// above them, admins and payroll.
     async fn private(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
         let c = Ctx::new(ctx)?;
-        Ok(c.who.has_scope(domain::auth::Scope::PayrollRead) || c.reach().await?.sees_employee(self.0.id))
+        Ok(c.who.has_scope(domain::auth::Scope::PayrollRead)
+            || c.reach().await?.sees_employee(self.0.id))
     }
 }
 
@@ -68,18 +69,32 @@ impl Employee {
 
     /// The last working day; null while employed (and for those who may not see it).
     async fn left_on(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Date>> {
-        Ok(if self.private(ctx).await? { self.0.left_on.map(Date) } else { None })
+        Ok(if self.private(ctx).await? {
+            self.0.left_on.map(Date)
+        } else {
+            None
+        })
     }
 
     /// The tiles of this employee for a period (default: the current one). Yours, your
     /// subtree's, or anyone's for an admin; NOT_FOUND otherwise.
-    async fn summary(&self, ctx: &Context<'_>, period_id: Option<ID>) -> async_graphql::Result<Summary> {
+    async fn summary(
+        &self,
+        ctx: &Context<'_>,
+        period_id: Option<ID>,
+    ) -> async_graphql::Result<Summary> {
         summary_of(&Ctx::new(ctx)?, self.0.id, period_id).await
     }
 
     /// KPI results of closed periods, newest first (yours, your subtree's; admins and
     /// payroll see everyone's).
-    async fn kpi_history(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Page<KpiResult>> {
+    #[graphql(complexity = "crate::paging::page_cost(first, child_complexity)")]
+    async fn kpi_history(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Page<KpiResult>> {
         super::kpi::history(&Ctx::new(ctx)?, self.0.id, first, after).await
     }
 }
@@ -118,6 +133,7 @@ impl OrgQuery {
     }
 
     /// The directory, in the order people were added.
+    #[graphql(complexity = "crate::paging::page_cost(first, child_complexity)")]
     async fn employees(
         &self,
         ctx: &Context<'_>,
@@ -125,25 +141,49 @@ impl OrgQuery {
         after: Option<String>,
     ) -> async_graphql::Result<Page<Employee>> {
         let c = Ctx::new(ctx)?;
-        let page = page(&c, employee::Entity::find(), employee::Column::Id, Order::Ascending, PageArgs::new(first, after), |e| e.id, Employee).await?;
+        let page = page(
+            &c,
+            employee::Entity::find(),
+            employee::Column::Id,
+            Order::Ascending,
+            PageArgs::new(first, after),
+            |e| e.id,
+            Employee,
+        )
+        .await?;
         // Load what the page's nodes ask for up front, one statement per kind.
         let node = ctx.look_ahead().field("edges").field("node");
         let rows: Vec<&employee::Model> = page.edges.iter().map(|e| &e.node.0).collect();
-        c.loaders.employees.feed_many(rows.iter().map(|e| (e.id, (*e).clone()))).await;
+        c.loaders
+            .employees
+            .feed_many(rows.iter().map(|e| (e.id, (*e).clone())))
+            .await;
         if node.field("department").exists() {
-            c.loaders.departments.load_many(rows.iter().map(|e| e.department_id)).await.map_err(|e| internal(&e))?;
+            c.loaders
+                .departments
+                .load_many(rows.iter().map(|e| e.department_id))
+                .await
+                .map_err(|e| internal(&e))?;
         }
         if node.field("manager").exists() {
-            c.loaders.employees.load_many(rows.iter().filter_map(|e| e.manager_id)).await.map_err(|e| internal(&e))?;
+            c.loaders
+                .employees
+                .load_many(rows.iter().filter_map(|e| e.manager_id))
+                .await
+                .map_err(|e| internal(&e))?;
         }
         let ids: Vec<i64> = rows.iter().map(|e| e.id).collect();
         prefetch(&c, node.field("summary"), &ids).await?;
         Ok(page)
     }
 
+    #[graphql(complexity = "crate::paging::list_cost(crate::paging::LONG_LIST, child_complexity)")]
     async fn departments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Department>> {
         let c = Ctx::new(ctx)?;
-        let rows = db(department::Entity::find().order_by_asc(department::Column::Name).all(c.db()).await)?;
+        let rows = db(department::Entity::find()
+            .order_by_asc(department::Column::Name)
+            .all(c.db())
+            .await)?;
         Ok(rows.into_iter().map(Department).collect())
     }
 }

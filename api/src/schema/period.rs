@@ -10,7 +10,7 @@ use super::assignment::mirror_enum;
 use super::context::Ctx;
 use super::scalars::Date;
 use crate::id::{Kind, encode};
-use crate::paging::{PageArgs, Order, Page, page};
+use crate::paging::{Order, Page, PageArgs, page};
 
 mirror_enum!(PeriodStatus <=> Stored { Open, Closing, Closed });
 
@@ -59,8 +59,23 @@ impl PeriodQuery {
     }
 
     /// All periods, newest first.
-    async fn periods(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Page<Period>> {
+    #[graphql(complexity = "crate::paging::page_cost(first, child_complexity)")]
+    async fn periods(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Page<Period>> {
         let c = Ctx::new(ctx)?;
-        page(&c, period::Entity::find(), period::Column::Id, Order::Descending, PageArgs::new(first, after), |p| p.id, Period).await
+        page(
+            &c,
+            period::Entity::find(),
+            period::Column::Id,
+            Order::Descending,
+            PageArgs::new(first, after),
+            |p| p.id,
+            Period,
+        )
+        .await
     }
 }
