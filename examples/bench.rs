@@ -27,24 +27,42 @@ const DEBTORS: &str = "{ assignmentReport(by: DEBTORS) { employee { name } overd
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let kind = args.first().map(String::as_str).unwrap_or("sqlite").to_owned();
+    let kind = args
+        .first()
+        .map(String::as_str)
+        .unwrap_or("sqlite")
+        .to_owned();
     let employees: usize = args.get(1).map(|a| a.parse()).transpose()?.unwrap_or(1000);
     let requests: usize = args.get(2).map(|a| a.parse()).transpose()?.unwrap_or(200);
 
     let dir = tempfile::tempdir()?;
-    let admin_url = std::env::var("ZEROBOARD_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let admin_url = std::env::var("ZEROBOARD_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let pg_name = format!("zb_bench_{}", std::process::id());
     let url = if kind == "postgres" {
         let admin = domain::db::connect(&admin_url).await?;
-        admin.execute_unprepared(&format!("CREATE DATABASE {pg_name}")).await?;
-        format!("{}/{pg_name}", admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url))
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {pg_name}"))
+            .await?;
+        format!(
+            "{}/{pg_name}",
+            admin_url
+                .rsplit_once('/')
+                .map(|(b, _)| b)
+                .unwrap_or(&admin_url)
+        )
     } else {
-        format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display())
+        format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("bench.db").display()
+        )
     };
     let result = run(&kind, &url, employees, requests).await;
     if kind == "postgres" {
         let admin = domain::db::connect(&admin_url).await?;
-        admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {pg_name} WITH (FORCE)")).await?;
+        admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {pg_name} WITH (FORCE)"))
+            .await?;
     }
     result
 }
@@ -52,17 +70,31 @@ async fn main() -> anyhow::Result<()> {
 async fn run(kind: &str, url: &str, employees: usize, requests: usize) -> anyhow::Result<()> {
     let mut db = domain::db::connect(url).await?;
     domain::db::migrate(&db).await?;
-    let company = Company { calendar: Calendar::new(Cadence::SemiMonthly, chrono_tz::Europe::Berlin) };
+    let company = Company {
+        calendar: Calendar::new(Cadence::SemiMonthly, chrono_tz::Europe::Berlin),
+    };
     let now = Utc::now();
     println!("database: {kind}; employees: {employees}");
 
     let started = Instant::now();
-    let spec = domain::demo::SeedSpec { employees, periods: 6, seed: 7 };
+    let spec = domain::demo::SeedSpec {
+        employees,
+        periods: 6,
+        seed: 7,
+    };
     domain::demo::seed(&db, &company, spec, now).await?;
-    println!("seed with 6 closed periods of history: {:.2} s", started.elapsed().as_secs_f64());
+    println!(
+        "seed with 6 closed periods of history: {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
     let started = Instant::now();
     let report = domain::tick::tick(&db, &company, now).await?;
-    println!("one tick with nothing due: {:.1} ms (opened {}, closed {})", ms(started.elapsed()), report.opened.len(), report.closed.len());
+    println!(
+        "one tick with nothing due: {:.1} ms (opened {}, closed {})",
+        ms(started.elapsed()),
+        report.opened.len(),
+        report.closed.len()
+    );
 
     let statements = Arc::new(AtomicUsize::new(0));
     let counter = statements.clone();
@@ -76,7 +108,10 @@ async fn run(kind: &str, url: &str, employees: usize, requests: usize) -> anyhow
 
     let admin = domain::auth::create_token(
         &db,
-        domain::auth::TokenOwner::Service { name: "bench".into(), scopes: vec![domain::auth::Scope::Admin] },
+        domain::auth::TokenOwner::Service {
+            name: "bench".into(),
+            scopes: vec![domain::auth::Scope::Admin],
+        },
         "bench",
         None,
         now,
@@ -85,12 +120,29 @@ async fn run(kind: &str, url: &str, employees: usize, requests: usize) -> anyhow
     .1;
     let someone: i64 = {
         use sea_orm::{EntityTrait, QueryOrder};
-        entity::employee::Entity::find().order_by_desc(entity::employee::Column::Id).one(&db).await?.map(|e| e.id).unwrap_or(1)
+        entity::employee::Entity::find()
+            .order_by_desc(entity::employee::Column::Id)
+            .one(&db)
+            .await?
+            .map(|e| e.id)
+            .unwrap_or(1)
     };
-    let employee = domain::auth::create_token(&db, domain::auth::TokenOwner::Employee(someone), "bench", None, now).await?.1;
+    let employee = domain::auth::create_token(
+        &db,
+        domain::auth::TokenOwner::Employee(someone),
+        "bench",
+        None,
+        now,
+    )
+    .await?
+    .1;
     let http = reqwest::Client::new();
 
-    for (name, token, query) in [("my tiles (all, with currentKpi)", &employee, TILES), ("a page of 100 employees with tiles", &admin, PAGE), ("debtors report", &admin, DEBTORS)] {
+    for (name, token, query) in [
+        ("my tiles (all, with currentKpi)", &employee, TILES),
+        ("a page of 100 employees with tiles", &admin, PAGE),
+        ("debtors report", &admin, DEBTORS),
+    ] {
         post(&http, &base, token, query).await?; // Warm up, and refresh the token's last use.
         let before = statements.load(Ordering::Relaxed);
         post(&http, &base, token, query).await?;
@@ -125,17 +177,39 @@ async fn run(kind: &str, url: &str, employees: usize, requests: usize) -> anyhow
         for t in tasks {
             t.await??;
         }
-        println!("{name}: 8 concurrent clients, {:.0} req/s", (requests / 8 * 8) as f64 / started.elapsed().as_secs_f64());
+        println!(
+            "{name}: 8 concurrent clients, {:.0} req/s",
+            (requests / 8 * 8) as f64 / started.elapsed().as_secs_f64()
+        );
     }
     let rss = std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.trim_start_matches("VmHWM:").trim().to_owned()));
-    println!("peak resident memory of this process (server and client): {}", rss.unwrap_or_else(|| "unknown".into()));
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.trim_start_matches("VmHWM:").trim().to_owned())
+        });
+    println!(
+        "peak resident memory of this process (server and client): {}",
+        rss.unwrap_or_else(|| "unknown".into())
+    );
     Ok(())
 }
 
-async fn post(http: &reqwest::Client, base: &str, token: &str, query: &str) -> anyhow::Result<Value> {
-    let body: Value = http.post(base).bearer_auth(token).json(&json!({ "query": query })).send().await?.json().await?;
+async fn post(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    query: &str,
+) -> anyhow::Result<Value> {
+    let body: Value = http
+        .post(base)
+        .bearer_auth(token)
+        .json(&json!({ "query": query }))
+        .send()
+        .await?
+        .json()
+        .await?;
     if body.get("errors").is_some() {
         anyhow::bail!("{body}");
     }

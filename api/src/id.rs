@@ -67,6 +67,9 @@ pub fn decode_any(id: &ID) -> Option<(Kind, i64)> {
 pub fn decode(id: &ID, kind: Kind, field: &str) -> async_graphql::Result<i64> {
     match decode_any(id) {
         Some((k, n)) if k == kind => Ok(n),
-        _ => Err(bad_input(field, format!("`{}` is not a valid {} id", id.as_str(), kind.as_str()))),
+        _ => Err(bad_input(
+            field,
+            format!("`{}` is not a valid {} id", id.as_str(), kind.as_str()),
+        )),
     }
 }

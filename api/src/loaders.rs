@@ -6,8 +6,14 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use chrono::{DateTime, Utc};
-use entity::{assignment, assignment_event, department, employee, kpi_adjustment, kpi_policy, kpi_result, period, vote};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, Statement};
+use entity::{
+    assignment, assignment_event, department, employee, kpi_adjustment, kpi_policy, kpi_result,
+    period, vote,
+};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, Statement,
+};
 
 type Failure = Arc<DbErr>;
 
@@ -95,14 +101,20 @@ impl Loader<(i64, i64)> for Votes {
     type Value = vote::Model;
     type Error = Failure;
 
-    async fn load(&self, keys: &[(i64, i64)]) -> Result<HashMap<(i64, i64), vote::Model>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[(i64, i64)],
+    ) -> Result<HashMap<(i64, i64), vote::Model>, Self::Error> {
         let rows = vote::Entity::find()
             .filter(vote::Column::ProposalId.is_in(keys.iter().map(|k| k.0)))
             .filter(vote::Column::EmployeeId.is_in(keys.iter().map(|k| k.1)))
             .all(&self.db)
             .await
             .map_err(Arc::new)?;
-        Ok(rows.into_iter().map(|v| ((v.proposal_id, v.employee_id), v)).collect())
+        Ok(rows
+            .into_iter()
+            .map(|v| ((v.proposal_id, v.employee_id), v))
+            .collect())
     }
 }
 
@@ -119,7 +131,10 @@ impl Loader<EmployeePeriod> for WorkRows {
     type Value = Vec<assignment::Model>;
     type Error = Failure;
 
-    async fn load(&self, keys: &[EmployeePeriod]) -> Result<HashMap<EmployeePeriod, Self::Value>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[EmployeePeriod],
+    ) -> Result<HashMap<EmployeePeriod, Self::Value>, Self::Error> {
         let employees: Vec<i64> = keys.iter().map(|k| k.0).collect();
         let periods: Vec<i64> = keys.iter().map(|k| k.1).collect();
         let rows = assignment::Entity::find()
@@ -133,7 +148,8 @@ impl Loader<EmployeePeriod> for WorkRows {
             .all(&self.db)
             .await
             .map_err(Arc::new)?;
-        let mut out: HashMap<EmployeePeriod, Vec<assignment::Model>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        let mut out: HashMap<EmployeePeriod, Vec<assignment::Model>> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
         for row in rows {
             for who in [row.assignee_id, row.controller_id] {
                 if let Some(list) = out.get_mut(&(who, row.period_id)) {
@@ -161,7 +177,11 @@ pub fn open_submissions(controllers: impl IntoIterator<Item = i64>) -> Condition
         .add(assignment::Column::Status.eq(AssignmentStatus::Submitted))
         .add(
             assignment::Column::PeriodId.in_subquery(
-                Query::select().column(period::Column::Id).from(period::Entity).and_where(period::Column::Status.eq(PeriodStatus::Open)).to_owned(),
+                Query::select()
+                    .column(period::Column::Id)
+                    .from(period::Entity)
+                    .and_where(period::Column::Status.eq(PeriodStatus::Open))
+                    .to_owned(),
             ),
         )
 }
@@ -197,12 +217,27 @@ impl Loader<i64> for CountPerEmployee {
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, u64>, Self::Error> {
         let backend = self.db.get_database_backend();
-        let ids = keys.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(",");
-        let placeholder = if backend == sea_orm::DatabaseBackend::Postgres { "$1" } else { "?1" };
-        let sql = self.sql.replace("{ids}", &ids).replace("{now}", placeholder);
+        let ids = keys
+            .iter()
+            .map(|k| k.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let placeholder = if backend == sea_orm::DatabaseBackend::Postgres {
+            "$1"
+        } else {
+            "?1"
+        };
+        let sql = self
+            .sql
+            .replace("{ids}", &ids)
+            .replace("{now}", placeholder);
         let rows = self
             .db
-            .query_all_raw(Statement::from_sql_and_values(backend, sql, [self.now.into()]))
+            .query_all_raw(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [self.now.into()],
+            ))
             .await
             .map_err(Arc::new)?;
         let mut out: HashMap<i64, u64> = keys.iter().map(|k| (*k, 0)).collect();
@@ -262,8 +297,13 @@ impl LiveKpi {
     /// Hands over a period the request has read (and its policy version, if it has that
     /// too), so loading does not read them again.
     pub fn remember(&self, period: &period::Model, policy: Option<&kpi_policy::Model>) {
-        let policy = policy.filter(|p| p.version == period.policy_version).cloned();
-        self.known.lock().unwrap_or_else(|e| e.into_inner()).insert(period.id, (period.clone(), policy));
+        let policy = policy
+            .filter(|p| p.version == period.policy_version)
+            .cloned();
+        self.known
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(period.id, (period.clone(), policy));
     }
 }
 
@@ -271,7 +311,10 @@ impl Loader<EmployeePeriod> for LiveKpi {
     type Value = f64;
     type Error = Failure;
 
-    async fn load(&self, keys: &[EmployeePeriod]) -> Result<HashMap<EmployeePeriod, f64>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[EmployeePeriod],
+    ) -> Result<HashMap<EmployeePeriod, f64>, Self::Error> {
         use domain::close::{PeriodRows, live_evaluations};
         let fail = |e: domain::DomainError| Arc::new(DbErr::Custom(e.to_string()));
         let mut out = HashMap::new();
@@ -279,25 +322,53 @@ impl Loader<EmployeePeriod> for LiveKpi {
         periods.sort_unstable();
         periods.dedup();
         for period_id in periods {
-            let known = self.known.lock().unwrap_or_else(|e| e.into_inner()).get(&period_id).cloned();
+            let known = self
+                .known
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&period_id)
+                .cloned();
             let (period, policy) = match known {
                 Some(found) => found,
-                None => match period::Entity::find_by_id(period_id).one(&self.db).await.map_err(Arc::new)? {
+                None => match period::Entity::find_by_id(period_id)
+                    .one(&self.db)
+                    .await
+                    .map_err(Arc::new)?
+                {
                     Some(period) => (period, None),
                     None => continue,
                 },
             };
             let policy = match policy {
                 Some(policy) => policy,
-                None => domain::policy::by_version(&self.db, period.policy_version).await.map_err(fail)?,
+                None => domain::policy::by_version(&self.db, period.policy_version)
+                    .await
+                    .map_err(fail)?,
             };
             let rules = domain::policy::rules(&policy);
-            let employees: Vec<i64> = keys.iter().filter(|k| k.1 == period_id).map(|k| k.0).collect();
+            let employees: Vec<i64> = keys
+                .iter()
+                .filter(|k| k.1 == period_id)
+                .map(|k| k.0)
+                .collect();
             // One employee: only their rows. Several: the whole period's, in the same
             // number of statements.
-            let only = if employees.len() == 1 { Some(employees[0]) } else { None };
-            let rows = PeriodRows::load(&self.db, &period, only).await.map_err(fail)?;
-            for (id, evaluation) in live_evaluations(&rows, &period, &rules, self.company.calendar.tz, &employees, self.now) {
+            let only = if employees.len() == 1 {
+                Some(employees[0])
+            } else {
+                None
+            };
+            let rows = PeriodRows::load(&self.db, &period, only)
+                .await
+                .map_err(fail)?;
+            for (id, evaluation) in live_evaluations(
+                &rows,
+                &period,
+                &rules,
+                self.company.calendar.tz,
+                &employees,
+                self.now,
+            ) {
                 out.insert((id, period_id), evaluation.kpi_x100 as f64 / 100.0);
             }
         }
@@ -326,7 +397,9 @@ pub struct Loaders {
 /// prefetch (`load_many`, `feed_many`) serves the resolvers that follow.
 pub type Cached<T> = DataLoader<T, HashMapCache>;
 
-fn cached<T: Loader<K>, K: Send + Sync + std::hash::Hash + Eq + Clone + 'static>(loader: T) -> Cached<T>
+fn cached<T: Loader<K>, K: Send + Sync + std::hash::Hash + Eq + Clone + 'static>(
+    loader: T,
+) -> Cached<T>
 where
     T::Value: Clone,
 {
@@ -340,23 +413,43 @@ impl Loaders {
             ById<E>: Loader<i64>,
             <ById<E> as Loader<i64>>::Value: Clone,
         {
-            cached(ById { db: db.clone(), _entity: std::marker::PhantomData })
+            cached(ById {
+                db: db.clone(),
+                _entity: std::marker::PhantomData,
+            })
         }
-        let count = |sql| cached(CountPerEmployee { db: db.clone(), now, sql });
+        let count = |sql| {
+            cached(CountPerEmployee {
+                db: db.clone(),
+                now,
+                sql,
+            })
+        };
         Loaders {
             employees: by_id(db),
             departments: by_id(db),
             periods: by_id(db),
             assignments: by_id(db),
             work: cached(WorkRows { db: db.clone() }),
-            events: cached(ChildrenOf { db: db.clone(), _entity: std::marker::PhantomData }),
-            adjustments: cached(ChildrenOf { db: db.clone(), _entity: std::marker::PhantomData }),
+            events: cached(ChildrenOf {
+                db: db.clone(),
+                _entity: std::marker::PhantomData,
+            }),
+            adjustments: cached(ChildrenOf {
+                db: db.clone(),
+                _entity: std::marker::PhantomData,
+            }),
             votes: cached(Votes { db: db.clone() }),
             open_submissions: cached(OpenSubmissions { db: db.clone() }),
             new_articles: count(NEW_ARTICLES),
             proposals_to_vote: count(PROPOSALS_TO_VOTE),
             results: cached(KpiResults { db: db.clone() }),
-            live_kpi: cached(LiveKpi { db: db.clone(), company, now, known: Default::default() }),
+            live_kpi: cached(LiveKpi {
+                db: db.clone(),
+                company,
+                now,
+                known: Default::default(),
+            }),
         }
     }
 }

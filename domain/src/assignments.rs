@@ -25,14 +25,30 @@ pub async fn act(
     comment: Option<&str>,
     now: DateTime<Utc>,
 ) -> DomainResult<assignment::Model> {
-    let comment = comment.map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned);
+    let comment = comment
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned);
     match action {
-        Action::Return if comment.is_none() => return Err(DomainError::bad_input("comment", "a return needs a comment")),
-        Action::Cancel if comment.is_none() => return Err(DomainError::bad_input("reason", "a cancellation needs a reason")),
+        Action::Return if comment.is_none() => {
+            return Err(DomainError::bad_input(
+                "comment",
+                "a return needs a comment",
+            ));
+        }
+        Action::Cancel if comment.is_none() => {
+            return Err(DomainError::bad_input(
+                "reason",
+                "a cancellation needs a reason",
+            ));
+        }
         _ => {}
     }
     let txn = begin_write(db).await?;
-    let current = assignment::Entity::find_by_id(id).one(&txn).await?.ok_or(DomainError::NotFound("assignment"))?;
+    let current = assignment::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(DomainError::NotFound("assignment"))?;
     if !access::reach(&txn, who).await?.sees_assignment(&current) {
         return Err(DomainError::NotFound("assignment"));
     }
@@ -57,10 +73,17 @@ pub async fn act(
     crate::close::require_changeable(&txn, &period, now).await?;
     let mut update = assignment::Entity::update_many()
         .col_expr(assignment::Column::Status, Expr::value(to))
-        .col_expr(assignment::Column::Version, Expr::col(assignment::Column::Version).add(1));
+        .col_expr(
+            assignment::Column::Version,
+            Expr::col(assignment::Column::Version).add(1),
+        );
     match action {
-        Action::Submit => update = update.col_expr(assignment::Column::SubmittedAt, Expr::value(now)),
-        Action::Accept | Action::Return => update = update.col_expr(assignment::Column::DecidedAt, Expr::value(now)),
+        Action::Submit => {
+            update = update.col_expr(assignment::Column::SubmittedAt, Expr::value(now))
+        }
+        Action::Accept | Action::Return => {
+            update = update.col_expr(assignment::Column::DecidedAt, Expr::value(now))
+        }
         _ => {}
     }
     let done = update
@@ -69,10 +92,16 @@ pub async fn act(
         .exec(&txn)
         .await?;
     if done.rows_affected != 1 {
-        return Err(DomainError::Conflict(format!("the assignment changed meanwhile; it is no longer {:?}", current.status)));
+        return Err(DomainError::Conflict(format!(
+            "the assignment changed meanwhile; it is no longer {:?}",
+            current.status
+        )));
     }
     record_event(&txn, id, me, Some(current.status), to, comment, now).await?;
-    let changed = assignment::Entity::find_by_id(id).one(&txn).await?.ok_or(DomainError::NotFound("assignment"))?;
+    let changed = assignment::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(DomainError::NotFound("assignment"))?;
     txn.commit().await?;
     Ok(changed)
 }

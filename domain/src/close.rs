@@ -29,8 +29,8 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use entity::enums::{AssignmentKind, AssignmentStatus, PeriodStatus};
 use entity::{
-    article, article_read, assignment, assignment_event, employee, kpi_policy, kpi_result, kpi_target, period,
-    proposal, vote,
+    article, article_read, assignment, assignment_event, employee, kpi_policy, kpi_result,
+    kpi_target, period, proposal, vote,
 };
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
@@ -96,11 +96,19 @@ pub async fn due(db: &impl ConnectionTrait, now: DateTime<Utc>) -> DomainResult<
     if ended.is_empty() {
         return Ok(Vec::new());
     }
-    let policies: HashMap<i32, kpi_policy::Model> =
-        kpi_policy::Entity::find().all(db).await?.into_iter().map(|p| (p.version, p)).collect();
+    let policies: HashMap<i32, kpi_policy::Model> = kpi_policy::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| (p.version, p))
+        .collect();
     Ok(ended
         .into_iter()
-        .filter(|p| policies.get(&p.policy_version).is_some_and(|v| close_time(p, v) <= now))
+        .filter(|p| {
+            policies
+                .get(&p.policy_version)
+                .is_some_and(|v| close_time(p, v) <= now)
+        })
         .map(|p| p.id)
         .collect())
 }
@@ -108,13 +116,19 @@ pub async fn due(db: &impl ConnectionTrait, now: DateTime<Utc>) -> DomainResult<
 /// Refuses a change to a period that is closed or due to close. Once `ends_at +
 /// close_after_hours` has passed, the scheduled close judges the period as of that instant,
 /// so nothing done later may count, however late the scheduler runs.
-pub async fn require_changeable(db: &impl ConnectionTrait, period: &period::Model, now: DateTime<Utc>) -> DomainResult<()> {
+pub async fn require_changeable(
+    db: &impl ConnectionTrait,
+    period: &period::Model,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
     if period.status != PeriodStatus::Open {
         return Err(DomainError::Conflict("the period is closed".into()));
     }
     let version = policy::by_version(db, period.policy_version).await?;
     if close_time(period, &version) <= now {
-        return Err(DomainError::Conflict("the period is due to close and takes no more changes".into()));
+        return Err(DomainError::Conflict(
+            "the period is due to close and takes no more changes".into(),
+        ));
     }
     Ok(())
 }
@@ -130,7 +144,12 @@ fn close_time(period: &period::Model, version: &kpi_policy::Model) -> DateTime<U
 /// period that has ended can be closed (its obligations are not all due before), and only
 /// once. `NotFound` if there is no such period, `Conflict` if it has not ended or is
 /// already closed (also when a concurrent close got there first).
-pub async fn close_period(db: &impl Db, company: &Company, period_id: i64, now: DateTime<Utc>) -> DomainResult<Closed> {
+pub async fn close_period(
+    db: &impl Db,
+    company: &Company,
+    period_id: i64,
+    now: DateTime<Utc>,
+) -> DomainResult<Closed> {
     close_one(db, company, period_id, now, When::Ended, None)
         .await?
         .ok_or_else(|| DomainError::Conflict("the period is already closed".into()))
@@ -147,7 +166,12 @@ enum When {
 
 /// Closes one period if it is still open and due at `now`, for the scheduler's tick, which
 /// records each close separately. `None` when there is nothing to do.
-pub async fn close_if_due(db: &impl Db, company: &Company, period_id: i64, now: DateTime<Utc>) -> DomainResult<Option<Closed>> {
+pub async fn close_if_due(
+    db: &impl Db,
+    company: &Company,
+    period_id: i64,
+    now: DateTime<Utc>,
+) -> DomainResult<Option<Closed>> {
     close_one(db, company, period_id, now, When::Due, None).await
 }
 
@@ -163,7 +187,10 @@ async fn close_one(
 ) -> DomainResult<Option<Closed>> {
     let txn = begin_write(db).await?;
     lock_step(&txn, Step::Close).await?;
-    let period = period::Entity::find_by_id(period_id).one(&txn).await?.ok_or(DomainError::NotFound("period"))?;
+    let period = period::Entity::find_by_id(period_id)
+        .one(&txn)
+        .await?
+        .ok_or(DomainError::NotFound("period"))?;
     if period.status != PeriodStatus::Open {
         return Ok(None);
     }
@@ -171,14 +198,24 @@ async fn close_one(
     match when {
         When::Due if close_time(&period, &version) > now => return Ok(None),
         When::Ended if period.ends_at > now => {
-            return Err(DomainError::Conflict(format!("the period runs until {}; it cannot close before", period.ends_at)));
+            return Err(DomainError::Conflict(format!(
+                "the period runs until {}; it cannot close before",
+                period.ends_at
+            )));
         }
         _ => {}
     }
     // The conditional update also takes the period's row lock, which every assignment
     // transition takes in share mode first (`assignments::act`), so from here on no
     // transition of this period's assignments can interleave with the close.
-    let marked = set_status(&txn, period.id, PeriodStatus::Open, PeriodStatus::Closing, None).await?;
+    let marked = set_status(
+        &txn,
+        period.id,
+        PeriodStatus::Open,
+        PeriodStatus::Closing,
+        None,
+    )
+    .await?;
     if !marked {
         return Ok(None);
     }
@@ -203,7 +240,14 @@ async fn close_one(
         }
         _ => insert_results(&txn, &results).await?,
     };
-    set_status(&txn, period.id, PeriodStatus::Closing, PeriodStatus::Closed, Some(now)).await?;
+    set_status(
+        &txn,
+        period.id,
+        PeriodStatus::Closing,
+        PeriodStatus::Closed,
+        Some(now),
+    )
+    .await?;
     txn.commit().await?;
     Ok(Some(Closed {
         period_id: period.id,
@@ -222,7 +266,8 @@ async fn set_status(
     to: PeriodStatus,
     closed_at: Option<DateTime<Utc>>,
 ) -> DomainResult<bool> {
-    let mut update = period::Entity::update_many().col_expr(period::Column::Status, Expr::value(to));
+    let mut update =
+        period::Entity::update_many().col_expr(period::Column::Status, Expr::value(to));
     if let Some(at) = closed_at {
         update = update.col_expr(period::Column::ClosedAt, Expr::value(at));
     }
@@ -236,7 +281,11 @@ async fn set_status(
 
 /// Turns the period's unfinished assignments into `missed`, each with a system event.
 /// The caller holds the period's row lock, so the set read is the set updated.
-async fn mark_missed(db: &impl ConnectionTrait, period_id: i64, now: DateTime<Utc>) -> DomainResult<u32> {
+async fn mark_missed(
+    db: &impl ConnectionTrait,
+    period_id: i64,
+    now: DateTime<Utc>,
+) -> DomainResult<u32> {
     let unfinished = assignment::Entity::find()
         .filter(assignment::Column::PeriodId.eq(period_id))
         .filter(assignment::Column::Status.is_in(UNFINISHED))
@@ -247,8 +296,14 @@ async fn mark_missed(db: &impl ConnectionTrait, period_id: i64, now: DateTime<Ut
         return Ok(0);
     }
     assignment::Entity::update_many()
-        .col_expr(assignment::Column::Status, Expr::value(AssignmentStatus::Missed))
-        .col_expr(assignment::Column::Version, Expr::col(assignment::Column::Version).add(1))
+        .col_expr(
+            assignment::Column::Status,
+            Expr::value(AssignmentStatus::Missed),
+        )
+        .col_expr(
+            assignment::Column::Version,
+            Expr::col(assignment::Column::Version).add(1),
+        )
         .filter(assignment::Column::PeriodId.eq(period_id))
         .filter(assignment::Column::Status.is_in(UNFINISHED))
         .exec(db)
@@ -259,18 +314,27 @@ async fn mark_missed(db: &impl ConnectionTrait, period_id: i64, now: DateTime<Ut
             actor_id: Set(None),
             from_status: Set(Some(a.status)),
             to_status: Set(AssignmentStatus::Missed),
-            comment: Set(Some("the period closed with the assignment unfinished".into())),
+            comment: Set(Some(
+                "the period closed with the assignment unfinished".into(),
+            )),
             at: Set(now),
             ..Default::default()
         });
-        assignment_event::Entity::insert_many(events).exec_without_returning(db).await?;
+        assignment_event::Entity::insert_many(events)
+            .exec_without_returning(db)
+            .await?;
     }
     Ok(u32::try_from(unfinished.len()).unwrap_or(u32::MAX))
 }
 
-async fn insert_results(db: &impl ConnectionTrait, results: &[kpi_result::ActiveModel]) -> DomainResult<usize> {
+async fn insert_results(
+    db: &impl ConnectionTrait,
+    results: &[kpi_result::ActiveModel],
+) -> DomainResult<usize> {
     for chunk in results.chunks(CHUNK) {
-        kpi_result::Entity::insert_many(chunk.iter().cloned()).exec_without_returning(db).await?;
+        kpi_result::Entity::insert_many(chunk.iter().cloned())
+            .exec_without_returning(db)
+            .await?;
     }
     Ok(results.len())
 }
@@ -287,8 +351,11 @@ fn results(
     for o in owed(rows, policy, tz, close) {
         owed_by.entry(o.employee_id).or_default().push(o.obligation);
     }
-    let mut active: Vec<&employee::Model> =
-        rows.employees.iter().filter(|e| active_in(e, period.starts_on, period.ends_on)).collect();
+    let mut active: Vec<&employee::Model> = rows
+        .employees
+        .iter()
+        .filter(|e| active_in(e, period.starts_on, period.ends_on))
+        .collect();
     active.sort_by_key(|e| e.id);
     active
         .into_iter()
@@ -317,7 +384,12 @@ fn result_row(
         targets_x100: Set(e.targets_x100),
         eligible: Set(e.eligible),
         bonus_factor_x10000: Set(e.bonus_factor_x10000),
-        reasons: Set(e.reasons.iter().map(|r| r.code()).collect::<Vec<_>>().join(",")),
+        reasons: Set(e
+            .reasons
+            .iter()
+            .map(|r| r.code())
+            .collect::<Vec<_>>()
+            .join(",")),
         duties_missed: Set(i32::try_from(e.duties_missed).unwrap_or(i32::MAX)),
         duties_late: Set(i32::try_from(e.duties_late).unwrap_or(i32::MAX)),
         obligations: Set(tally_json(e).to_string()),
@@ -352,10 +424,20 @@ pub async fn live_kpi(
     employee_id: i64,
     now: DateTime<Utc>,
 ) -> DomainResult<Option<Evaluation>> {
-    let Some(period) = period::Entity::find_by_id(period_id).one(db).await? else { return Ok(None) };
+    let Some(period) = period::Entity::find_by_id(period_id).one(db).await? else {
+        return Ok(None);
+    };
     let rules = policy::rules(&policy::by_version(db, period.policy_version).await?);
     let rows = PeriodRows::load(db, &period, Some(employee_id)).await?;
-    Ok(live_evaluations(&rows, &period, &rules, company.calendar.tz, &[employee_id], now).remove(&employee_id))
+    Ok(live_evaluations(
+        &rows,
+        &period,
+        &rules,
+        company.calendar.tz,
+        &[employee_id],
+        now,
+    )
+    .remove(&employee_id))
 }
 
 /// The live KPI of several employees from a period's rows (see [`live_kpi`]), judging the
@@ -370,7 +452,8 @@ pub fn live_evaluations(
 ) -> HashMap<i64, Evaluation> {
     let as_of = period.closed_at.map_or(now, |closed| Ord::min(closed, now));
     let settled_only = period.status == PeriodStatus::Open;
-    let mut owed_by: HashMap<i64, Vec<Obligation>> = employee_ids.iter().map(|id| (*id, Vec::new())).collect();
+    let mut owed_by: HashMap<i64, Vec<Obligation>> =
+        employee_ids.iter().map(|id| (*id, Vec::new())).collect();
     for o in owed(rows, rules, tz, as_of) {
         if let Some(list) = owed_by.get_mut(&o.employee_id)
             && (!settled_only || o.fulfilled || o.deadline <= as_of)
@@ -408,13 +491,21 @@ pub struct PeriodRows {
 impl PeriodRows {
     /// Loads the rows of a period in seven queries, whatever the number of employees; with
     /// `only`, just what concerns that employee.
-    pub async fn load(db: &impl ConnectionTrait, period: &period::Model, only: Option<i64>) -> DomainResult<PeriodRows> {
-        let mut assignments = assignment::Entity::find().filter(assignment::Column::PeriodId.eq(period.id));
+    pub async fn load(
+        db: &impl ConnectionTrait,
+        period: &period::Model,
+        only: Option<i64>,
+    ) -> DomainResult<PeriodRows> {
+        let mut assignments =
+            assignment::Entity::find().filter(assignment::Column::PeriodId.eq(period.id));
         let mut employees = employee::Entity::find();
-        let mut targets = kpi_target::Entity::find().filter(kpi_target::Column::PeriodId.eq(period.id));
+        let mut targets =
+            kpi_target::Entity::find().filter(kpi_target::Column::PeriodId.eq(period.id));
         if let Some(id) = only {
             assignments = assignments.filter(
-                Condition::any().add(assignment::Column::AssigneeId.eq(id)).add(assignment::Column::ControllerId.eq(id)),
+                Condition::any()
+                    .add(assignment::Column::AssigneeId.eq(id))
+                    .add(assignment::Column::ControllerId.eq(id)),
             );
             employees = employees.filter(employee::Column::Id.eq(id));
             targets = targets.filter(kpi_target::Column::EmployeeId.eq(id));
@@ -433,7 +524,8 @@ impl PeriodRows {
         let votes = if proposals.is_empty() {
             Vec::new()
         } else {
-            let mut q = vote::Entity::find().filter(vote::Column::ProposalId.is_in(proposals.iter().map(|p| p.id)));
+            let mut q = vote::Entity::find()
+                .filter(vote::Column::ProposalId.is_in(proposals.iter().map(|p| p.id)));
             if let Some(id) = only {
                 q = q.filter(vote::Column::EmployeeId.eq(id));
             }
@@ -442,8 +534,8 @@ impl PeriodRows {
         let reads = if articles.is_empty() {
             Vec::new()
         } else {
-            let mut q =
-                article_read::Entity::find().filter(article_read::Column::ArticleId.is_in(articles.iter().map(|a| a.id)));
+            let mut q = article_read::Entity::find()
+                .filter(article_read::Column::ArticleId.is_in(articles.iter().map(|a| a.id)));
             if let Some(id) = only {
                 q = q.filter(article_read::Column::EmployeeId.eq(id));
             }
@@ -464,8 +556,14 @@ impl PeriodRows {
     fn targets_of(&self, employee_id: i64, recorded_only: bool) -> Vec<TargetScore> {
         self.targets
             .iter()
-            .filter(|t| t.employee_id == employee_id && (!recorded_only || t.actual_value.is_some()))
-            .map(|t| TargetScore { weight: t.weight, target: t.target_value, actual: t.actual_value })
+            .filter(|t| {
+                t.employee_id == employee_id && (!recorded_only || t.actual_value.is_some())
+            })
+            .map(|t| TargetScore {
+                weight: t.weight,
+                target: t.target_value,
+                actual: t.actual_value,
+            })
             .collect()
     }
 }
@@ -493,13 +591,26 @@ pub fn owed(rows: &PeriodRows, policy: &Policy, tz: Tz, as_of: DateTime<Utc>) ->
         let submitted = kpi::as_of(a.submitted_at, as_of);
         // Submitted or accepted (by `as_of`) is done; anything else (unfinished, or missed at
         // close) is not.
-        let done = submitted.is_some() && matches!(a.status, AssignmentStatus::Submitted | AssignmentStatus::Accepted);
-        let outcome = if done { kpi::submission_outcome(submitted, a.due_at) } else { kpi::Outcome::Missed };
+        let done = submitted.is_some()
+            && matches!(
+                a.status,
+                AssignmentStatus::Submitted | AssignmentStatus::Accepted
+            );
+        let outcome = if done {
+            kpi::submission_outcome(submitted, a.due_at)
+        } else {
+            kpi::Outcome::Missed
+        };
         let obligation = match a.kind {
             AssignmentKind::Duty => Obligation::duty(a.weight, outcome, policy),
             AssignmentKind::Additional => Obligation::additional(a.weight, outcome, policy),
         };
-        out.push(Owed { employee_id: a.assignee_id, obligation, deadline: a.due_at, fulfilled: done });
+        out.push(Owed {
+            employee_id: a.assignee_id,
+            obligation,
+            deadline: a.due_at,
+            fulfilled: done,
+        });
         if let Some(submitted) = submitted {
             // A still-submitted assignment awaits a decision on its last submission; in any
             // other status `decided_at` is that decision (an accept, or the return that
@@ -510,14 +621,20 @@ pub fn owed(rows: &PeriodRows, policy: &Policy, tz: Tz, as_of: DateTime<Utc>) ->
             };
             out.push(Owed {
                 employee_id: a.controller_id,
-                obligation: Obligation::acceptance(kpi::acceptance_outcome(submitted, decided, policy), policy),
+                obligation: Obligation::acceptance(
+                    kpi::acceptance_outcome(submitted, decided, policy),
+                    policy,
+                ),
                 deadline: after_hours(submitted, policy.acceptance_sla_hours),
                 fulfilled: decided.is_some(),
             });
         }
     }
-    let votes: HashMap<(i64, i64), DateTime<Utc>> =
-        rows.votes.iter().map(|v| ((v.proposal_id, v.employee_id), v.voted_at)).collect();
+    let votes: HashMap<(i64, i64), DateTime<Utc>> = rows
+        .votes
+        .iter()
+        .map(|v| ((v.proposal_id, v.employee_id), v.voted_at))
+        .collect();
     for p in &rows.proposals {
         for e in audience(&rows.employees, p.department_id, p.closes_at, tz) {
             let voted = kpi::as_of(votes.get(&(p.id, e.id)).copied(), as_of);
@@ -530,15 +647,21 @@ pub fn owed(rows: &PeriodRows, policy: &Policy, tz: Tz, as_of: DateTime<Utc>) ->
             });
         }
     }
-    let reads: HashMap<(i64, i64), DateTime<Utc>> =
-        rows.reads.iter().map(|r| ((r.article_id, r.employee_id), r.read_at)).collect();
+    let reads: HashMap<(i64, i64), DateTime<Utc>> = rows
+        .reads
+        .iter()
+        .map(|r| ((r.article_id, r.employee_id), r.read_at))
+        .collect();
     let mandatory = rows.articles.iter().filter(|a| a.mandatory);
     for a in mandatory {
         for e in audience(&rows.employees, a.department_id, a.published_at, tz) {
             let read = kpi::as_of(reads.get(&(a.id, e.id)).copied(), as_of);
             out.push(Owed {
                 employee_id: e.id,
-                obligation: Obligation::reading(kpi::reading_outcome(a.published_at, read, policy), policy),
+                obligation: Obligation::reading(
+                    kpi::reading_outcome(a.published_at, read, policy),
+                    policy,
+                ),
                 deadline: after_hours(a.published_at, policy.reading_sla_hours),
                 fulfilled: read.is_some(),
             });
@@ -549,15 +672,22 @@ pub fn owed(rows: &PeriodRows, policy: &Policy, tz: Tz, as_of: DateTime<Utc>) ->
 
 /// The members of an audience (a department, or everyone with `None`) active on the local
 /// date of `at`.
-pub fn audience(employees: &[employee::Model], department: Option<i64>, at: DateTime<Utc>, tz: Tz) -> impl Iterator<Item = &employee::Model> {
+pub fn audience(
+    employees: &[employee::Model],
+    department: Option<i64>,
+    at: DateTime<Utc>,
+    tz: Tz,
+) -> impl Iterator<Item = &employee::Model> {
     let date = at.with_timezone(&tz).date_naive();
-    employees
-        .iter()
-        .filter(move |e| department.is_none_or(|d| d == e.department_id) && crate::periods::active_on(e, date))
+    employees.iter().filter(move |e| {
+        department.is_none_or(|d| d == e.department_id) && crate::periods::active_on(e, date)
+    })
 }
 
 fn after_hours(at: DateTime<Utc>, hours: i64) -> DateTime<Utc> {
-    Duration::try_hours(hours).and_then(|h| at.checked_add_signed(h)).unwrap_or(DateTime::<Utc>::MAX_UTC)
+    Duration::try_hours(hours)
+        .and_then(|h| at.checked_add_signed(h))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 #[cfg(test)]
@@ -589,7 +719,14 @@ mod tests {
         }
     }
     /// An assignment of weight 1 due at hour 100: (id, kind, assignee, controller, status, submitted, decided).
-    fn work(id: i64, kind: AssignmentKind, who: (i64, i64), status: AssignmentStatus, submitted: Option<i64>, decided: Option<i64>) -> assignment::Model {
+    fn work(
+        id: i64,
+        kind: AssignmentKind,
+        who: (i64, i64),
+        status: AssignmentStatus,
+        submitted: Option<i64>,
+        decided: Option<i64>,
+    ) -> assignment::Model {
         assignment::Model {
             id,
             kind,
@@ -610,17 +747,48 @@ mod tests {
         }
     }
     fn proposal(id: i64, department_id: Option<i64>, closes: i64) -> proposal::Model {
-        proposal::Model { id, title: String::new(), body: String::new(), author_id: None, department_id, opens_at: h(0), closes_at: h(closes), created_at: h(0) }
+        proposal::Model {
+            id,
+            title: String::new(),
+            body: String::new(),
+            author_id: None,
+            department_id,
+            opens_at: h(0),
+            closes_at: h(closes),
+            created_at: h(0),
+        }
     }
-    fn article(id: i64, department_id: Option<i64>, published: i64, mandatory: bool) -> article::Model {
-        article::Model { id, title: String::new(), link: None, body: None, author_id: None, department_id, mandatory, published_at: h(published), created_at: h(0) }
+    fn article(
+        id: i64,
+        department_id: Option<i64>,
+        published: i64,
+        mandatory: bool,
+    ) -> article::Model {
+        article::Model {
+            id,
+            title: String::new(),
+            link: None,
+            body: None,
+            author_id: None,
+            department_id,
+            mandatory,
+            published_at: h(published),
+            created_at: h(0),
+        }
     }
 
     /// The judged obligations as (employee, kind, outcome, fulfilled), sorted.
     fn judged(rows: &PeriodRows, as_of: i64) -> Vec<(i64, ObligationKind, Outcome, bool)> {
         let mut out: Vec<_> = owed(rows, &Policy::default(), chrono_tz::UTC, h(as_of))
             .into_iter()
-            .map(|o| (o.employee_id, o.obligation.kind, o.obligation.outcome, o.fulfilled))
+            .map(|o| {
+                (
+                    o.employee_id,
+                    o.obligation.kind,
+                    o.obligation.outcome,
+                    o.fulfilled,
+                )
+            })
             .collect();
         out.sort_by_key(|(e, k, o, f)| (*e, *k, *o, *f));
         out

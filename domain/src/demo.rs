@@ -14,9 +14,12 @@ pub mod history;
 use chrono::{DateTime, Duration, Utc};
 use entity::enums::{AssignmentKind, AssignmentStatus, Role, VoteChoice};
 use entity::{
-    article, article_read, assignment, department, duty_template, employee, kpi_target, period, proposal, vote,
+    article, article_read, assignment, department, duty_template, employee, kpi_target, period,
+    proposal, vote,
 };
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
+};
 
 use crate::auth::Principal;
 use crate::db::{Db, begin_write};
@@ -83,7 +86,11 @@ pub async fn load(db: &impl Db, company: &Company, now: DateTime<Utc>) -> Domain
     let today = company.calendar.local_date(now);
     let mut departments = Vec::new();
     for name in DEPARTMENTS {
-        let row = department::ActiveModel { name: Set(name.into()), created_at: Set(now), ..Default::default() };
+        let row = department::ActiveModel {
+            name: Set(name.into()),
+            created_at: Set(now),
+            ..Default::default()
+        };
         departments.push(row.insert(&txn).await?);
     }
     let mut people: Vec<employee::Model> = Vec::new();
@@ -106,22 +113,98 @@ pub async fn load(db: &impl Db, company: &Company, now: DateTime<Utc>) -> Domain
     let person = |name: &str| people.iter().find(|p| p.name == name).map(|p| p.id);
     let start = today - Duration::days(365);
     // (title, description, employee, department index, controller, every n periods, due offset days)
-    type Template<'a> = (&'a str, &'a str, Option<i64>, Option<usize>, Option<i64>, i32, Option<i32>);
+    type Template<'a> = (
+        &'a str,
+        &'a str,
+        Option<i64>,
+        Option<usize>,
+        Option<i64>,
+        i32,
+        Option<i32>,
+    );
     let templates: [Template; 8] = [
-        ("Collect client feedback", "Call five clients and log their feedback in the CRM.", None, Some(1), None, 1, Some(7)),
-        ("Update a knowledge-base article", "Review one article of your area and bring it up to date.", None, Some(0), None, 1, None),
-        ("Monthly sales report", "Revenue, pipeline and extra services sold, by client.", None, Some(3), person("Anna Petrova"), 2, None),
-        ("Publish a case study", "One client story for the blog, approved by the client.", None, Some(2), None, 1, None),
-        ("Reconcile accounts", "Bank statements against the ledger; list the differences.", None, Some(4), person("Anna Petrova"), 1, Some(5)),
-        ("Weekly team sync notes", "Decisions and owners from the team's syncs.", person(DEMO_MANAGER), None, person("Anna Petrova"), 1, None),
-        ("Review support macros", "Check the canned answers against the current release.", person("Irina Vasilieva"), None, person(DEMO_MANAGER), 1, None),
-        ("Release notes for support", "What changed for users this period, in plain words.", person("Maria Kozlova"), None, person("Svetlana Kuznetsova"), 1, Some(10)),
+        (
+            "Collect client feedback",
+            "Call five clients and log their feedback in the CRM.",
+            None,
+            Some(1),
+            None,
+            1,
+            Some(7),
+        ),
+        (
+            "Update a knowledge-base article",
+            "Review one article of your area and bring it up to date.",
+            None,
+            Some(0),
+            None,
+            1,
+            None,
+        ),
+        (
+            "Monthly sales report",
+            "Revenue, pipeline and extra services sold, by client.",
+            None,
+            Some(3),
+            person("Anna Petrova"),
+            2,
+            None,
+        ),
+        (
+            "Publish a case study",
+            "One client story for the blog, approved by the client.",
+            None,
+            Some(2),
+            None,
+            1,
+            None,
+        ),
+        (
+            "Reconcile accounts",
+            "Bank statements against the ledger; list the differences.",
+            None,
+            Some(4),
+            person("Anna Petrova"),
+            1,
+            Some(5),
+        ),
+        (
+            "Weekly team sync notes",
+            "Decisions and owners from the team's syncs.",
+            person(DEMO_MANAGER),
+            None,
+            person("Anna Petrova"),
+            1,
+            None,
+        ),
+        (
+            "Review support macros",
+            "Check the canned answers against the current release.",
+            person("Irina Vasilieva"),
+            None,
+            person(DEMO_MANAGER),
+            1,
+            None,
+        ),
+        (
+            "Release notes for support",
+            "What changed for users this period, in plain words.",
+            person("Maria Kozlova"),
+            None,
+            person("Svetlana Kuznetsova"),
+            1,
+            Some(10),
+        ),
     ];
     for (title, description, employee_id, dept, controller_id, every_n, due_offset) in templates {
         duty_template::ActiveModel {
             title: Set(title.into()),
             description: Set(description.into()),
-            weight: Set(if title.starts_with("Monthly") { 2.0 } else { 1.0 }),
+            weight: Set(if title.starts_with("Monthly") {
+                2.0
+            } else {
+                1.0
+            }),
             controller_id: Set(controller_id),
             employee_id: Set(employee_id),
             department_id: Set(dept.map(|d| departments[d].id)),
@@ -137,7 +220,18 @@ pub async fn load(db: &impl Db, company: &Company, now: DateTime<Utc>) -> Domain
         .await?;
     }
 
-    history::run(&txn, company, &departments, &people, history::Span { periods: history::PERIODS, seed: history::SEED }, now).await?;
+    history::run(
+        &txn,
+        company,
+        &departments,
+        &people,
+        history::Span {
+            periods: history::PERIODS,
+            seed: history::SEED,
+        },
+        now,
+    )
+    .await?;
     let current = company.calendar.period_containing(today);
     let current = period::Entity::find()
         .filter(period::Column::StartsOn.eq(current.starts_on))
@@ -150,16 +244,62 @@ pub async fn load(db: &impl Db, company: &Company, now: DateTime<Utc>) -> Domain
     // (assignee, controller, title, due, weight)
     type Additional<'a> = (&'a str, &'a str, &'a str, Option<DateTime<Utc>>, f64);
     let additional: [Additional; 6] = [
-        ("Pavel Lebedev", DEMO_MANAGER, "Fix the export of the quarterly report", past_due, 2.0),
-        ("Sergey Novikov", DEMO_MANAGER, "Prepare the demo stand for the client", past_due, 1.0),
-        ("Andrey Egorov", "Svetlana Kuznetsova", "Answer the backlog of tickets older than a week", past_due, 1.0),
-        ("Maxim Zaitsev", "Elena Volkova", "Call back the clients of the trade fair", None, 1.0),
-        ("Roman Semenov", "Igor Smirnov", "Draft the newsletter", None, 1.0),
-        ("Olga Morozova", DEMO_MANAGER, "Onboard the new intern", None, 1.0),
+        (
+            "Pavel Lebedev",
+            DEMO_MANAGER,
+            "Fix the export of the quarterly report",
+            past_due,
+            2.0,
+        ),
+        (
+            "Sergey Novikov",
+            DEMO_MANAGER,
+            "Prepare the demo stand for the client",
+            past_due,
+            1.0,
+        ),
+        (
+            "Andrey Egorov",
+            "Svetlana Kuznetsova",
+            "Answer the backlog of tickets older than a week",
+            past_due,
+            1.0,
+        ),
+        (
+            "Maxim Zaitsev",
+            "Elena Volkova",
+            "Call back the clients of the trade fair",
+            None,
+            1.0,
+        ),
+        (
+            "Roman Semenov",
+            "Igor Smirnov",
+            "Draft the newsletter",
+            None,
+            1.0,
+        ),
+        (
+            "Olga Morozova",
+            DEMO_MANAGER,
+            "Onboard the new intern",
+            None,
+            1.0,
+        ),
     ];
     for (assignee, controller, title, due, weight) in additional {
-        let (Some(assignee_id), Some(controller_id)) = (person(assignee), person(controller)) else { continue };
-        let task = Task { period_id: current.id, assignee_id, controller_id, title, weight, due_at: due.unwrap_or(current.ends_at) };
+        let (Some(assignee_id), Some(controller_id)) = (person(assignee), person(controller))
+        else {
+            continue;
+        };
+        let task = Task {
+            period_id: current.id,
+            assignee_id,
+            controller_id,
+            title,
+            weight,
+            due_at: due.unwrap_or(current.ends_at),
+        };
         add_additional(&txn, task, now).await?;
     }
 
@@ -177,7 +317,14 @@ pub async fn load(db: &impl Db, company: &Company, now: DateTime<Utc>) -> Domain
             0 => &[(Action::Start, true, None)],
             1 => &[(Action::Submit, true, None)],
             2 => &[(Action::Submit, true, None), (Action::Accept, false, None)],
-            3 => &[(Action::Submit, true, None), (Action::Return, false, Some("Please add the numbers for last week."))],
+            3 => &[
+                (Action::Submit, true, None),
+                (
+                    Action::Return,
+                    false,
+                    Some("Please add the numbers for last week."),
+                ),
+            ],
             4 if i % 16 == 4 => &[(Action::Cancel, false, Some("No longer needed this period."))],
             5 => &[(Action::Start, true, None), (Action::Submit, true, None)],
             _ => &[],
@@ -190,7 +337,11 @@ pub async fn load(db: &impl Db, company: &Company, now: DateTime<Utc>) -> Domain
 
     load_knowledge_base(&txn, &departments, &people, current.starts_at, now).await?;
     load_proposals(&txn, &departments, &people, now).await?;
-    for (i, p) in people.iter().filter(|p| p.department_id == departments[3].id).enumerate() {
+    for (i, p) in people
+        .iter()
+        .filter(|p| p.department_id == departments[3].id)
+        .enumerate()
+    {
         kpi_target::ActiveModel {
             period_id: Set(current.id),
             employee_id: Set(p.id),
@@ -208,13 +359,23 @@ pub async fn load(db: &impl Db, company: &Company, now: DateTime<Utc>) -> Domain
     }
     let count = assignment::Entity::find().count(&txn).await?;
     txn.commit().await?;
-    Ok(Loaded::Created { employees: people.len(), assignments: count })
+    Ok(Loaded::Created {
+        employees: people.len(),
+        assignments: count,
+    })
 }
 
 /// Acting as a demo person, with their role.
 fn principal(people: &[employee::Model], id: i64) -> Principal {
-    let role = people.iter().find(|p| p.id == id).map_or(Role::Employee, |p| p.role);
-    Principal::Employee { id, role, token_id: 0 }
+    let role = people
+        .iter()
+        .find(|p| p.id == id)
+        .map_or(Role::Employee, |p| p.role);
+    Principal::Employee {
+        id,
+        role,
+        token_id: 0,
+    }
 }
 
 /// An additional assignment a manager hands out.
@@ -249,7 +410,16 @@ async fn add_additional(db: &impl Db, task: Task<'_>, at: DateTime<Utc>) -> Doma
     }
     .insert(db)
     .await?;
-    periods::record_event(db, row.id, Some(task.controller_id), None, AssignmentStatus::Todo, None, at).await
+    periods::record_event(
+        db,
+        row.id,
+        Some(task.controller_id),
+        None,
+        AssignmentStatus::Todo,
+        None,
+        at,
+    )
+    .await
 }
 
 /// A due instant inside the period that has already passed: an hour ago, or halfway
@@ -269,8 +439,18 @@ async fn load_knowledge_base(
     let published = period_start.max(now - Duration::hours(2));
     let articles = [
         ("How we answer refund requests", None, true, published),
-        ("Release 4.2: what changed for clients", Some(1), true, published),
-        ("Style guide for case studies", Some(2), false, now - Duration::days(40)),
+        (
+            "Release 4.2: what changed for clients",
+            Some(1),
+            true,
+            published,
+        ),
+        (
+            "Style guide for case studies",
+            Some(2),
+            false,
+            now - Duration::days(40),
+        ),
         ("Closing the month: checklist", Some(4), false, published),
     ];
     for (i, (title, dept, mandatory, at)) in articles.into_iter().enumerate() {
@@ -286,7 +466,12 @@ async fn load_knowledge_base(
         let row = add_article(txn, post, now).await?;
         // Every third person of the audience (not the first, so the demo employee has
         // something new to read) has read it already.
-        for p in people.iter().filter(|p| row.department_id.is_none_or(|d| d == p.department_id)).skip(1).step_by(3) {
+        for p in people
+            .iter()
+            .filter(|p| row.department_id.is_none_or(|d| d == p.department_id))
+            .skip(1)
+            .step_by(3)
+        {
             add_read(txn, row.id, p.id, now.max(at)).await?;
         }
     }
@@ -301,7 +486,11 @@ async fn load_proposals(
 ) -> DomainResult<()> {
     let proposals = [
         ("Move the weekly sync to Tuesdays", None, Duration::days(5)),
-        ("Adopt the new ticket priority scheme", Some(1), Duration::days(3)),
+        (
+            "Adopt the new ticket priority scheme",
+            Some(1),
+            Duration::days(3),
+        ),
     ];
     for (title, dept, open_for) in proposals {
         let poll = Poll {
@@ -314,7 +503,13 @@ async fn load_proposals(
         };
         let row = add_proposal(txn, poll, now).await?;
         let choices = [VoteChoice::For, VoteChoice::Against, VoteChoice::Abstain];
-        for (i, p) in people.iter().filter(|p| row.department_id.is_none_or(|d| d == p.department_id)).skip(1).step_by(2).enumerate() {
+        for (i, p) in people
+            .iter()
+            .filter(|p| row.department_id.is_none_or(|d| d == p.department_id))
+            .skip(1)
+            .step_by(2)
+            .enumerate()
+        {
             add_vote(txn, row.id, p.id, choices[i % 3], now).await?;
         }
     }
@@ -333,7 +528,11 @@ struct Post {
     published_at: DateTime<Utc>,
 }
 
-async fn add_article(db: &impl Db, post: Post, created_at: DateTime<Utc>) -> DomainResult<article::Model> {
+async fn add_article(
+    db: &impl Db,
+    post: Post,
+    created_at: DateTime<Utc>,
+) -> DomainResult<article::Model> {
     let row = article::ActiveModel {
         title: Set(post.title),
         link: Set(post.link),
@@ -348,8 +547,18 @@ async fn add_article(db: &impl Db, post: Post, created_at: DateTime<Utc>) -> Dom
     Ok(row.insert(db).await?)
 }
 
-async fn add_read(db: &impl Db, article_id: i64, employee_id: i64, at: DateTime<Utc>) -> DomainResult<()> {
-    let row = article_read::ActiveModel { article_id: Set(article_id), employee_id: Set(employee_id), read_at: Set(at), ..Default::default() };
+async fn add_read(
+    db: &impl Db,
+    article_id: i64,
+    employee_id: i64,
+    at: DateTime<Utc>,
+) -> DomainResult<()> {
+    let row = article_read::ActiveModel {
+        article_id: Set(article_id),
+        employee_id: Set(employee_id),
+        read_at: Set(at),
+        ..Default::default()
+    };
     row.insert(db).await?;
     Ok(())
 }
@@ -365,7 +574,11 @@ struct Poll {
     closes_at: DateTime<Utc>,
 }
 
-async fn add_proposal(db: &impl Db, poll: Poll, created_at: DateTime<Utc>) -> DomainResult<proposal::Model> {
+async fn add_proposal(
+    db: &impl Db,
+    poll: Poll,
+    created_at: DateTime<Utc>,
+) -> DomainResult<proposal::Model> {
     let row = proposal::ActiveModel {
         title: Set(poll.title),
         body: Set(poll.body),
@@ -379,8 +592,20 @@ async fn add_proposal(db: &impl Db, poll: Poll, created_at: DateTime<Utc>) -> Do
     Ok(row.insert(db).await?)
 }
 
-async fn add_vote(db: &impl Db, proposal_id: i64, employee_id: i64, choice: VoteChoice, at: DateTime<Utc>) -> DomainResult<()> {
-    let row = vote::ActiveModel { proposal_id: Set(proposal_id), employee_id: Set(employee_id), choice: Set(choice), voted_at: Set(at), ..Default::default() };
+async fn add_vote(
+    db: &impl Db,
+    proposal_id: i64,
+    employee_id: i64,
+    choice: VoteChoice,
+    at: DateTime<Utc>,
+) -> DomainResult<()> {
+    let row = vote::ActiveModel {
+        proposal_id: Set(proposal_id),
+        employee_id: Set(employee_id),
+        choice: Set(choice),
+        voted_at: Set(at),
+        ..Default::default()
+    };
     row.insert(db).await?;
     Ok(())
 }
@@ -399,12 +624,23 @@ pub struct SeedSpec {
 /// (and a two-periodic one for every third); hire dates spread over two years; and
 /// `periods` closed periods acted out by the real scheduler with seeded behaviour, as in
 /// the demo. The same spec gives the same company.
-pub async fn seed(db: &impl Db, company: &Company, spec: SeedSpec, now: DateTime<Utc>) -> DomainResult<Loaded> {
+pub async fn seed(
+    db: &impl Db,
+    company: &Company,
+    spec: SeedSpec,
+    now: DateTime<Utc>,
+) -> DomainResult<Loaded> {
     if !(2..=100_000).contains(&spec.employees) {
-        return Err(crate::DomainError::bad_input("employees", "give between 2 and 100000 employees"));
+        return Err(crate::DomainError::bad_input(
+            "employees",
+            "give between 2 and 100000 employees",
+        ));
     }
     if spec.periods > 240 {
-        return Err(crate::DomainError::bad_input("periods", "give at most 240 periods of history"));
+        return Err(crate::DomainError::bad_input(
+            "periods",
+            "give at most 240 periods of history",
+        ));
     }
     let txn = begin_write(db).await?;
     if employee::Entity::find().count(&txn).await? > 0 {
@@ -414,28 +650,43 @@ pub async fn seed(db: &impl Db, company: &Company, spec: SeedSpec, now: DateTime
     let count = (spec.employees - 1).div_ceil(25);
     let mut departments = Vec::new();
     for k in 0..count {
-        let row = department::ActiveModel { name: Set(format!("Department {}", k + 1)), created_at: Set(now), ..Default::default() };
+        let row = department::ActiveModel {
+            name: Set(format!("Department {}", k + 1)),
+            created_at: Set(now),
+            ..Default::default()
+        };
         departments.push(row.insert(&txn).await?);
     }
     let hire = |i: usize| today - Duration::days(20 + (i as i64 * 37) % 700);
-    let person = |i: usize, department_id: i64, manager_id: Option<i64>, role: Role| employee::ActiveModel {
-        department_id: Set(department_id),
-        manager_id: Set(manager_id),
-        name: Set(format!("Person {i}")),
-        email: Set(format!("person{i}@seed.zeroboard")),
-        role: Set(role),
-        hired_on: Set(hire(i)),
-        left_on: Set(None),
-        created_at: Set(now),
-        ..Default::default()
-    };
-    let chief = person(0, departments[0].id, None, Role::Admin).insert(&txn).await?;
+    let person =
+        |i: usize, department_id: i64, manager_id: Option<i64>, role: Role| employee::ActiveModel {
+            department_id: Set(department_id),
+            manager_id: Set(manager_id),
+            name: Set(format!("Person {i}")),
+            email: Set(format!("person{i}@seed.zeroboard")),
+            role: Set(role),
+            hired_on: Set(hire(i)),
+            left_on: Set(None),
+            created_at: Set(now),
+            ..Default::default()
+        };
+    let chief = person(0, departments[0].id, None, Role::Admin)
+        .insert(&txn)
+        .await?;
     let mut people = vec![chief.clone()];
     // The first person of each department manages it.
     for i in 1..spec.employees {
         let department = &departments[(i - 1) % count];
-        let manager = if i <= count { Some(chief.id) } else { Some(people[1 + (i - 1) % count].id) };
-        let role = if i <= count { Role::Manager } else { Role::Employee };
+        let manager = if i <= count {
+            Some(chief.id)
+        } else {
+            Some(people[1 + (i - 1) % count].id)
+        };
+        let role = if i <= count {
+            Role::Manager
+        } else {
+            Role::Employee
+        };
         people.push(person(i, department.id, manager, role).insert(&txn).await?);
     }
     for (k, department) in departments.iter().enumerate() {
@@ -460,10 +711,24 @@ pub async fn seed(db: &impl Db, company: &Company, spec: SeedSpec, now: DateTime
             .await?;
         }
     }
-    history::run(&txn, company, &departments, &people, history::Span { periods: spec.periods, seed: spec.seed }, now).await?;
+    history::run(
+        &txn,
+        company,
+        &departments,
+        &people,
+        history::Span {
+            periods: spec.periods,
+            seed: spec.seed,
+        },
+        now,
+    )
+    .await?;
     let assignments = assignment::Entity::find().count(&txn).await?;
     txn.commit().await?;
-    Ok(Loaded::Created { employees: people.len(), assignments })
+    Ok(Loaded::Created {
+        employees: people.len(),
+        assignments,
+    })
 }
 
 /// The demo person's employee id, for printing tokens.

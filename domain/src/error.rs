@@ -11,7 +11,10 @@ pub enum DomainError {
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{message}")]
-    BadInput { field: &'static str, message: String },
+    BadInput {
+        field: &'static str,
+        message: String,
+    },
     #[error("{0}")]
     Conflict(String),
     #[error(transparent)]
@@ -22,7 +25,10 @@ pub type DomainResult<T> = Result<T, DomainError>;
 
 impl DomainError {
     pub fn bad_input(field: &'static str, message: impl Into<String>) -> Self {
-        DomainError::BadInput { field, message: message.into() }
+        DomainError::BadInput {
+            field,
+            message: message.into(),
+        }
     }
 }
 
@@ -30,7 +36,10 @@ impl DomainError {
 pub fn required_text(field: &'static str, value: &str) -> DomainResult<String> {
     let value = value.trim();
     if value.is_empty() {
-        Err(DomainError::bad_input(field, format!("`{field}` must not be empty")))
+        Err(DomainError::bad_input(
+            field,
+            format!("`{field}` must not be empty"),
+        ))
     } else {
         Ok(value.to_owned())
     }
@@ -41,14 +50,19 @@ pub fn positive(field: &'static str, value: f64) -> DomainResult<f64> {
     if value.is_finite() && value > 0.0 {
         Ok(value)
     } else {
-        Err(DomainError::bad_input(field, format!("`{field}` must be a number greater than 0, got {value}")))
+        Err(DomainError::bad_input(
+            field,
+            format!("`{field}` must be a number greater than 0, got {value}"),
+        ))
     }
 }
 
 /// Turns a unique-key violation into bad input on `field`; other errors pass through.
 pub fn unique_as(field: &'static str, message: &'static str) -> impl FnOnce(DbErr) -> DomainError {
     move |err| match err.sql_err() {
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => DomainError::bad_input(field, message),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+            DomainError::bad_input(field, message)
+        }
         _ => DomainError::Db(err),
     }
 }

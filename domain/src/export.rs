@@ -53,7 +53,10 @@ impl From<DomainError> for ExportError {
 }
 
 /// The rows of the period starting on `period_starts_on`, by employee id.
-pub async fn bonus_rows(db: &impl ConnectionTrait, period_starts_on: NaiveDate) -> Result<Vec<BonusRow>, ExportError> {
+pub async fn bonus_rows(
+    db: &impl ConnectionTrait,
+    period_starts_on: NaiveDate,
+) -> Result<Vec<BonusRow>, ExportError> {
     let period = period::Entity::find()
         .filter(period::Column::StartsOn.eq(period_starts_on))
         .one(db)
@@ -70,10 +73,18 @@ pub async fn bonus_rows(db: &impl ConnectionTrait, period_starts_on: NaiveDate) 
     let adjustments = crate::results::adjustment_totals(db, period.id).await?;
     // Everyone, rather than an `IN` list of the period's employees, which would outgrow the
     // databases' limits on bound parameters in a large company and saves nothing.
-    let employees: HashMap<i64, employee::Model> =
-        employee::Entity::find().all(db).await?.into_iter().map(|e| (e.id, e)).collect();
-    let departments: HashMap<i64, String> =
-        department::Entity::find().all(db).await?.into_iter().map(|d| (d.id, d.name)).collect();
+    let employees: HashMap<i64, employee::Model> = employee::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|e| (e.id, e))
+        .collect();
+    let departments: HashMap<i64, String> = department::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|d| (d.id, d.name))
+        .collect();
     Ok(results
         .into_iter()
         .map(|r| {
@@ -82,13 +93,21 @@ pub async fn bonus_rows(db: &impl ConnectionTrait, period_starts_on: NaiveDate) 
                 employee_id: r.employee_id,
                 email: person.map(|e| e.email.clone()).unwrap_or_default(),
                 name: person.map(|e| e.name.clone()).unwrap_or_default(),
-                department: person.and_then(|e| departments.get(&e.department_id)).cloned().unwrap_or_default(),
+                department: person
+                    .and_then(|e| departments.get(&e.department_id))
+                    .cloned()
+                    .unwrap_or_default(),
                 period_start: period.starts_on,
                 period_end: period.ends_on,
                 kpi_x100: r.kpi_x100,
                 eligible: r.eligible,
                 bonus_factor_x10000: r.bonus_factor_x10000,
-                reasons: r.reasons.split(',').filter(|c| !c.is_empty()).map(str::to_owned).collect(),
+                reasons: r
+                    .reasons
+                    .split(',')
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
                 adjustment_total_x100: adjustments.get(&r.id).copied().unwrap_or(0),
                 policy_version: r.policy_version,
             }
@@ -117,7 +136,12 @@ pub fn decimal(value: i64, digits: u32) -> String {
     let scale = 10_u64.pow(digits);
     let sign = if value < 0 { "-" } else { "" };
     let abs = value.unsigned_abs();
-    format!("{sign}{}.{:0width$}", abs / scale, abs % scale, width = digits as usize)
+    format!(
+        "{sign}{}.{:0width$}",
+        abs / scale,
+        abs % scale,
+        width = digits as usize
+    )
 }
 
 impl BonusRow {
@@ -144,7 +168,9 @@ impl BonusRow {
 pub fn to_csv(rows: &[BonusRow]) -> String {
     let mut out = csv::Writer::from_writer(Vec::new());
     // Writing to a Vec cannot fail, and every record has the header's length.
-    let written = out.write_record(COLUMNS).and_then(|()| rows.iter().try_for_each(|r| out.write_record(r.fields())));
+    let written = out
+        .write_record(COLUMNS)
+        .and_then(|()| rows.iter().try_for_each(|r| out.write_record(r.fields())));
     debug_assert!(written.is_ok());
     String::from_utf8(out.into_inner().unwrap_or_default()).unwrap_or_default()
 }
@@ -153,7 +179,11 @@ pub fn to_csv(rows: &[BonusRow]) -> String {
 /// numbers with the same decimals as the CSV, reasons an array.
 pub fn to_json(rows: &[BonusRow]) -> serde_json::Value {
     let number = |value: i64, digits: u32| -> serde_json::Value {
-        decimal(value, digits).parse::<f64>().ok().and_then(serde_json::Number::from_f64).map_or(serde_json::Value::Null, Into::into)
+        decimal(value, digits)
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map_or(serde_json::Value::Null, Into::into)
     };
     rows.iter()
         .map(|r| {
@@ -179,7 +209,13 @@ pub fn to_json(rows: &[BonusRow]) -> serde_json::Value {
 mod tests {
     use super::*;
 
-    fn row(kpi_x100: i64, eligible: bool, factor: i64, reasons: &[&str], adjustment: i64) -> BonusRow {
+    fn row(
+        kpi_x100: i64,
+        eligible: bool,
+        factor: i64,
+        reasons: &[&str],
+        adjustment: i64,
+    ) -> BonusRow {
         BonusRow {
             employee_id: 7,
             email: "a.b@example.com".into(),
@@ -211,17 +247,32 @@ mod tests {
 
     #[test]
     fn csv_has_a_header_and_quotes_only_what_needs_it() {
-        let csv = to_csv(&[row(10444, false, 0, &["DUTY_LATE", "KPI_BELOW_THRESHOLD"], -150), row(8500, true, 8500, &[], 0)]);
+        let csv = to_csv(&[
+            row(10444, false, 0, &["DUTY_LATE", "KPI_BELOW_THRESHOLD"], -150),
+            row(8500, true, 8500, &[], 0),
+        ]);
         let lines: Vec<&str> = csv.lines().collect();
-        assert_eq!(lines[0], "employee_id,email,name,department,period_start,period_end,kpi,eligible,bonus_factor,reasons,adjustment_total,policy_version");
-        assert_eq!(lines[1], "7,a.b@example.com,\"Anna, \"\"the\"\" Admin\",Accounting,2026-11-01,2026-11-15,104.44,false,0.0000,DUTY_LATE;KPI_BELOW_THRESHOLD,-1.50,1");
-        assert_eq!(lines[2], "7,a.b@example.com,\"Anna, \"\"the\"\" Admin\",Accounting,2026-11-01,2026-11-15,85.00,true,0.8500,,0.00,1");
+        assert_eq!(
+            lines[0],
+            "employee_id,email,name,department,period_start,period_end,kpi,eligible,bonus_factor,reasons,adjustment_total,policy_version"
+        );
+        assert_eq!(
+            lines[1],
+            "7,a.b@example.com,\"Anna, \"\"the\"\" Admin\",Accounting,2026-11-01,2026-11-15,104.44,false,0.0000,DUTY_LATE;KPI_BELOW_THRESHOLD,-1.50,1"
+        );
+        assert_eq!(
+            lines[2],
+            "7,a.b@example.com,\"Anna, \"\"the\"\" Admin\",Accounting,2026-11-01,2026-11-15,85.00,true,0.8500,,0.00,1"
+        );
         assert_eq!(to_csv(&[]).lines().count(), 1);
     }
 
     #[test]
     fn json_carries_the_same_numbers() {
-        let json = to_json(&[row(10444, false, 0, &["DUTY_LATE"], -150), row(8500, true, 8500, &[], 0)]);
+        let json = to_json(&[
+            row(10444, false, 0, &["DUTY_LATE"], -150),
+            row(8500, true, 8500, &[], 0),
+        ]);
         assert_eq!(json[0]["kpi"].to_string(), "104.44");
         assert_eq!(json[0]["bonus_factor"].to_string(), "0.0");
         assert_eq!(json[0]["reasons"], serde_json::json!(["DUTY_LATE"]));

@@ -11,16 +11,25 @@ use crate::error::{required_text, unique_as};
 use crate::{DomainError, DomainResult, access};
 
 /// Publishing: admins for anyone; managers for their own department.
-async fn require_publisher(db: &impl Db, who: &Principal, department_id: Option<i64>) -> DomainResult<()> {
+async fn require_publisher(
+    db: &impl Db,
+    who: &Principal,
+    department_id: Option<i64>,
+) -> DomainResult<()> {
     if who.is_admin() {
         return Ok(());
     }
     let me = access::require_employee(who)?;
-    let me = employee::Entity::find_by_id(me).one(db).await?.ok_or(DomainError::Unauthenticated)?;
+    let me = employee::Entity::find_by_id(me)
+        .one(db)
+        .await?
+        .ok_or(DomainError::Unauthenticated)?;
     if me.role == entity::enums::Role::Manager && department_id == Some(me.department_id) {
         Ok(())
     } else {
-        Err(DomainError::Forbidden("only an admin, or a manager for their own department, may publish".into()))
+        Err(DomainError::Forbidden(
+            "only an admin, or a manager for their own department, may publish".into(),
+        ))
     }
 }
 
@@ -36,12 +45,26 @@ pub struct ArticleInput {
     pub published_at: Option<DateTime<Utc>>,
 }
 
-pub async fn publish_article(db: &impl Db, who: &Principal, input: ArticleInput, now: DateTime<Utc>) -> DomainResult<article::Model> {
+pub async fn publish_article(
+    db: &impl Db,
+    who: &Principal,
+    input: ArticleInput,
+    now: DateTime<Utc>,
+) -> DomainResult<article::Model> {
     let title = required_text("title", &input.title)?;
-    let link = input.link.map(|l| l.trim().to_owned()).filter(|l| !l.is_empty());
-    let body = input.body.map(|b| b.trim().to_owned()).filter(|b| !b.is_empty());
+    let link = input
+        .link
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty());
+    let body = input
+        .body
+        .map(|b| b.trim().to_owned())
+        .filter(|b| !b.is_empty());
     if link.is_none() && body.is_none() {
-        return Err(DomainError::bad_input("body", "an article needs a link or a body"));
+        return Err(DomainError::bad_input(
+            "body",
+            "an article needs a link or a body",
+        ));
     }
     let txn = begin_write(db).await?;
     require_publisher(&txn, who, input.department_id).await?;
@@ -68,11 +91,22 @@ pub fn in_audience(audience: Option<i64>, employee: &employee::Model) -> bool {
 }
 
 /// Marks an article read by the calling employee; marking twice keeps the first time.
-pub async fn mark_read(db: &impl Db, who: &Principal, article_id: i64, now: DateTime<Utc>) -> DomainResult<article_read::Model> {
+pub async fn mark_read(
+    db: &impl Db,
+    who: &Principal,
+    article_id: i64,
+    now: DateTime<Utc>,
+) -> DomainResult<article_read::Model> {
     let me = access::require_employee(who)?;
     let txn = begin_write(db).await?;
-    let article = article::Entity::find_by_id(article_id).one(&txn).await?.ok_or(DomainError::NotFound("article"))?;
-    let person = employee::Entity::find_by_id(me).one(&txn).await?.ok_or(DomainError::Unauthenticated)?;
+    let article = article::Entity::find_by_id(article_id)
+        .one(&txn)
+        .await?
+        .ok_or(DomainError::NotFound("article"))?;
+    let person = employee::Entity::find_by_id(me)
+        .one(&txn)
+        .await?
+        .ok_or(DomainError::Unauthenticated)?;
     if !in_audience(article.department_id, &person) || article.published_at > now {
         return Err(DomainError::NotFound("article"));
     }
@@ -83,7 +117,10 @@ pub async fn mark_read(db: &impl Db, who: &Principal, article_id: i64, now: Date
         read_at: Set(now),
         ..Default::default()
     })
-    .on_conflict_do_nothing_on([article_read::Column::ArticleId, article_read::Column::EmployeeId])
+    .on_conflict_do_nothing_on([
+        article_read::Column::ArticleId,
+        article_read::Column::EmployeeId,
+    ])
     .exec(&txn)
     .await?;
     let row = article_read::Entity::find()
@@ -106,11 +143,19 @@ pub struct ProposalInput {
     pub closes_at: DateTime<Utc>,
 }
 
-pub async fn create_proposal(db: &impl Db, who: &Principal, input: ProposalInput, now: DateTime<Utc>) -> DomainResult<proposal::Model> {
+pub async fn create_proposal(
+    db: &impl Db,
+    who: &Principal,
+    input: ProposalInput,
+    now: DateTime<Utc>,
+) -> DomainResult<proposal::Model> {
     let title = required_text("title", &input.title)?;
     let opens_at = input.opens_at.unwrap_or(now);
     if input.closes_at <= opens_at || input.closes_at <= now {
-        return Err(DomainError::bad_input("closesAt", "a proposal must close in the future, after it opens"));
+        return Err(DomainError::bad_input(
+            "closesAt",
+            "a proposal must close in the future, after it opens",
+        ));
     }
     let txn = begin_write(db).await?;
     require_publisher(&txn, who, input.department_id).await?;
@@ -131,16 +176,30 @@ pub async fn create_proposal(db: &impl Db, who: &Principal, input: ProposalInput
 }
 
 /// One vote per employee, while the proposal is open; a second vote is a conflict.
-pub async fn vote(db: &impl Db, who: &Principal, proposal_id: i64, choice: VoteChoice, now: DateTime<Utc>) -> DomainResult<vote::Model> {
+pub async fn vote(
+    db: &impl Db,
+    who: &Principal,
+    proposal_id: i64,
+    choice: VoteChoice,
+    now: DateTime<Utc>,
+) -> DomainResult<vote::Model> {
     let me = access::require_employee(who)?;
     let txn = begin_write(db).await?;
-    let proposal = proposal::Entity::find_by_id(proposal_id).one(&txn).await?.ok_or(DomainError::NotFound("proposal"))?;
-    let person = employee::Entity::find_by_id(me).one(&txn).await?.ok_or(DomainError::Unauthenticated)?;
+    let proposal = proposal::Entity::find_by_id(proposal_id)
+        .one(&txn)
+        .await?
+        .ok_or(DomainError::NotFound("proposal"))?;
+    let person = employee::Entity::find_by_id(me)
+        .one(&txn)
+        .await?
+        .ok_or(DomainError::Unauthenticated)?;
     if !in_audience(proposal.department_id, &person) {
         return Err(DomainError::NotFound("proposal"));
     }
     if now < proposal.opens_at || now >= proposal.closes_at {
-        return Err(DomainError::Conflict("the proposal is not open for votes".into()));
+        return Err(DomainError::Conflict(
+            "the proposal is not open for votes".into(),
+        ));
     }
     let row = vote::ActiveModel {
         proposal_id: Set(proposal_id),
@@ -152,7 +211,9 @@ pub async fn vote(db: &impl Db, who: &Principal, proposal_id: i64, choice: VoteC
     .insert(&txn)
     .await
     .map_err(|e| match unique_as("proposalId", "")(e) {
-        DomainError::BadInput { .. } => DomainError::Conflict("you have voted on this proposal already".into()),
+        DomainError::BadInput { .. } => {
+            DomainError::Conflict("you have voted on this proposal already".into())
+        }
         other => other,
     })?;
     txn.commit().await?;

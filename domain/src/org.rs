@@ -10,22 +10,41 @@ use crate::db::{Db, begin_write};
 use crate::error::{required_text, unique_as};
 use crate::{DomainError, DomainResult, access};
 
-pub async fn create_department(db: &impl Db, who: &Principal, name: &str, now: DateTime<Utc>) -> DomainResult<department::Model> {
+pub async fn create_department(
+    db: &impl Db,
+    who: &Principal,
+    name: &str,
+    now: DateTime<Utc>,
+) -> DomainResult<department::Model> {
     access::require_admin(who)?;
     let name = required_text("name", name)?;
-    department::ActiveModel { name: Set(name), created_at: Set(now), ..Default::default() }
-        .insert(db)
-        .await
-        .map_err(unique_as("name", "a department with this name exists"))
+    department::ActiveModel {
+        name: Set(name),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .map_err(unique_as("name", "a department with this name exists"))
 }
 
-pub async fn rename_department(db: &impl Db, who: &Principal, id: i64, name: &str) -> DomainResult<department::Model> {
+pub async fn rename_department(
+    db: &impl Db,
+    who: &Principal,
+    id: i64,
+    name: &str,
+) -> DomainResult<department::Model> {
     access::require_admin(who)?;
     let name = required_text("name", name)?;
-    let row = department::Entity::find_by_id(id).one(db).await?.ok_or(DomainError::NotFound("department"))?;
+    let row = department::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(DomainError::NotFound("department"))?;
     let mut row: department::ActiveModel = row.into();
     row.name = Set(name);
-    row.update(db).await.map_err(unique_as("name", "a department with this name exists"))
+    row.update(db)
+        .await
+        .map_err(unique_as("name", "a department with this name exists"))
 }
 
 /// What an admin gives to create or change an employee; `None` leaves a field as it is.
@@ -42,21 +61,39 @@ pub struct EmployeeInput {
 
 fn valid_email(email: &str) -> DomainResult<String> {
     let email = email.trim();
-    let ok = email.split_once('@').is_some_and(|(user, host)| !user.is_empty() && host.contains('.') && !host.contains('@'));
-    if ok { Ok(email.to_owned()) } else { Err(DomainError::bad_input("email", format!("`{email}` is not an e-mail address"))) }
+    let ok = email
+        .split_once('@')
+        .is_some_and(|(user, host)| !user.is_empty() && host.contains('.') && !host.contains('@'));
+    if ok {
+        Ok(email.to_owned())
+    } else {
+        Err(DomainError::bad_input(
+            "email",
+            format!("`{email}` is not an e-mail address"),
+        ))
+    }
 }
 
 /// Checks that a manager exists, is active, and is not the employee or below them.
-async fn check_manager(db: &impl Db, employee_id: Option<i64>, manager_id: i64) -> DomainResult<()> {
+async fn check_manager(
+    db: &impl Db,
+    employee_id: Option<i64>,
+    manager_id: i64,
+) -> DomainResult<()> {
     let manager = employee::Entity::find_by_id(manager_id).one(db).await?;
-    let Some(manager) = manager else { return Err(DomainError::bad_input("managerId", "no such manager")) };
+    let Some(manager) = manager else {
+        return Err(DomainError::bad_input("managerId", "no such manager"));
+    };
     if manager.left_on.is_some() {
         return Err(DomainError::bad_input("managerId", "the manager has left"));
     }
     if let Some(id) = employee_id
         && (id == manager_id || access::below(db, id).await?.contains(&manager_id))
     {
-        return Err(DomainError::bad_input("managerId", "a manager cannot report to their own report"));
+        return Err(DomainError::bad_input(
+            "managerId",
+            "a manager cannot report to their own report",
+        ));
     }
     Ok(())
 }
@@ -68,12 +105,19 @@ async fn check_department(db: &impl Db, id: i64) -> DomainResult<()> {
     }
 }
 
-pub async fn create_employee(db: &impl Db, who: &Principal, input: EmployeeInput, now: DateTime<Utc>) -> DomainResult<employee::Model> {
+pub async fn create_employee(
+    db: &impl Db,
+    who: &Principal,
+    input: EmployeeInput,
+    now: DateTime<Utc>,
+) -> DomainResult<employee::Model> {
     access::require_admin(who)?;
     let txn = begin_write(db).await?;
     let name = required_text("name", input.name.as_deref().unwrap_or(""))?;
     let email = valid_email(input.email.as_deref().unwrap_or(""))?;
-    let department_id = input.department_id.ok_or_else(|| DomainError::bad_input("departmentId", "a department is required"))?;
+    let department_id = input
+        .department_id
+        .ok_or_else(|| DomainError::bad_input("departmentId", "a department is required"))?;
     check_department(&txn, department_id).await?;
     let manager_id = input.manager_id.flatten();
     if let Some(m) = manager_id {
@@ -97,10 +141,18 @@ pub async fn create_employee(db: &impl Db, who: &Principal, input: EmployeeInput
     Ok(row)
 }
 
-pub async fn update_employee(db: &impl Db, who: &Principal, id: i64, input: EmployeeInput) -> DomainResult<employee::Model> {
+pub async fn update_employee(
+    db: &impl Db,
+    who: &Principal,
+    id: i64,
+    input: EmployeeInput,
+) -> DomainResult<employee::Model> {
     access::require_admin(who)?;
     let txn = begin_write(db).await?;
-    let current = employee::Entity::find_by_id(id).one(&txn).await?.ok_or(DomainError::NotFound("employee"))?;
+    let current = employee::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(DomainError::NotFound("employee"))?;
     let mut row: employee::ActiveModel = current.into();
     if let Some(name) = &input.name {
         row.name = Set(required_text("name", name)?);
@@ -124,18 +176,32 @@ pub async fn update_employee(db: &impl Db, who: &Principal, id: i64, input: Empl
     if let Some(hired_on) = input.hired_on {
         row.hired_on = Set(hired_on);
     }
-    let row = row.update(&txn).await.map_err(unique_as("email", "an employee with this e-mail exists"))?;
+    let row = row
+        .update(&txn)
+        .await
+        .map_err(unique_as("email", "an employee with this e-mail exists"))?;
     txn.commit().await?;
     Ok(row)
 }
 
 /// Marks an employee as leaving on `left_on` (their last working day). Their open work
 /// stays as it is; their tokens stop working the day after.
-pub async fn deactivate_employee(db: &impl Db, who: &Principal, id: i64, left_on: NaiveDate) -> DomainResult<employee::Model> {
+pub async fn deactivate_employee(
+    db: &impl Db,
+    who: &Principal,
+    id: i64,
+    left_on: NaiveDate,
+) -> DomainResult<employee::Model> {
     access::require_admin(who)?;
-    let current = employee::Entity::find_by_id(id).one(db).await?.ok_or(DomainError::NotFound("employee"))?;
+    let current = employee::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(DomainError::NotFound("employee"))?;
     if left_on < current.hired_on {
-        return Err(DomainError::bad_input("leftOn", "an employee cannot leave before being hired"));
+        return Err(DomainError::bad_input(
+            "leftOn",
+            "an employee cannot leave before being hired",
+        ));
     }
     let mut row: employee::ActiveModel = current.into();
     row.left_on = Set(Some(left_on));

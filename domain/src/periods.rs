@@ -11,8 +11,8 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use entity::enums::{AssignmentKind, AssignmentStatus, PeriodStatus};
 use entity::{assignment, assignment_event, duty_template, employee, period};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    Statement,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, Statement,
 };
 
 use crate::calendar::{Calendar, PeriodDates};
@@ -49,12 +49,19 @@ pub(crate) async fn advisory_lock(txn: &impl ConnectionTrait, key: i64) -> Domai
 /// Creates every missing period from the day after the last one up to the one containing
 /// today's local date (on the first run: just the period containing today). Returns the
 /// periods it created, oldest first.
-pub async fn open_due(db: &impl Db, company: &Company, now: DateTime<Utc>) -> DomainResult<Vec<period::Model>> {
+pub async fn open_due(
+    db: &impl Db,
+    company: &Company,
+    now: DateTime<Utc>,
+) -> DomainResult<Vec<period::Model>> {
     let txn = begin_write(db).await?;
     lock_step(&txn, Step::Open).await?;
     let calendar = &company.calendar;
     let today = calendar.local_date(now);
-    let last = period::Entity::find().order_by_desc(period::Column::StartsOn).one(&txn).await?;
+    let last = period::Entity::find()
+        .order_by_desc(period::Column::StartsOn)
+        .one(&txn)
+        .await?;
     let mut next = match &last {
         None => calendar.period_containing(today),
         Some(last) => calendar.next_after(last.ends_on),
@@ -99,11 +106,19 @@ pub struct Generated {
 
 /// Whether a template recurs in the period: it counts periods from the first one that
 /// reaches its `starts_on` and is due in every `every_n_periods`-th of them.
-pub fn template_due(template_starts_on: NaiveDate, every_n_periods: i32, periods_before: &[PeriodDates], period: PeriodDates) -> bool {
+pub fn template_due(
+    template_starts_on: NaiveDate,
+    every_n_periods: i32,
+    periods_before: &[PeriodDates],
+    period: PeriodDates,
+) -> bool {
     if period.ends_on < template_starts_on {
         return false;
     }
-    let index = periods_before.iter().filter(|p| p.ends_on >= template_starts_on && p.starts_on < period.starts_on).count();
+    let index = periods_before
+        .iter()
+        .filter(|p| p.ends_on >= template_starts_on && p.starts_on < period.starts_on)
+        .count();
     index % every_n_periods.max(1) as usize == 0
 }
 
@@ -135,28 +150,50 @@ pub fn active_on(employee: &employee::Model, date: NaiveDate) -> bool {
 }
 
 /// Generates the duties of every open period under way at `now`.
-pub async fn generate_due(db: &impl Db, company: &Company, now: DateTime<Utc>) -> DomainResult<Generated> {
+pub async fn generate_due(
+    db: &impl Db,
+    company: &Company,
+    now: DateTime<Utc>,
+) -> DomainResult<Generated> {
     let txn = begin_write(db).await?;
     lock_step(&txn, Step::Generate).await?;
     let mut report = Generated::default();
     // Shared row locks: a close (which updates its period's row first) cannot run while
     // duties are being added to that period, even by an instance whose clock differs.
-    let periods = period::Entity::find().order_by_asc(period::Column::StartsOn).lock_shared().all(&txn).await?;
+    let periods = period::Entity::find()
+        .order_by_asc(period::Column::StartsOn)
+        .lock_shared()
+        .all(&txn)
+        .await?;
     // Only a period under way at `now`: one that has ended gets no duties (it was opened late,
     // after downtime), and one that has not started yet (seen by an instance whose clock lags
     // another's) gets them from the first tick inside it.
-    let open: Vec<_> =
-        periods.iter().filter(|p| p.status == PeriodStatus::Open && p.starts_at <= now && now < p.ends_at).collect();
+    let open: Vec<_> = periods
+        .iter()
+        .filter(|p| p.status == PeriodStatus::Open && p.starts_at <= now && now < p.ends_at)
+        .collect();
     if open.is_empty() {
         txn.commit().await?;
         return Ok(report);
     }
-    let dates: Vec<PeriodDates> = periods.iter().map(|p| PeriodDates { starts_on: p.starts_on, ends_on: p.ends_on }).collect();
-    let templates = duty_template::Entity::find().filter(duty_template::Column::Active.eq(true)).all(&txn).await?;
+    let dates: Vec<PeriodDates> = periods
+        .iter()
+        .map(|p| PeriodDates {
+            starts_on: p.starts_on,
+            ends_on: p.ends_on,
+        })
+        .collect();
+    let templates = duty_template::Entity::find()
+        .filter(duty_template::Column::Active.eq(true))
+        .all(&txn)
+        .await?;
     let employees = employee::Entity::find().all(&txn).await?;
     let by_id: HashMap<i64, &employee::Model> = employees.iter().map(|e| (e.id, e)).collect();
     for period in open {
-        let dates_now = PeriodDates { starts_on: period.starts_on, ends_on: period.ends_on };
+        let dates_now = PeriodDates {
+            starts_on: period.starts_on,
+            ends_on: period.ends_on,
+        };
         let existing: std::collections::HashSet<(i64, i64)> = assignment::Entity::find()
             .select_only()
             .column(assignment::Column::TemplateId)
@@ -169,16 +206,32 @@ pub async fn generate_due(db: &impl Db, company: &Company, now: DateTime<Utc>) -
             .into_iter()
             .collect();
         for template in &templates {
-            if !template_due(template.starts_on, template.every_n_periods, &dates, dates_now) {
+            if !template_due(
+                template.starts_on,
+                template.every_n_periods,
+                &dates,
+                dates_now,
+            ) {
                 continue;
             }
-            let targets: Vec<&employee::Model> = match (template.employee_id, template.department_id) {
-                (Some(id), _) => by_id.get(&id).into_iter().copied().collect(),
-                (None, Some(department)) => employees.iter().filter(|e| e.department_id == department).collect(),
-                (None, None) => Vec::new(),
-            };
-            for assignee in targets.into_iter().filter(|e| active_on(e, period.starts_on)) {
-                let Some(controller) = template.controller_id.or(assignee.manager_id).filter(|c| *c != assignee.id) else {
+            let targets: Vec<&employee::Model> =
+                match (template.employee_id, template.department_id) {
+                    (Some(id), _) => by_id.get(&id).into_iter().copied().collect(),
+                    (None, Some(department)) => employees
+                        .iter()
+                        .filter(|e| e.department_id == department)
+                        .collect(),
+                    (None, None) => Vec::new(),
+                };
+            for assignee in targets
+                .into_iter()
+                .filter(|e| active_on(e, period.starts_on))
+            {
+                let Some(controller) = template
+                    .controller_id
+                    .or(assignee.manager_id)
+                    .filter(|c| *c != assignee.id)
+                else {
                     report.skipped_no_controller += 1;
                     continue;
                 };
@@ -195,7 +248,13 @@ pub async fn generate_due(db: &impl Db, company: &Company, now: DateTime<Utc>) -
                     title: Set(template.title.clone()),
                     description: Set(template.description.clone()),
                     weight: Set(template.weight),
-                    due_at: Set(duty_due_at(&company.calendar, period.starts_on, period.ends_at, template.due_offset_days, now)),
+                    due_at: Set(duty_due_at(
+                        &company.calendar,
+                        period.starts_on,
+                        period.ends_at,
+                        template.due_offset_days,
+                        now,
+                    )),
                     status: Set(AssignmentStatus::Todo),
                     submitted_at: Set(None),
                     decided_at: Set(None),
@@ -214,7 +273,8 @@ pub async fn generate_due(db: &impl Db, company: &Company, now: DateTime<Utc>) -
                     .await?;
                 match inserted {
                     sea_orm::TryInsertResult::Inserted(row) => {
-                        record_event(&txn, row.id, None, None, AssignmentStatus::Todo, None, now).await?;
+                        record_event(&txn, row.id, None, None, AssignmentStatus::Todo, None, now)
+                            .await?;
                         report.created += 1;
                     }
                     _ => report.existing += 1,
@@ -261,7 +321,10 @@ mod tests {
         NaiveDate::from_ymd_opt(2026, m, day).unwrap()
     }
     fn semi(starts: (u32, u32), ends: (u32, u32)) -> PeriodDates {
-        PeriodDates { starts_on: d(starts.0, starts.1), ends_on: d(ends.0, ends.1) }
+        PeriodDates {
+            starts_on: d(starts.0, starts.1),
+            ends_on: d(ends.0, ends.1),
+        }
     }
 
     #[test]

@@ -51,8 +51,14 @@ pub async fn current(db: &impl ConnectionTrait) -> DomainResult<kpi_policy::Mode
 }
 
 /// One stored version.
-pub async fn by_version(db: &impl ConnectionTrait, version: i32) -> DomainResult<kpi_policy::Model> {
-    kpi_policy::Entity::find_by_id(version).one(db).await?.ok_or(DomainError::NotFound("KPI policy version"))
+pub async fn by_version(
+    db: &impl ConnectionTrait,
+    version: i32,
+) -> DomainResult<kpi_policy::Model> {
+    kpi_policy::Entity::find_by_id(version)
+        .one(db)
+        .await?
+        .ok_or(DomainError::NotFound("KPI policy version"))
 }
 
 /// Stores `new` as the next version; periods opened from now on use it. `new.version` is
@@ -85,7 +91,12 @@ pub async fn amend(
     let mut new = rules(&current);
     edit(&mut new);
     // The version number is not the caller's to choose; validate the rest as given.
-    Policy { version: 1, ..new.clone() }.validate().map_err(|e| DomainError::bad_input(e.field, e.to_string()))?;
+    Policy {
+        version: 1,
+        ..new.clone()
+    }
+    .validate()
+    .map_err(|e| DomainError::bad_input(e.field, e.to_string()))?;
     let max_late_duties = i32::try_from(new.max_late_duties)
         .map_err(|_| DomainError::bad_input("max_late_duties", "max_late_duties is too large"))?;
     let average_window = i32::try_from(new.average_window)
@@ -112,7 +123,9 @@ pub async fn amend(
         created_by: Set(author),
         note: Set(note),
     };
-    let stored = kpi_policy::Entity::insert(row).exec_with_returning(&txn).await?;
+    let stored = kpi_policy::Entity::insert(row)
+        .exec_with_returning(&txn)
+        .await?;
     txn.commit().await?;
     Ok(stored)
 }

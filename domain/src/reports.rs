@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use entity::enums::{AssignmentKind, AssignmentStatus};
 use entity::{assignment, employee};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Select};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Select,
+};
 
 use crate::DomainResult;
 use crate::access::Reach;
@@ -58,7 +60,9 @@ pub struct Filter {
 
 /// The condition "overdue at `now`": unfinished and past due.
 pub fn overdue_condition(now: DateTime<Utc>) -> Condition {
-    Condition::all().add(assignment::Column::Status.is_in(UNFINISHED)).add(assignment::Column::DueAt.lt(now))
+    Condition::all()
+        .add(assignment::Column::Status.is_in(UNFINISHED))
+        .add(assignment::Column::DueAt.lt(now))
 }
 
 /// The assignments a principal may see (the SQL form of `Reach::sees_assignment`): all
@@ -112,13 +116,26 @@ pub fn select(reach: &Reach, f: &Filter, now: DateTime<Utc>) -> Select<assignmen
 }
 
 /// Counts over a whole selection, in one grouped statement.
-pub async fn counts(db: &impl ConnectionTrait, q: Select<assignment::Entity>, now: DateTime<Utc>) -> DomainResult<Counts> {
+pub async fn counts(
+    db: &impl ConnectionTrait,
+    q: Select<assignment::Entity>,
+    now: DateTime<Utc>,
+) -> DomainResult<Counts> {
     let overdue = Expr::case(assignment::Column::DueAt.lt(now), 1).finally(0);
     let rows: Vec<(AssignmentStatus, i64, i64)> = q
         .select_only()
         .column(assignment::Column::Status)
-        .column_as(Expr::from(Func::count(Expr::col(assignment::Column::Id))), "n")
-        .column_as(Expr::from(Func::coalesce([Expr::from(Func::sum(overdue)), Expr::val(0)])), "overdue")
+        .column_as(
+            Expr::from(Func::count(Expr::col(assignment::Column::Id))),
+            "n",
+        )
+        .column_as(
+            Expr::from(Func::coalesce([
+                Expr::from(Func::sum(overdue)),
+                Expr::val(0),
+            ])),
+            "overdue",
+        )
         .group_by(assignment::Column::Status)
         .into_tuple()
         .all(db)
@@ -151,17 +168,35 @@ pub struct Row {
 
 /// Folds assignment facts into report rows. Pure: the query below feeds it.
 /// Facts are `(assignee, controller, status, due_at)`.
-pub fn fold(by: By, facts: &[(i64, i64, AssignmentStatus, DateTime<Utc>)], now: DateTime<Utc>) -> Vec<Row> {
+pub fn fold(
+    by: By,
+    facts: &[(i64, i64, AssignmentStatus, DateTime<Utc>)],
+    now: DateTime<Utc>,
+) -> Vec<Row> {
     let mut rows: HashMap<i64, Row> = HashMap::new();
     for &(assignee, controller, status, due_at) in facts {
-        let key = if by == By::Controller { controller } else { assignee };
-        let row = rows.entry(key).or_insert_with(|| Row { employee_id: key, counts: Counts::default(), oldest_due_at: None, awaiting_from: Vec::new() });
-        row.counts.add(status, u64::from(is_overdue(status, due_at, now)), 1);
+        let key = if by == By::Controller {
+            controller
+        } else {
+            assignee
+        };
+        let row = rows.entry(key).or_insert_with(|| Row {
+            employee_id: key,
+            counts: Counts::default(),
+            oldest_due_at: None,
+            awaiting_from: Vec::new(),
+        });
+        row.counts
+            .add(status, u64::from(is_overdue(status, due_at, now)), 1);
         if UNFINISHED.contains(&status) {
             row.oldest_due_at = Some(row.oldest_due_at.map_or(due_at, |d| Ord::min(d, due_at)));
         }
         if by == By::Controller && status == AssignmentStatus::Submitted {
-            match row.awaiting_from.iter_mut().find(|(who, _)| *who == assignee) {
+            match row
+                .awaiting_from
+                .iter_mut()
+                .find(|(who, _)| *who == assignee)
+            {
                 Some((_, n)) => *n += 1,
                 None => row.awaiting_from.push((assignee, 1)),
             }
@@ -171,12 +206,19 @@ pub fn fold(by: By, facts: &[(i64, i64, AssignmentStatus, DateTime<Utc>)], now: 
     match by {
         By::Debtors => {
             rows.retain(|r| r.counts.overdue > 0);
-            rows.sort_by(|a, b| b.counts.overdue.cmp(&a.counts.overdue).then(a.oldest_due_at.cmp(&b.oldest_due_at)).then(a.employee_id.cmp(&b.employee_id)));
+            rows.sort_by(|a, b| {
+                b.counts
+                    .overdue
+                    .cmp(&a.counts.overdue)
+                    .then(a.oldest_due_at.cmp(&b.oldest_due_at))
+                    .then(a.employee_id.cmp(&b.employee_id))
+            });
         }
         By::Assignee | By::Controller => rows.sort_by_key(|r| r.employee_id),
     }
     for r in &mut rows {
-        r.awaiting_from.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        r.awaiting_from
+            .sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     }
     rows
 }
@@ -192,7 +234,11 @@ pub async fn report(
     department_id: Option<i64>,
     now: DateTime<Utc>,
 ) -> DomainResult<Vec<Row>> {
-    let filter = Filter { period_id: Some(period_id), department_id, ..Default::default() };
+    let filter = Filter {
+        period_id: Some(period_id),
+        department_id,
+        ..Default::default()
+    };
     let facts: Vec<(i64, i64, AssignmentStatus, DateTime<Utc>)> = select(reach, &filter, now)
         .select_only()
         .column(assignment::Column::AssigneeId)
@@ -203,7 +249,10 @@ pub async fn report(
         .all(db)
         .await?;
     let rows = fold(by, &facts, now);
-    Ok(rows.into_iter().filter(|r| reach.sees_employee(r.employee_id)).collect())
+    Ok(rows
+        .into_iter()
+        .filter(|r| reach.sees_employee(r.employee_id))
+        .collect())
 }
 
 #[cfg(test)]
@@ -220,10 +269,28 @@ mod tests {
     #[test]
     fn counts_fold_statuses() {
         let mut c = Counts::default();
-        for (status, overdue) in [(Todo, 1), (InProgress, 0), (Returned, 1), (Submitted, 0), (Accepted, 0), (Cancelled, 0), (Missed, 0)] {
+        for (status, overdue) in [
+            (Todo, 1),
+            (InProgress, 0),
+            (Returned, 1),
+            (Submitted, 0),
+            (Accepted, 0),
+            (Cancelled, 0),
+            (Missed, 0),
+        ] {
             c.add(status, overdue, 1);
         }
-        assert_eq!(c, Counts { total: 6, done: 1, awaiting_acceptance: 1, remaining: 3, overdue: 2, missed: 1 });
+        assert_eq!(
+            c,
+            Counts {
+                total: 6,
+                done: 1,
+                awaiting_acceptance: 1,
+                remaining: 3,
+                overdue: 2,
+                missed: 1
+            }
+        );
     }
 
     #[test]
@@ -238,7 +305,10 @@ mod tests {
             (5, 9, Todo, at(13)),
         ];
         let rows = fold(By::Debtors, &facts, now);
-        let order: Vec<(i64, u64)> = rows.iter().map(|r| (r.employee_id, r.counts.overdue)).collect();
+        let order: Vec<(i64, u64)> = rows
+            .iter()
+            .map(|r| (r.employee_id, r.counts.overdue))
+            .collect();
         assert_eq!(order, [(2, 2), (3, 1), (1, 1)]);
         assert_eq!(rows[0].oldest_due_at, Some(at(9)));
     }
@@ -246,7 +316,12 @@ mod tests {
     #[test]
     fn by_controller_says_from_whom() {
         let now = at(12);
-        let facts = [(1, 9, Submitted, at(20)), (2, 9, Submitted, at(20)), (2, 9, Submitted, at(20)), (3, 8, Todo, at(20))];
+        let facts = [
+            (1, 9, Submitted, at(20)),
+            (2, 9, Submitted, at(20)),
+            (2, 9, Submitted, at(20)),
+            (3, 8, Todo, at(20)),
+        ];
         let rows = fold(By::Controller, &facts, now);
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[1].employee_id, 9);
@@ -257,7 +332,20 @@ mod tests {
 
     #[test]
     fn by_assignee_counts_each_person() {
-        let rows = fold(By::Assignee, &[(1, 9, Todo, at(1)), (1, 9, Accepted, at(1)), (2, 9, Cancelled, at(1))], at(12));
-        assert_eq!(rows.iter().map(|r| (r.employee_id, r.counts.total, r.counts.overdue)).collect::<Vec<_>>(), [(1, 2, 1), (2, 0, 0)]);
+        let rows = fold(
+            By::Assignee,
+            &[
+                (1, 9, Todo, at(1)),
+                (1, 9, Accepted, at(1)),
+                (2, 9, Cancelled, at(1)),
+            ],
+            at(12),
+        );
+        assert_eq!(
+            rows.iter()
+                .map(|r| (r.employee_id, r.counts.total, r.counts.overdue))
+                .collect::<Vec<_>>(),
+            [(1, 2, 1), (2, 0, 0)]
+        );
     }
 }

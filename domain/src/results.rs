@@ -37,17 +37,27 @@ pub async fn adjust(
 ) -> DomainResult<kpi_adjustment::Model> {
     let reason = reason.trim();
     if reason.is_empty() {
-        return Err(DomainError::bad_input("reason", "an adjustment needs a reason"));
+        return Err(DomainError::bad_input(
+            "reason",
+            "an adjustment needs a reason",
+        ));
     }
     if delta_x100 == 0 {
-        return Err(DomainError::bad_input("delta", "an adjustment of zero changes nothing"));
+        return Err(DomainError::bad_input(
+            "delta",
+            "an adjustment of zero changes nothing",
+        ));
     }
     let (author_id, author_service) = match author {
         Author::Employee(id) => (Some(id), None),
         Author::Service(name) => (None, Some(name)),
     };
     let txn = begin_write(db).await?;
-    if kpi_result::Entity::find_by_id(result_id).one(&txn).await?.is_none() {
+    if kpi_result::Entity::find_by_id(result_id)
+        .one(&txn)
+        .await?
+        .is_none()
+    {
         return Err(DomainError::NotFound("KPI result"));
     }
     let row = kpi_adjustment::ActiveModel {
@@ -59,14 +69,19 @@ pub async fn adjust(
         created_at: Set(now),
         ..Default::default()
     };
-    let stored = kpi_adjustment::Entity::insert(row).exec_with_returning(&txn).await?;
+    let stored = kpi_adjustment::Entity::insert(row)
+        .exec_with_returning(&txn)
+        .await?;
     txn.commit().await?;
     Ok(stored)
 }
 
 /// The sum of the adjustments of each result of a period, in hundredths; results without
 /// any are absent. One query, whatever the size of the period.
-pub async fn adjustment_totals(db: &impl ConnectionTrait, period_id: i64) -> DomainResult<HashMap<i64, i64>> {
+pub async fn adjustment_totals(
+    db: &impl ConnectionTrait,
+    period_id: i64,
+) -> DomainResult<HashMap<i64, i64>> {
     let of_period = Query::select()
         .column(kpi_result::Column::Id)
         .from(kpi_result::Entity)
@@ -86,8 +101,15 @@ pub async fn adjustment_totals(db: &impl ConnectionTrait, period_id: i64) -> Dom
 /// The mean KPI of an employee's last `window` results (by period start), in hundredths
 /// rounded half away from zero; `None` without results. Results count as stored, without
 /// adjustments (see the module comment).
-pub async fn average_kpi_x100(db: &impl ConnectionTrait, employee_id: i64, window: u32) -> DomainResult<Option<i64>> {
-    let results = kpi_result::Entity::find().filter(kpi_result::Column::EmployeeId.eq(employee_id)).all(db).await?;
+pub async fn average_kpi_x100(
+    db: &impl ConnectionTrait,
+    employee_id: i64,
+    window: u32,
+) -> DomainResult<Option<i64>> {
+    let results = kpi_result::Entity::find()
+        .filter(kpi_result::Column::EmployeeId.eq(employee_id))
+        .all(db)
+        .await?;
     if results.is_empty() || window == 0 {
         return Ok(None);
     }
@@ -98,15 +120,21 @@ pub async fn average_kpi_x100(db: &impl ConnectionTrait, employee_id: i64, windo
         .into_iter()
         .map(|p| (p.id, p.starts_on))
         .collect();
-    let mut dated: Vec<(Option<chrono::NaiveDate>, i64)> =
-        results.iter().map(|r| (starts.get(&r.period_id).copied(), r.kpi_x100)).collect();
+    let mut dated: Vec<(Option<chrono::NaiveDate>, i64)> = results
+        .iter()
+        .map(|r| (starts.get(&r.period_id).copied(), r.kpi_x100))
+        .collect();
     dated.sort_by_key(|(starts_on, _)| std::cmp::Reverse(*starts_on));
-    Ok(mean_x100(dated.iter().take(window as usize).map(|(_, kpi)| *kpi)))
+    Ok(mean_x100(
+        dated.iter().take(window as usize).map(|(_, kpi)| *kpi),
+    ))
 }
 
 /// The mean of figures in hundredths, rounded half away from zero; `None` for none.
 pub fn mean_x100(figures: impl IntoIterator<Item = i64>) -> Option<i64> {
-    let (sum, n) = figures.into_iter().fold((0_i128, 0_i128), |(s, n), x| (s + i128::from(x), n + 1));
+    let (sum, n) = figures
+        .into_iter()
+        .fold((0_i128, 0_i128), |(s, n), x| (s + i128::from(x), n + 1));
     // Integer sums are exact; one division in f64 is then exact to far below a hundredth.
     (n > 0).then(|| round_half_away(sum as f64 / n as f64, 1.0))
 }

@@ -32,7 +32,11 @@ pub struct PeriodSummary {
 
 impl From<&period::Model> for PeriodSummary {
     fn from(p: &period::Model) -> Self {
-        PeriodSummary { id: p.id, starts_on: p.starts_on, ends_on: p.ends_on }
+        PeriodSummary {
+            id: p.id,
+            starts_on: p.starts_on,
+            ends_on: p.ends_on,
+        }
     }
 }
 
@@ -61,7 +65,11 @@ impl fmt::Display for TickReport {
             writeln!(f, "  opened:    nothing")?;
         }
         for p in &self.opened {
-            writeln!(f, "  opened:    {} to {} (period {})", p.starts_on, p.ends_on, p.id)?;
+            writeln!(
+                f,
+                "  opened:    {} to {} (period {})",
+                p.starts_on, p.ends_on, p.id
+            )?;
         }
         let g = &self.generated;
         writeln!(
@@ -92,7 +100,10 @@ const CLOSE: &str = "close";
 /// On a failing step the error is returned after the log is written; nothing of the failed
 /// step is left behind.
 pub async fn tick(db: &impl Db, company: &Company, now: DateTime<Utc>) -> DomainResult<TickReport> {
-    let mut log = Log { tick_at: now, runs: Vec::new() };
+    let mut log = Log {
+        tick_at: now,
+        runs: Vec::new(),
+    };
     match steps(db, company, now, &mut log).await {
         Ok(report) => {
             log.write(db).await?;
@@ -109,20 +120,33 @@ pub async fn tick(db: &impl Db, company: &Company, now: DateTime<Utc>) -> Domain
     }
 }
 
-async fn steps(db: &impl Db, company: &Company, now: DateTime<Utc>, log: &mut Log) -> DomainResult<TickReport> {
+async fn steps(
+    db: &impl Db,
+    company: &Company,
+    now: DateTime<Utc>,
+    log: &mut Log,
+) -> DomainResult<TickReport> {
     let started = Utc::now();
-    let opened = log.step(OPEN, None, started, periods::open_due(db, company, now).await, |created| {
-        serde_json::json!({ "opened": created.len() })
-    })?;
+    let opened = log.step(
+        OPEN,
+        None,
+        started,
+        periods::open_due(db, company, now).await,
+        |created| serde_json::json!({ "opened": created.len() }),
+    )?;
     let opened: Vec<PeriodSummary> = opened.iter().map(PeriodSummary::from).collect();
     for p in &opened {
         tracing::debug!(period.id = p.id, period.starts_on = %p.starts_on, "period opened");
     }
 
     let started = Utc::now();
-    let generated = log.step(GENERATE, None, started, periods::generate_due(db, company, now).await, |g| {
-        serde_json::to_value(g).unwrap_or_default()
-    })?;
+    let generated = log.step(
+        GENERATE,
+        None,
+        started,
+        periods::generate_due(db, company, now).await,
+        |g| serde_json::to_value(g).unwrap_or_default(),
+    )?;
     if generated.created > 0 {
         tracing::debug!(duties = generated.created, "duties generated");
     }
@@ -141,15 +165,29 @@ async fn steps(db: &impl Db, company: &Company, now: DateTime<Utc>, log: &mut Lo
     let mut closed = Vec::new();
     for period_id in due {
         let started = Utc::now();
-        let done = log.step(CLOSE, Some(period_id), started, close::close_if_due(db, company, period_id, now).await, |c| {
-            serde_json::to_value(c).unwrap_or_default()
-        })?;
+        let done = log.step(
+            CLOSE,
+            Some(period_id),
+            started,
+            close::close_if_due(db, company, period_id, now).await,
+            |c| serde_json::to_value(c).unwrap_or_default(),
+        )?;
         if let Some(c) = done {
-            tracing::debug!(period.id = c.period_id, results = c.results, missed = c.missed, "period closed");
+            tracing::debug!(
+                period.id = c.period_id,
+                results = c.results,
+                missed = c.missed,
+                "period closed"
+            );
             closed.push(c);
         }
     }
-    Ok(TickReport { at: now, opened, generated, closed })
+    Ok(TickReport {
+        at: now,
+        opened,
+        generated,
+        closed,
+    })
 }
 
 /// The runs of one tick, written together at its end.
@@ -175,12 +213,31 @@ impl Log {
         result
     }
 
-    fn ok(&mut self, step: &'static str, period_id: Option<i64>, started_at: DateTime<Utc>, counts: serde_json::Value) {
+    fn ok(
+        &mut self,
+        step: &'static str,
+        period_id: Option<i64>,
+        started_at: DateTime<Utc>,
+        counts: serde_json::Value,
+    ) {
         self.push(step, period_id, started_at, "ok", counts, None);
     }
 
-    fn failed(&mut self, step: &'static str, period_id: Option<i64>, started_at: DateTime<Utc>, e: &DomainError) {
-        self.push(step, period_id, started_at, "failed", serde_json::Value::Null, Some(describe(e)));
+    fn failed(
+        &mut self,
+        step: &'static str,
+        period_id: Option<i64>,
+        started_at: DateTime<Utc>,
+        e: &DomainError,
+    ) {
+        self.push(
+            step,
+            period_id,
+            started_at,
+            "failed",
+            serde_json::Value::Null,
+            Some(describe(e)),
+        );
     }
 
     fn push(
@@ -206,7 +263,9 @@ impl Log {
     }
 
     async fn write(self, db: &impl Db) -> DomainResult<()> {
-        scheduler_run::Entity::insert_many(self.runs).exec_without_returning(db).await?;
+        scheduler_run::Entity::insert_many(self.runs)
+            .exec_without_returning(db)
+            .await?;
         Ok(())
     }
 }

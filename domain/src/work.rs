@@ -5,7 +5,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use entity::enums::{AssignmentKind, AssignmentStatus, PeriodStatus};
 use entity::{assignment, department, duty_template, employee, kpi_target, period};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
 
 use crate::auth::Principal;
 use crate::db::{Db, begin_write};
@@ -30,11 +33,22 @@ pub struct TemplateInput {
     pub active: Option<bool>,
 }
 
-async fn exists_employee(db: &impl ConnectionTrait, field: &'static str, id: i64) -> DomainResult<employee::Model> {
-    employee::Entity::find_by_id(id).one(db).await?.ok_or_else(|| DomainError::bad_input(field, "no such employee"))
+async fn exists_employee(
+    db: &impl ConnectionTrait,
+    field: &'static str,
+    id: i64,
+) -> DomainResult<employee::Model> {
+    employee::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| DomainError::bad_input(field, "no such employee"))
 }
 
-async fn apply_template(db: &impl ConnectionTrait, row: &mut duty_template::ActiveModel, input: &TemplateInput) -> DomainResult<()> {
+async fn apply_template(
+    db: &impl ConnectionTrait,
+    row: &mut duty_template::ActiveModel,
+    input: &TemplateInput,
+) -> DomainResult<()> {
     if let Some(title) = &input.title {
         row.title = Set(required_text("title", title)?);
     }
@@ -52,7 +66,10 @@ async fn apply_template(db: &impl ConnectionTrait, row: &mut duty_template::Acti
     }
     match (input.employee_id, input.department_id) {
         (Some(_), Some(_)) => {
-            return Err(DomainError::bad_input("employeeId", "a template targets an employee or a department, not both"));
+            return Err(DomainError::bad_input(
+                "employeeId",
+                "a template targets an employee or a department, not both",
+            ));
         }
         (Some(id), None) => {
             exists_employee(db, "employeeId", id).await?;
@@ -60,7 +77,10 @@ async fn apply_template(db: &impl ConnectionTrait, row: &mut duty_template::Acti
             row.department_id = Set(None);
         }
         (None, Some(id)) => {
-            department::Entity::find_by_id(id).one(db).await?.ok_or_else(|| DomainError::bad_input("departmentId", "no such department"))?;
+            department::Entity::find_by_id(id)
+                .one(db)
+                .await?
+                .ok_or_else(|| DomainError::bad_input("departmentId", "no such department"))?;
             row.department_id = Set(Some(id));
             row.employee_id = Set(None);
         }
@@ -68,13 +88,19 @@ async fn apply_template(db: &impl ConnectionTrait, row: &mut duty_template::Acti
     }
     if let Some(n) = input.every_n_periods {
         if !(1..=24).contains(&n) {
-            return Err(DomainError::bad_input("everyNPeriods", "`everyNPeriods` must be between 1 and 24"));
+            return Err(DomainError::bad_input(
+                "everyNPeriods",
+                "`everyNPeriods` must be between 1 and 24",
+            ));
         }
         row.every_n_periods = Set(n);
     }
     if let Some(offset) = input.due_offset_days {
         if offset.is_some_and(|d| !(0..=62).contains(&d)) {
-            return Err(DomainError::bad_input("dueOffsetDays", "`dueOffsetDays` must be between 0 and 62"));
+            return Err(DomainError::bad_input(
+                "dueOffsetDays",
+                "`dueOffsetDays` must be between 0 and 62",
+            ));
         }
         row.due_offset_days = Set(offset);
     }
@@ -87,13 +113,21 @@ async fn apply_template(db: &impl ConnectionTrait, row: &mut duty_template::Acti
     Ok(())
 }
 
-pub async fn create_template(db: &impl Db, who: &Principal, input: TemplateInput, now: DateTime<Utc>) -> DomainResult<duty_template::Model> {
+pub async fn create_template(
+    db: &impl Db,
+    who: &Principal,
+    input: TemplateInput,
+    now: DateTime<Utc>,
+) -> DomainResult<duty_template::Model> {
     access::require_admin(who)?;
     if input.title.is_none() {
         return Err(DomainError::bad_input("title", "`title` must not be empty"));
     }
     if input.employee_id.is_none() && input.department_id.is_none() {
-        return Err(DomainError::bad_input("employeeId", "a template needs an employee or a department"));
+        return Err(DomainError::bad_input(
+            "employeeId",
+            "a template needs an employee or a department",
+        ));
     }
     let txn = begin_write(db).await?;
     let mut row = duty_template::ActiveModel {
@@ -123,7 +157,10 @@ pub async fn update_template(
 ) -> DomainResult<duty_template::Model> {
     access::require_admin(who)?;
     let txn = begin_write(db).await?;
-    let current = duty_template::Entity::find_by_id(id).one(&txn).await?.ok_or(DomainError::NotFound("duty template"))?;
+    let current = duty_template::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(DomainError::NotFound("duty template"))?;
     let mut row: duty_template::ActiveModel = current.into();
     apply_template(&txn, &mut row, &input).await?;
     row.updated_at = Set(now);
@@ -133,8 +170,23 @@ pub async fn update_template(
 }
 
 /// Archiving stops future generation; duties already generated stay.
-pub async fn archive_template(db: &impl Db, who: &Principal, id: i64, now: DateTime<Utc>) -> DomainResult<duty_template::Model> {
-    update_template(db, who, id, TemplateInput { active: Some(false), ..Default::default() }, now).await
+pub async fn archive_template(
+    db: &impl Db,
+    who: &Principal,
+    id: i64,
+    now: DateTime<Utc>,
+) -> DomainResult<duty_template::Model> {
+    update_template(
+        db,
+        who,
+        id,
+        TemplateInput {
+            active: Some(false),
+            ..Default::default()
+        },
+        now,
+    )
+    .await
 }
 
 /// An additional assignment, made by a manager for someone below them or by an admin.
@@ -152,12 +204,18 @@ pub struct AssignmentInput {
 /// A period about to get a change to its assignments or targets, read with a shared row
 /// lock: the close takes that row's lock before it judges the period, so a change either
 /// commits before the close reads the period's rows or finds the period closed.
-async fn period_for_change(db: &impl ConnectionTrait, id: i64) -> Result<Option<period::Model>, sea_orm::DbErr> {
+async fn period_for_change(
+    db: &impl ConnectionTrait,
+    id: i64,
+) -> Result<Option<period::Model>, sea_orm::DbErr> {
     period::Entity::find_by_id(id).lock_shared().one(db).await
 }
 
 /// The open period containing an instant, read with a shared row lock (see [`period_for_change`]).
-async fn open_period_at(db: &impl ConnectionTrait, at: DateTime<Utc>) -> DomainResult<period::Model> {
+async fn open_period_at(
+    db: &impl ConnectionTrait,
+    at: DateTime<Utc>,
+) -> DomainResult<period::Model> {
     period::Entity::find()
         .filter(period::Column::Status.eq(PeriodStatus::Open))
         // A due instant at a period's very end (its `ends_at`) belongs to that period, as
@@ -177,20 +235,41 @@ pub async fn create_assignment(
     input: AssignmentInput,
     now: DateTime<Utc>,
 ) -> DomainResult<assignment::Model> {
-    let assignee_id = input.assignee_id.ok_or_else(|| DomainError::bad_input("assigneeId", "an assignee is required"))?;
+    let assignee_id = input
+        .assignee_id
+        .ok_or_else(|| DomainError::bad_input("assigneeId", "an assignee is required"))?;
     let title = required_text("title", input.title.as_deref().unwrap_or(""))?;
     let weight = positive("weight", input.weight.unwrap_or(1.0))?;
-    let due_at = input.due_at.ok_or_else(|| DomainError::bad_input("dueAt", "a due date is required"))?;
+    let due_at = input
+        .due_at
+        .ok_or_else(|| DomainError::bad_input("dueAt", "a due date is required"))?;
     if due_at <= now {
-        return Err(DomainError::bad_input("dueAt", "the due date must be in the future"));
+        return Err(DomainError::bad_input(
+            "dueAt",
+            "the due date must be in the future",
+        ));
     }
     let txn = begin_write(db).await?;
     let assignee = exists_employee(&txn, "assigneeId", assignee_id).await?;
     access::require_manager_of(&txn, who, assignee_id).await?;
-    let controller_id = match input.controller_id.or(who.employee_id()).or(assignee.manager_id) {
-        Some(c) if c == assignee_id => return Err(DomainError::bad_input("controllerId", "the controller cannot be the assignee")),
+    let controller_id = match input
+        .controller_id
+        .or(who.employee_id())
+        .or(assignee.manager_id)
+    {
+        Some(c) if c == assignee_id => {
+            return Err(DomainError::bad_input(
+                "controllerId",
+                "the controller cannot be the assignee",
+            ));
+        }
         Some(c) => exists_employee(&txn, "controllerId", c).await?.id,
-        None => return Err(DomainError::bad_input("controllerId", "a controller is required")),
+        None => {
+            return Err(DomainError::bad_input(
+                "controllerId",
+                "a controller is required",
+            ));
+        }
     };
     let period = open_period_at(&txn, due_at).await?;
     let row = assignment::ActiveModel {
@@ -213,7 +292,16 @@ pub async fn create_assignment(
     }
     .insert(&txn)
     .await?;
-    record_event(&txn, row.id, who.employee_id(), None, AssignmentStatus::Todo, None, now).await?;
+    record_event(
+        &txn,
+        row.id,
+        who.employee_id(),
+        None,
+        AssignmentStatus::Todo,
+        None,
+        now,
+    )
+    .await?;
     txn.commit().await?;
     Ok(row)
 }
@@ -228,24 +316,41 @@ pub async fn update_assignment(
     now: DateTime<Utc>,
 ) -> DomainResult<assignment::Model> {
     let txn = begin_write(db).await?;
-    let current = assignment::Entity::find_by_id(id).one(&txn).await?.ok_or(DomainError::NotFound("assignment"))?;
+    let current = assignment::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(DomainError::NotFound("assignment"))?;
     let reach = access::reach(&txn, who).await?;
     if !reach.sees_assignment(&current) {
         return Err(DomainError::NotFound("assignment"));
     }
     if !reach.manages(current.assignee_id) {
-        return Err(DomainError::Forbidden("only the assignee's manager or an admin may change an assignment".into()));
+        return Err(DomainError::Forbidden(
+            "only the assignee's manager or an admin may change an assignment".into(),
+        ));
     }
     if current.kind != AssignmentKind::Additional {
-        return Err(DomainError::Conflict("a generated duty is changed through its template".into()));
+        return Err(DomainError::Conflict(
+            "a generated duty is changed through its template".into(),
+        ));
     }
-    if !crate::transition::is_unfinished(current.status) && current.status != AssignmentStatus::Submitted {
-        return Err(DomainError::Conflict(format!("the assignment is already {:?}", current.status)));
+    if !crate::transition::is_unfinished(current.status)
+        && current.status != AssignmentStatus::Submitted
+    {
+        return Err(DomainError::Conflict(format!(
+            "the assignment is already {:?}",
+            current.status
+        )));
     }
-    let period = period_for_change(&txn, current.period_id).await?.ok_or(DomainError::NotFound("period"))?;
+    let period = period_for_change(&txn, current.period_id)
+        .await?
+        .ok_or(DomainError::NotFound("period"))?;
     crate::close::require_changeable(&txn, &period, now).await?;
     if input.assignee_id.is_some_and(|a| a != current.assignee_id) {
-        return Err(DomainError::bad_input("assigneeId", "the assignee of an assignment cannot change; cancel it and create another"));
+        return Err(DomainError::bad_input(
+            "assigneeId",
+            "the assignee of an assignment cannot change; cancel it and create another",
+        ));
     }
     let version = current.version;
     let mut row: assignment::ActiveModel = current.into();
@@ -260,13 +365,19 @@ pub async fn update_assignment(
     }
     if let Some(due_at) = input.due_at {
         if due_at <= now || due_at > period.ends_at || due_at < period.starts_at {
-            return Err(DomainError::bad_input("dueAt", "the due date must be in the future and inside the assignment's period"));
+            return Err(DomainError::bad_input(
+                "dueAt",
+                "the due date must be in the future and inside the assignment's period",
+            ));
         }
         row.due_at = Set(due_at);
     }
     if let Some(controller) = input.controller_id {
         if controller == *row.assignee_id.as_ref() {
-            return Err(DomainError::bad_input("controllerId", "the controller cannot be the assignee"));
+            return Err(DomainError::bad_input(
+                "controllerId",
+                "the controller cannot be the assignee",
+            ));
         }
         exists_employee(&txn, "controllerId", controller).await?;
         row.controller_id = Set(controller);
@@ -275,10 +386,16 @@ pub async fn update_assignment(
     // Conditional on the version read above: a transition that committed meanwhile (an
     // accept, say) makes this a conflict rather than a silent change to settled work.
     let update = sea_orm::ValidatedUpdateOne::try_from(assignment::Entity::update(row))?;
-    let row = update.filter(assignment::Column::Version.eq(version)).exec(&txn).await.map_err(|e| match e {
-        sea_orm::DbErr::RecordNotUpdated => DomainError::Conflict("the assignment changed meanwhile; read it again".into()),
-        other => DomainError::Db(other),
-    })?;
+    let row = update
+        .filter(assignment::Column::Version.eq(version))
+        .exec(&txn)
+        .await
+        .map_err(|e| match e {
+            sea_orm::DbErr::RecordNotUpdated => {
+                DomainError::Conflict("the assignment changed meanwhile; read it again".into())
+            }
+            other => DomainError::Db(other),
+        })?;
     txn.commit().await?;
     Ok(row)
 }
@@ -294,17 +411,33 @@ pub struct TargetInput {
     pub weight: f64,
 }
 
-pub async fn set_target(db: &impl Db, who: &Principal, input: TargetInput, now: DateTime<Utc>) -> DomainResult<kpi_target::Model> {
-    let TargetInput { period_id, employee_id, metric, target, weight } = input;
+pub async fn set_target(
+    db: &impl Db,
+    who: &Principal,
+    input: TargetInput,
+    now: DateTime<Utc>,
+) -> DomainResult<kpi_target::Model> {
+    let TargetInput {
+        period_id,
+        employee_id,
+        metric,
+        target,
+        weight,
+    } = input;
     let metric = required_text("metric", &metric)?;
     if !target.is_finite() || target < 0.0 {
-        return Err(DomainError::bad_input("target", "`target` must be a number of at least 0"));
+        return Err(DomainError::bad_input(
+            "target",
+            "`target` must be a number of at least 0",
+        ));
     }
     let weight = positive("weight", weight)?;
     let txn = begin_write(db).await?;
     exists_employee(&txn, "employeeId", employee_id).await?;
     access::require_manager_of(&txn, who, employee_id).await?;
-    let period = period_for_change(&txn, period_id).await?.ok_or_else(|| DomainError::bad_input("periodId", "no such period"))?;
+    let period = period_for_change(&txn, period_id)
+        .await?
+        .ok_or_else(|| DomainError::bad_input("periodId", "no such period"))?;
     crate::close::require_changeable(&txn, &period, now).await?;
     // An upsert, so two managers setting the same target at once both succeed.
     let row = kpi_target::ActiveModel {
@@ -321,9 +454,13 @@ pub async fn set_target(db: &impl Db, who: &Principal, input: TargetInput, now: 
     };
     kpi_target::Entity::insert(row)
         .on_conflict(
-            OnConflict::columns([kpi_target::Column::PeriodId, kpi_target::Column::EmployeeId, kpi_target::Column::Metric])
-                .update_columns([kpi_target::Column::TargetValue, kpi_target::Column::Weight])
-                .to_owned(),
+            OnConflict::columns([
+                kpi_target::Column::PeriodId,
+                kpi_target::Column::EmployeeId,
+                kpi_target::Column::Metric,
+            ])
+            .update_columns([kpi_target::Column::TargetValue, kpi_target::Column::Weight])
+            .to_owned(),
         )
         .exec_without_returning(&txn)
         .await?;
@@ -339,20 +476,36 @@ pub async fn set_target(db: &impl Db, who: &Principal, input: TargetInput, now: 
 }
 
 /// Records the actual value of a target (a manager, an admin, or an integration's admin token).
-pub async fn record_actual(db: &impl Db, who: &Principal, target_id: i64, actual: f64, now: DateTime<Utc>) -> DomainResult<kpi_target::Model> {
+pub async fn record_actual(
+    db: &impl Db,
+    who: &Principal,
+    target_id: i64,
+    actual: f64,
+    now: DateTime<Utc>,
+) -> DomainResult<kpi_target::Model> {
     if !actual.is_finite() || actual < 0.0 {
-        return Err(DomainError::bad_input("actual", "`actual` must be a number of at least 0"));
+        return Err(DomainError::bad_input(
+            "actual",
+            "`actual` must be a number of at least 0",
+        ));
     }
     let txn = begin_write(db).await?;
-    let target = kpi_target::Entity::find_by_id(target_id).one(&txn).await?.ok_or(DomainError::NotFound("KPI target"))?;
+    let target = kpi_target::Entity::find_by_id(target_id)
+        .one(&txn)
+        .await?
+        .ok_or(DomainError::NotFound("KPI target"))?;
     let reach = access::reach(&txn, who).await?;
     if !reach.sees_employee(target.employee_id) {
         return Err(DomainError::NotFound("KPI target"));
     }
     if !reach.manages(target.employee_id) {
-        return Err(DomainError::Forbidden("only the employee's manager or an admin may record an actual".into()));
+        return Err(DomainError::Forbidden(
+            "only the employee's manager or an admin may record an actual".into(),
+        ));
     }
-    let period = period_for_change(&txn, target.period_id).await?.ok_or(DomainError::NotFound("period"))?;
+    let period = period_for_change(&txn, target.period_id)
+        .await?
+        .ok_or(DomainError::NotFound("period"))?;
     crate::close::require_changeable(&txn, &period, now).await?;
     let mut row: kpi_target::ActiveModel = target.into();
     row.actual_value = Set(Some(actual));

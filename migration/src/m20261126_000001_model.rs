@@ -32,7 +32,12 @@ const TABLES: [&str; 16] = [
     "scheduler_run",
 ];
 
-fn fk(table: &'static str, column: &'static str, to: &'static str, to_column: &'static str) -> ForeignKeyCreateStatement {
+fn fk(
+    table: &'static str,
+    column: &'static str,
+    to: &'static str,
+    to_column: &'static str,
+) -> ForeignKeyCreateStatement {
     ForeignKey::create()
         .name(format!("fk_{table}_{column}"))
         .from(table, column)
@@ -41,7 +46,12 @@ fn fk(table: &'static str, column: &'static str, to: &'static str, to_column: &'
         .take()
 }
 
-fn index(table: &'static str, name: &str, columns: &[&'static str], unique: bool) -> IndexCreateStatement {
+fn index(
+    table: &'static str,
+    name: &str,
+    columns: &[&'static str],
+    unique: bool,
+) -> IndexCreateStatement {
     let mut index = Index::create();
     index.name(format!("ix_{table}_{name}")).table(table);
     for column in columns {
@@ -99,7 +109,11 @@ fn tables() -> Vec<TableCreateStatement> {
             .col(instant_null("last_used_at"))
             .foreign_key(&mut fk("api_token", "employee_id", "employee", "id"))
             // A token belongs to exactly one principal: an employee or a service.
-            .check(Expr::col("employee_id").is_null().ne(Expr::col("service").is_null()))
+            .check(
+                Expr::col("employee_id")
+                    .is_null()
+                    .ne(Expr::col("service").is_null()),
+            )
             .take(),
         Table::create()
             .table("kpi_policy")
@@ -157,9 +171,18 @@ fn tables() -> Vec<TableCreateStatement> {
             .col(instant("updated_at"))
             .foreign_key(&mut fk("duty_template", "controller_id", "employee", "id"))
             .foreign_key(&mut fk("duty_template", "employee_id", "employee", "id"))
-            .foreign_key(&mut fk("duty_template", "department_id", "department", "id"))
+            .foreign_key(&mut fk(
+                "duty_template",
+                "department_id",
+                "department",
+                "id",
+            ))
             // Exactly one target: an employee or a department.
-            .check(Expr::col("employee_id").is_null().ne(Expr::col("department_id").is_null()))
+            .check(
+                Expr::col("employee_id")
+                    .is_null()
+                    .ne(Expr::col("department_id").is_null()),
+            )
             .check(Expr::col("every_n_periods").gte(1))
             .check(Expr::col("weight").gt(0))
             .take(),
@@ -208,7 +231,12 @@ fn tables() -> Vec<TableCreateStatement> {
             .col(string("to_status"))
             .col(text_null("comment"))
             .col(instant("at"))
-            .foreign_key(&mut fk("assignment_event", "assignment_id", "assignment", "id"))
+            .foreign_key(&mut fk(
+                "assignment_event",
+                "assignment_id",
+                "assignment",
+                "id",
+            ))
             .foreign_key(&mut fk("assignment_event", "actor_id", "employee", "id"))
             .take(),
         Table::create()
@@ -247,7 +275,12 @@ fn tables() -> Vec<TableCreateStatement> {
             .col(instant("computed_at"))
             .foreign_key(&mut fk("kpi_result", "period_id", "period", "id"))
             .foreign_key(&mut fk("kpi_result", "employee_id", "employee", "id"))
-            .foreign_key(&mut fk("kpi_result", "policy_version", "kpi_policy", "version"))
+            .foreign_key(&mut fk(
+                "kpi_result",
+                "policy_version",
+                "kpi_policy",
+                "version",
+            ))
             .take(),
         Table::create()
             .table("kpi_adjustment")
@@ -335,22 +368,62 @@ fn indexes() -> Vec<IndexCreateStatement> {
         index("duty_template", "department", &["department_id"], false),
         // One duty per template, period and assignee. Additional assignments have no
         // template, and NULLs are distinct in a unique index on both databases.
-        index("assignment", "template_period_assignee", &["template_id", "period_id", "assignee_id"], true),
-        index("assignment", "assignee_period_status", &["assignee_id", "period_id", "status"], false),
-        index("assignment", "controller_status", &["controller_id", "status"], false),
-        index("assignment", "period_status", &["period_id", "status"], false),
+        index(
+            "assignment",
+            "template_period_assignee",
+            &["template_id", "period_id", "assignee_id"],
+            true,
+        ),
+        index(
+            "assignment",
+            "assignee_period_status",
+            &["assignee_id", "period_id", "status"],
+            false,
+        ),
+        index(
+            "assignment",
+            "controller_status",
+            &["controller_id", "status"],
+            false,
+        ),
+        index(
+            "assignment",
+            "period_status",
+            &["period_id", "status"],
+            false,
+        ),
         index("assignment", "due_at", &["due_at"], false),
         index("assignment_event", "assignment", &["assignment_id"], false),
-        index("kpi_target", "period_employee_metric", &["period_id", "employee_id", "metric"], true),
+        index(
+            "kpi_target",
+            "period_employee_metric",
+            &["period_id", "employee_id", "metric"],
+            true,
+        ),
         index("kpi_target", "employee", &["employee_id"], false),
-        index("kpi_result", "period_employee", &["period_id", "employee_id"], true),
+        index(
+            "kpi_result",
+            "period_employee",
+            &["period_id", "employee_id"],
+            true,
+        ),
         index("kpi_result", "employee", &["employee_id"], false),
         index("kpi_adjustment", "result", &["result_id"], false),
         index("article", "published_at", &["published_at"], false),
-        index("article_read", "article_employee", &["article_id", "employee_id"], true),
+        index(
+            "article_read",
+            "article_employee",
+            &["article_id", "employee_id"],
+            true,
+        ),
         index("article_read", "employee", &["employee_id"], false),
         index("proposal", "closes_at", &["closes_at"], false),
-        index("vote", "proposal_employee", &["proposal_id", "employee_id"], true),
+        index(
+            "vote",
+            "proposal_employee",
+            &["proposal_id", "employee_id"],
+            true,
+        ),
         index("vote", "employee", &["employee_id"], false),
         index("scheduler_run", "started_at", &["started_at"], false),
     ]
@@ -368,7 +441,9 @@ impl MigrationTrait for Migration {
         // Case-insensitive unique e-mail: an expression index, the same SQL on both databases.
         manager
             .get_connection()
-            .execute_unprepared("CREATE UNIQUE INDEX ix_employee_email_lower ON employee (lower(email))")
+            .execute_unprepared(
+                "CREATE UNIQUE INDEX ix_employee_email_lower ON employee (lower(email))",
+            )
             .await?;
         // Version 1 of the KPI policy: the defaults of the design.
         manager
@@ -423,7 +498,9 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in TABLES.iter().rev() {
-            manager.drop_table(Table::drop().table(*table).take()).await?;
+            manager
+                .drop_table(Table::drop().table(*table).take())
+                .await?;
         }
         Ok(())
     }

@@ -30,15 +30,21 @@ pub struct SchedulerConfig {
 
 impl Default for SchedulerConfig {
     fn default() -> Self {
-        SchedulerConfig { cron: DEFAULT_CRON.into() }
+        SchedulerConfig {
+            cron: DEFAULT_CRON.into(),
+        }
     }
 }
 
 /// Checks a cron expression the way the scheduler will parse it.
 pub fn validate_cron(expr: &str) -> Result<(), String> {
-    Job::new_async(expr, |_, _| Box::pin(async {})).map(|_| ()).map_err(|_| {
-        format!("`{expr}` is not a cron expression with seconds, like `0 * * * * *` (every minute)")
-    })
+    Job::new_async(expr, |_, _| Box::pin(async {}))
+        .map(|_| ())
+        .map_err(|_| {
+            format!(
+                "`{expr}` is not a cron expression with seconds, like `0 * * * * *` (every minute)"
+            )
+        })
 }
 
 /// What every tick needs, shared by the start-up tick and the cron job.
@@ -64,7 +70,8 @@ impl Ticker {
         let duration_ms = started.elapsed().as_millis();
         let label = if outcome.is_ok() { "ok" } else { "failed" };
         metrics::counter!("zeroboard_scheduler_ticks_total", "outcome" => label).increment(1);
-        metrics::histogram!("zeroboard_scheduler_tick_duration_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("zeroboard_scheduler_tick_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
         let mut last_error = self.last_error.lock().unwrap_or_else(|e| e.into_inner());
         match outcome {
             Ok(report) => {
@@ -100,7 +107,10 @@ impl RunningScheduler {
     /// Stops the cron and waits for a tick in progress to finish, so no step is cut off
     /// (a cut-off step would roll back anyway, but finishing it is cheaper).
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
-        self.cron.shutdown().await.context("cannot stop the cron scheduler")?;
+        self.cron
+            .shutdown()
+            .await
+            .context("cannot stop the cron scheduler")?;
         let _idle = self.ticker.running.lock().await;
         Ok(())
     }
@@ -122,7 +132,9 @@ pub async fn start(
         last_error: std::sync::Mutex::new(None),
     });
     ticker.tick().await;
-    let cron = JobScheduler::new().await.context("cannot create the cron scheduler")?;
+    let cron = JobScheduler::new()
+        .await
+        .context("cannot create the cron scheduler")?;
     let job_ticker = ticker.clone();
     let job = Job::new_async(config.cron.as_str(), move |_, _| {
         let ticker = job_ticker.clone();
@@ -130,7 +142,9 @@ pub async fn start(
     })
     .map_err(|e| anyhow::anyhow!("cannot schedule `{}`: {e}", config.cron))?;
     cron.add(job).await.context("cannot add the tick job")?;
-    cron.start().await.context("cannot start the cron scheduler")?;
+    cron.start()
+        .await
+        .context("cannot start the cron scheduler")?;
     tracing::info!(cron = %config.cron, "scheduler started");
     Ok(RunningScheduler { cron, ticker })
 }
@@ -144,8 +158,15 @@ mod tests {
         assert_eq!(validate_cron(DEFAULT_CRON), Ok(()));
         assert_eq!(validate_cron("*/10 * * * * *"), Ok(()));
         assert_eq!(validate_cron("0 0 * * * Mon-Fri"), Ok(()));
-        assert!(validate_cron("* * * * *").is_err(), "five fields: seconds are required");
+        assert!(
+            validate_cron("* * * * *").is_err(),
+            "five fields: seconds are required"
+        );
         assert!(validate_cron("every minute").is_err());
-        assert!(validate_cron("0 61 * * * *").unwrap_err().contains("`0 61 * * * *`"));
+        assert!(
+            validate_cron("0 61 * * * *")
+                .unwrap_err()
+                .contains("`0 61 * * * *`")
+        );
     }
 }

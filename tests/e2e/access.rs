@@ -7,14 +7,28 @@ use super::*;
 use crate::on_both;
 
 /// The principals, in the order of every row below.
-const WHO: [&str; 9] = ["none", "outsider", "assignee", "controller", "manager_in", "manager_out", "admin", "admin_svc", "payroll"];
+const WHO: [&str; 9] = [
+    "none",
+    "outsider",
+    "assignee",
+    "controller",
+    "manager_in",
+    "manager_out",
+    "admin",
+    "admin_svc",
+    "payroll",
+];
 
 /// What a response amounts to: `OK`, `NULL` (a lookup that found nothing), or the first error code.
 fn outcome(body: &Value, field: &str) -> String {
     if let Some(code) = codes(body).first() {
         return code.clone();
     }
-    if body["data"][field].is_null() { "NULL".into() } else { "OK".into() }
+    if body["data"][field].is_null() {
+        "NULL".into()
+    } else {
+        "OK".into()
+    }
 }
 
 struct World {
@@ -37,15 +51,42 @@ async fn world(app: &TestApp) -> World {
         tokens.push(Some(app.token_for_email(email).await));
     }
     tokens.push(Some(admin_svc.clone()));
-    tokens.push(Some(app.service_token(domain::auth::Scope::PayrollRead).await));
-    let d = app.gql(&admin_svc, "{ employees(first: 100) { edges { node { id email } } } departments { id name } }", json!({})).await;
+    tokens.push(Some(
+        app.service_token(domain::auth::Scope::PayrollRead).await,
+    ));
+    let d = app
+        .gql(
+            &admin_svc,
+            "{ employees(first: 100) { edges { node { id email } } } departments { id name } }",
+            json!({}),
+        )
+        .await;
     let id_of = |email: &str| {
-        d["employees"]["edges"].as_array().unwrap().iter().find(|e| e["node"]["email"] == email).unwrap()["node"]["id"].as_str().unwrap().to_owned()
+        d["employees"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["node"]["email"] == email)
+            .unwrap()["node"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     };
     let mut ids = std::collections::HashMap::new();
     ids.insert("irina", id_of("irina.vasilieva@zeroboard.demo"));
     ids.insert("dmitry", id_of("dmitry.orlov@zeroboard.demo"));
-    ids.insert("support", d["departments"].as_array().unwrap().iter().find(|x| x["name"] == "Support").unwrap()["id"].as_str().unwrap().to_owned());
+    ids.insert(
+        "support",
+        d["departments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == "Support")
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    );
     let s = app.gql(&admin_svc, "{ me { id } }", json!({})).await;
     assert!(s["me"].is_null(), "a service has no `me`");
     World { tokens, ids }

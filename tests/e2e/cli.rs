@@ -10,7 +10,9 @@ use crate::on_both;
 
 pub(crate) fn zeroboard(url: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_zeroboard"));
-    cmd.env("ZEROBOARD_DATABASE_URL", url).env_remove("ZEROBOARD_CONFIG").current_dir(std::env::temp_dir());
+    cmd.env("ZEROBOARD_DATABASE_URL", url)
+        .env_remove("ZEROBOARD_CONFIG")
+        .current_dir(std::env::temp_dir());
     cmd
 }
 
@@ -18,7 +20,10 @@ async fn counts(db: &domain::db::DatabaseConnection) -> [u64; 5] {
     [
         entity::employee::Entity::find().count(db).await.unwrap(),
         entity::assignment::Entity::find().count(db).await.unwrap(),
-        entity::assignment_event::Entity::find().count(db).await.unwrap(),
+        entity::assignment_event::Entity::find()
+            .count(db)
+            .await
+            .unwrap(),
         entity::article::Entity::find().count(db).await.unwrap(),
         entity::vote::Entity::find().count(db).await.unwrap(),
     ]
@@ -57,7 +62,11 @@ fn a_bad_setting_stops_with_one_line_naming_it() {
         ("ZEROBOARD_BIND", "nowhere", "bind"),
         ("ZEROBOARD_SCHEDULER_CRON", "* * * * *", "scheduler_cron"),
     ] {
-        let out = zeroboard("sqlite::memory:").env(var, value).arg("migrate").output().unwrap();
+        let out = zeroboard("sqlite::memory:")
+            .env(var, value)
+            .arg("migrate")
+            .output()
+            .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{var}: {stderr}");
         assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");

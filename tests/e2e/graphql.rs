@@ -32,7 +32,10 @@ async fn a_todo(app: &TestApp) -> Todo {
         .gql(&admin, "{ assignments(first: 100, filter: { status: TODO, kind: DUTY }) { edges { node { id assignee { email } controller { email } } } } }", json!({}))
         .await;
     let a = &d["assignments"]["edges"][0]["node"];
-    let (assignee, controller) = (a["assignee"]["email"].as_str().unwrap().to_owned(), a["controller"]["email"].as_str().unwrap().to_owned());
+    let (assignee, controller) = (
+        a["assignee"]["email"].as_str().unwrap().to_owned(),
+        a["controller"]["email"].as_str().unwrap().to_owned(),
+    );
     Todo {
         id: a["id"].as_str().unwrap().to_owned(),
         t_ass: app.token_for_email(&assignee).await,
@@ -45,9 +48,15 @@ async fn a_todo(app: &TestApp) -> Todo {
 
 fn mutate(id: &str, op: &str) -> String {
     match op {
-        "return" => format!("mutation {{ returnAssignment(id: \"{id}\", comment: \"more please\") {{ id status }} }}"),
-        "cancel" => format!("mutation {{ cancelAssignment(id: \"{id}\", reason: \"not needed\") {{ id status }} }}"),
-        _ => format!("mutation {{ {op}Assignment(id: \"{id}\") {{ id status submittedAt decidedAt }} }}"),
+        "return" => format!(
+            "mutation {{ returnAssignment(id: \"{id}\", comment: \"more please\") {{ id status }} }}"
+        ),
+        "cancel" => format!(
+            "mutation {{ cancelAssignment(id: \"{id}\", reason: \"not needed\") {{ id status }} }}"
+        ),
+        _ => format!(
+            "mutation {{ {op}Assignment(id: \"{id}\") {{ id status submittedAt decidedAt }} }}"
+        ),
     }
 }
 
@@ -224,7 +233,13 @@ fn readme_tour() -> Vec<(String, String)> {
         .skip(1)
         .map(|block| {
             let block = block.split("```").next().unwrap();
-            let role = block.lines().next().unwrap().trim_start_matches("# as:").trim().to_owned();
+            let role = block
+                .lines()
+                .next()
+                .unwrap()
+                .trim_start_matches("# as:")
+                .trim()
+                .to_owned();
             (role, block.to_owned())
         })
         .collect()

@@ -11,10 +11,15 @@ use crate::on_both;
 async fn closed_demo(app: &TestApp) -> Value {
     app.demo().await;
     let admin = app.admin().await;
-    let current = app.gql(&admin, "{ currentPeriod { id startsOn } }", json!({})).await["currentPeriod"].clone();
+    let current = app
+        .gql(&admin, "{ currentPeriod { id startsOn } }", json!({}))
+        .await["currentPeriod"]
+        .clone();
     let later = Utc.with_ymd_and_hms(2026, 12, 2, 12, 0, 0).unwrap();
     app.clock.set(later);
-    domain::tick::tick(&app.db, &app.company, later).await.unwrap();
+    domain::tick::tick(&app.db, &app.company, later)
+        .await
+        .unwrap();
     current
 }
 

@@ -11,16 +11,20 @@ use domain::calendar::{Cadence, Calendar, PeriodDates};
 use domain::db::DatabaseConnection;
 use entity::enums::{AssignmentKind, AssignmentStatus, PeriodStatus, Role};
 use entity::{
-    article, article_read, assignment, assignment_event, department, duty_template, employee, kpi_result, kpi_target,
-    period, proposal, scheduler_run, vote,
+    article, article_read, assignment, assignment_event, department, duty_template, employee,
+    kpi_result, kpi_target, period, proposal, scheduler_run, vote,
 };
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
+};
 
 use super::*;
 use crate::on_both;
 
 fn berlin() -> Company {
-    Company { calendar: Calendar::new(Cadence::SemiMonthly, chrono_tz::Europe::Berlin) }
+    Company {
+        calendar: Calendar::new(Cadence::SemiMonthly, chrono_tz::Europe::Berlin),
+    }
 }
 
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -32,11 +36,15 @@ fn utc(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
 }
 
 async fn add_department(db: &DatabaseConnection, name: &str) -> i64 {
-    department::ActiveModel { name: Set(name.into()), created_at: Set(utc(2020, 1, 1, 0)), ..Default::default() }
-        .insert(db)
-        .await
-        .unwrap()
-        .id
+    department::ActiveModel {
+        name: Set(name.into()),
+        created_at: Set(utc(2020, 1, 1, 0)),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .unwrap()
+    .id
 }
 
 async fn add_employee(
@@ -51,8 +59,15 @@ async fn add_employee(
         department_id: Set(department_id),
         manager_id: Set(manager_id),
         name: Set(name.into()),
-        email: Set(format!("{}@example.com", name.to_lowercase().replace(' ', "."))),
-        role: Set(if manager_id.is_none() { Role::Admin } else { Role::Employee }),
+        email: Set(format!(
+            "{}@example.com",
+            name.to_lowercase().replace(' ', ".")
+        )),
+        role: Set(if manager_id.is_none() {
+            Role::Admin
+        } else {
+            Role::Employee
+        }),
         hired_on: Set(hired_on),
         left_on: Set(left_on),
         created_at: Set(utc(2020, 1, 1, 0)),
@@ -64,9 +79,20 @@ async fn add_employee(
 }
 
 /// A template's target and recurrence: (employee, department, controller, every n, starts on, offset days).
-type TemplateSpec = (Option<i64>, Option<i64>, Option<i64>, i32, NaiveDate, Option<i32>);
+type TemplateSpec = (
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    i32,
+    NaiveDate,
+    Option<i32>,
+);
 
-async fn add_template(db: &DatabaseConnection, title: &str, spec: TemplateSpec) -> duty_template::Model {
+async fn add_template(
+    db: &DatabaseConnection,
+    title: &str,
+    spec: TemplateSpec,
+) -> duty_template::Model {
     let (employee_id, department_id, controller_id, every_n, starts_on, offset) = spec;
     duty_template::ActiveModel {
         title: Set(title.into()),
@@ -109,20 +135,61 @@ async fn seed_org(db: &DatabaseConnection) -> Org {
         ("Olga March", ops, &ops_lead, date(2026, 3, 10), None), // hired mid-period
         ("Oscar August", ops, &ops_lead, old, Some(date(2026, 8, 20))), // leaves mid-period
         ("Sam June", sales, &sales_lead, date(2026, 6, 1), None), // hired on a period's first day
-        ("Sophie May", sales, &sales_lead, old, Some(date(2026, 5, 15))), // leaves on a period's last day
+        (
+            "Sophie May",
+            sales,
+            &sales_lead,
+            old,
+            Some(date(2026, 5, 15)),
+        ), // leaves on a period's last day
         ("Stan Steady", sales, &sales_lead, old, None),
     ] {
         employees.push(add_employee(db, name, dept, Some(manager.id), hired, left).await);
     }
     let sam = employees.iter().find(|e| e.name == "Sam June").unwrap().id;
     let templates = vec![
-        add_template(db, "Ops checklist", (None, Some(ops), None, 1, date(2026, 1, 1), Some(7))).await,
-        add_template(db, "Sales report", (None, Some(sales), None, 2, date(2026, 2, 1), None)).await,
-        add_template(db, "Board minutes", (None, Some(board), None, 1, date(2026, 1, 1), None)).await, // no controller: skipped
-        add_template(db, "Lead review", (Some(ops_lead.id), None, Some(sales_lead.id), 3, date(2026, 1, 1), None)).await,
-        add_template(db, "Onboarding diary", (Some(sam), None, None, 1, date(2026, 7, 10), Some(3))).await, // starts mid-period
+        add_template(
+            db,
+            "Ops checklist",
+            (None, Some(ops), None, 1, date(2026, 1, 1), Some(7)),
+        )
+        .await,
+        add_template(
+            db,
+            "Sales report",
+            (None, Some(sales), None, 2, date(2026, 2, 1), None),
+        )
+        .await,
+        add_template(
+            db,
+            "Board minutes",
+            (None, Some(board), None, 1, date(2026, 1, 1), None),
+        )
+        .await, // no controller: skipped
+        add_template(
+            db,
+            "Lead review",
+            (
+                Some(ops_lead.id),
+                None,
+                Some(sales_lead.id),
+                3,
+                date(2026, 1, 1),
+                None,
+            ),
+        )
+        .await,
+        add_template(
+            db,
+            "Onboarding diary",
+            (Some(sam), None, None, 1, date(2026, 7, 10), Some(3)),
+        )
+        .await, // starts mid-period
     ];
-    Org { employees, templates }
+    Org {
+        employees,
+        templates,
+    }
 }
 
 /// The duties the design promises for a period, counted independently of the domain:
@@ -132,15 +199,23 @@ fn expected_duties(org: &Org, periods: &[PeriodDates], index: usize) -> usize {
     let p = periods[index];
     let mut count = 0;
     for t in &org.templates {
-        let reaching: Vec<_> = periods.iter().filter(|q| q.ends_on >= t.starts_on).collect();
-        let Some(position) = reaching.iter().position(|q| **q == p) else { continue };
+        let reaching: Vec<_> = periods
+            .iter()
+            .filter(|q| q.ends_on >= t.starts_on)
+            .collect();
+        let Some(position) = reaching.iter().position(|q| **q == p) else {
+            continue;
+        };
         if position % t.every_n_periods as usize != 0 {
             continue;
         }
         count += org
             .employees
             .iter()
-            .filter(|e| t.employee_id == Some(e.id) || (t.employee_id.is_none() && t.department_id == Some(e.department_id)))
+            .filter(|e| {
+                t.employee_id == Some(e.id)
+                    || (t.employee_id.is_none() && t.department_id == Some(e.department_id))
+            })
             .filter(|e| e.hired_on <= p.starts_on && e.left_on.is_none_or(|l| l >= p.starts_on))
             .filter(|e| t.controller_id.or(e.manager_id).is_some_and(|c| c != e.id))
             .count();
@@ -153,11 +228,21 @@ fn active_in(e: &employee::Model, p: PeriodDates) -> bool {
 }
 
 async fn periods(db: &DatabaseConnection) -> Vec<period::Model> {
-    period::Entity::find().order_by_asc(period::Column::StartsOn).all(db).await.unwrap()
+    period::Entity::find()
+        .order_by_asc(period::Column::StartsOn)
+        .all(db)
+        .await
+        .unwrap()
 }
 
-async fn tick(db: &DatabaseConnection, company: &Company, at: DateTime<Utc>) -> domain::tick::TickReport {
-    domain::tick::tick(db, company, at).await.unwrap_or_else(|e| panic!("tick at {at}: {e}"))
+async fn tick(
+    db: &DatabaseConnection,
+    company: &Company,
+    at: DateTime<Utc>,
+) -> domain::tick::TickReport {
+    domain::tick::tick(db, company, at)
+        .await
+        .unwrap_or_else(|e| panic!("tick at {at}: {e}"))
 }
 
 on_both! {
@@ -240,7 +325,12 @@ on_both! {
 }
 
 async fn first_due(db: &DatabaseConnection, period_id: i64) -> Option<DateTime<Utc>> {
-    assignment::Entity::find().filter(assignment::Column::PeriodId.eq(period_id)).one(db).await.unwrap().map(|a| a.due_at)
+    assignment::Entity::find()
+        .filter(assignment::Column::PeriodId.eq(period_id))
+        .one(db)
+        .await
+        .unwrap()
+        .map(|a| a.due_at)
 }
 
 on_both! {
@@ -401,26 +491,85 @@ async fn domain_rows(db: &DatabaseConnection) -> Vec<String> {
     let start_of: BTreeMap<i64, NaiveDate> = periods.iter().map(|p| (p.id, p.starts_on)).collect();
     let mut rows: Vec<String> = periods
         .iter()
-        .map(|p| format!("period {} {} {} {} {:?} v{} {} {:?}", p.starts_on, p.ends_on, p.starts_at, p.ends_at, p.status, p.policy_version, p.opened_at, p.closed_at))
+        .map(|p| {
+            format!(
+                "period {} {} {} {} {:?} v{} {} {:?}",
+                p.starts_on,
+                p.ends_on,
+                p.starts_at,
+                p.ends_at,
+                p.status,
+                p.policy_version,
+                p.opened_at,
+                p.closed_at
+            )
+        })
         .collect();
     let assignments = assignment::Entity::find().all(db).await.unwrap();
     let key: BTreeMap<i64, String> = assignments
         .iter()
-        .map(|a| (a.id, format!("{} {:?} {} {}", start_of[&a.period_id], a.template_id, a.assignee_id, a.title)))
+        .map(|a| {
+            (
+                a.id,
+                format!(
+                    "{} {:?} {} {}",
+                    start_of[&a.period_id], a.template_id, a.assignee_id, a.title
+                ),
+            )
+        })
         .collect();
     rows.extend(assignments.iter().map(|a| {
-        format!("assignment {} {} {:?} {} {:?} {:?} {:?} {} v{}", key[&a.id], a.controller_id, a.kind, a.due_at, a.status, a.submitted_at, a.decided_at, a.created_at, a.version)
-    }));
-    rows.extend(assignment_event::Entity::find().all(db).await.unwrap().iter().map(|e| {
-        format!("event {} {:?} {:?} {:?} {:?} {}", key[&e.assignment_id], e.actor_id, e.from_status, e.to_status, e.comment, e.at)
-    }));
-    rows.extend(kpi_result::Entity::find().all(db).await.unwrap().iter().map(|r| {
         format!(
-            "result {} {} v{} {} {} {:?} {} {} {} {} {} {} {}",
-            start_of[&r.period_id], r.employee_id, r.policy_version, r.kpi_x100, r.discipline_x100, r.targets_x100, r.eligible,
-            r.bonus_factor_x10000, r.reasons, r.duties_missed, r.duties_late, r.obligations, r.computed_at
+            "assignment {} {} {:?} {} {:?} {:?} {:?} {} v{}",
+            key[&a.id],
+            a.controller_id,
+            a.kind,
+            a.due_at,
+            a.status,
+            a.submitted_at,
+            a.decided_at,
+            a.created_at,
+            a.version
         )
     }));
+    rows.extend(
+        assignment_event::Entity::find()
+            .all(db)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| {
+                format!(
+                    "event {} {:?} {:?} {:?} {:?} {}",
+                    key[&e.assignment_id], e.actor_id, e.from_status, e.to_status, e.comment, e.at
+                )
+            }),
+    );
+    rows.extend(
+        kpi_result::Entity::find()
+            .all(db)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| {
+                format!(
+                    "result {} {} v{} {} {} {:?} {} {} {} {} {} {} {}",
+                    start_of[&r.period_id],
+                    r.employee_id,
+                    r.policy_version,
+                    r.kpi_x100,
+                    r.discipline_x100,
+                    r.targets_x100,
+                    r.eligible,
+                    r.bonus_factor_x10000,
+                    r.reasons,
+                    r.duties_missed,
+                    r.duties_late,
+                    r.obligations,
+                    r.computed_at
+                )
+            }),
+    );
     rows.sort();
     rows
 }
@@ -459,7 +608,10 @@ on_both! {
 }
 
 /// Inserts an assignment in its final state, as the transitions would have left it.
-#[expect(clippy::too_many_arguments, reason = "a row literal; each argument is a column")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a row literal; each argument is a column"
+)]
 async fn add_assignment(
     db: &DatabaseConnection,
     period_id: i64,
@@ -495,12 +647,26 @@ async fn add_assignment(
     .unwrap();
 }
 
-async fn live_kpi(db: &DatabaseConnection, company: &Company, period_id: i64, who: i64, at: DateTime<Utc>) -> domain::kpi::Evaluation {
-    domain::close::live_kpi(db, company, period_id, who, at).await.unwrap().expect("the period exists")
+async fn live_kpi(
+    db: &DatabaseConnection,
+    company: &Company,
+    period_id: i64,
+    who: i64,
+    at: DateTime<Utc>,
+) -> domain::kpi::Evaluation {
+    domain::close::live_kpi(db, company, period_id, who, at)
+        .await
+        .unwrap()
+        .expect("the period exists")
 }
 
 async fn result_of(db: &DatabaseConnection, who: i64) -> kpi_result::Model {
-    kpi_result::Entity::find().filter(kpi_result::Column::EmployeeId.eq(who)).one(db).await.unwrap().expect("a result")
+    kpi_result::Entity::find()
+        .filter(kpi_result::Column::EmployeeId.eq(who))
+        .one(db)
+        .await
+        .unwrap()
+        .expect("a result")
 }
 
 on_both! {

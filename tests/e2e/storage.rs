@@ -10,17 +10,36 @@ use crate::on_both;
 
 /// Tables the model must have after `up`.
 const TABLES: [&str; 16] = [
-    "department", "employee", "api_token", "kpi_policy", "period", "duty_template", "assignment", "assignment_event",
-    "kpi_target", "kpi_result", "kpi_adjustment", "article", "article_read", "proposal", "vote", "scheduler_run",
+    "department",
+    "employee",
+    "api_token",
+    "kpi_policy",
+    "period",
+    "duty_template",
+    "assignment",
+    "assignment_event",
+    "kpi_target",
+    "kpi_result",
+    "kpi_adjustment",
+    "article",
+    "article_read",
+    "proposal",
+    "vote",
+    "scheduler_run",
 ];
 
 /// Whether a statement failed on a unique key (not on some other constraint).
 fn unique_violation(r: &Result<sea_orm::ExecResult, sea_orm::DbErr>) -> bool {
-    matches!(r.as_ref().map_err(|e| e.sql_err()), Err(Some(sea_orm::SqlErr::UniqueConstraintViolation(_))))
+    matches!(
+        r.as_ref().map_err(|e| e.sql_err()),
+        Err(Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
+    )
 }
 
 async fn table_exists(db: &impl ConnectionTrait, table: &str) -> bool {
-    db.execute_unprepared(&format!("SELECT 1 FROM {table} WHERE 1 = 0")).await.is_ok()
+    db.execute_unprepared(&format!("SELECT 1 FROM {table} WHERE 1 = 0"))
+        .await
+        .is_ok()
 }
 
 on_both! {

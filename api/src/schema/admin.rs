@@ -19,7 +19,11 @@ fn id_of(id: &ID, kind: Kind, field: &str) -> async_graphql::Result<i64> {
     decode(id, kind, field)
 }
 
-fn maybe_id(v: &MaybeUndefined<ID>, kind: Kind, field: &str) -> async_graphql::Result<Option<Option<i64>>> {
+fn maybe_id(
+    v: &MaybeUndefined<ID>,
+    kind: Kind,
+    field: &str,
+) -> async_graphql::Result<Option<Option<i64>>> {
     Ok(match v {
         MaybeUndefined::Undefined => None,
         MaybeUndefined::Null => Some(None),
@@ -91,7 +95,10 @@ impl KpiTarget {
     async fn employee(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Employee>> {
         Ctx::new(ctx)?.employee(self.0.employee_id).await
     }
-    async fn period(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<super::period::Period>> {
+    async fn period(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<super::period::Period>> {
         Ctx::new(ctx)?.period(self.0.period_id).await
     }
     async fn metric(&self) -> &str {
@@ -173,7 +180,10 @@ impl EmployeeFields {
             name: self.name,
             email: self.email,
             role: self.role.map(Into::into),
-            department_id: self.department_id.map(|d| id_of(&d, Kind::Department, "input.departmentId")).transpose()?,
+            department_id: self
+                .department_id
+                .map(|d| id_of(&d, Kind::Department, "input.departmentId"))
+                .transpose()?,
             manager_id: maybe_id(&self.manager_id, Kind::Employee, "input.managerId")?,
             hired_on: self.hired_on.map(|d| d.0),
         })
@@ -205,8 +215,14 @@ impl DutyTemplateFields {
             description: self.description,
             weight: self.weight,
             controller_id: maybe_id(&self.controller_id, Kind::Employee, "input.controllerId")?,
-            employee_id: self.employee_id.map(|d| id_of(&d, Kind::Employee, "input.employeeId")).transpose()?,
-            department_id: self.department_id.map(|d| id_of(&d, Kind::Department, "input.departmentId")).transpose()?,
+            employee_id: self
+                .employee_id
+                .map(|d| id_of(&d, Kind::Employee, "input.employeeId"))
+                .transpose()?,
+            department_id: self
+                .department_id
+                .map(|d| id_of(&d, Kind::Department, "input.departmentId"))
+                .transpose()?,
             every_n_periods: self.every_n_periods,
             due_offset_days: match self.due_offset_days {
                 MaybeUndefined::Undefined => None,
@@ -235,8 +251,14 @@ pub struct AssignmentFields {
 impl AssignmentFields {
     fn decode(self) -> async_graphql::Result<AssignmentInput> {
         Ok(AssignmentInput {
-            assignee_id: self.assignee_id.map(|d| id_of(&d, Kind::Employee, "input.assigneeId")).transpose()?,
-            controller_id: self.controller_id.map(|d| id_of(&d, Kind::Employee, "input.controllerId")).transpose()?,
+            assignee_id: self
+                .assignee_id
+                .map(|d| id_of(&d, Kind::Employee, "input.assigneeId"))
+                .transpose()?,
+            controller_id: self
+                .controller_id
+                .map(|d| id_of(&d, Kind::Employee, "input.controllerId"))
+                .transpose()?,
             title: self.title,
             description: self.description,
             weight: self.weight,
@@ -275,82 +297,179 @@ pub struct AdminMutation;
 #[Object]
 impl AdminMutation {
     /// Admin.
-    async fn create_department(&self, ctx: &Context<'_>, name: String) -> async_graphql::Result<Department> {
+    async fn create_department(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+    ) -> async_graphql::Result<Department> {
         let c = Ctx::new(ctx)?;
-        Ok(Department(domain::org::create_department(c.db(), c.who, &name, c.now()).await.gql()?))
+        Ok(Department(
+            domain::org::create_department(c.db(), c.who, &name, c.now())
+                .await
+                .gql()?,
+        ))
     }
 
     /// Admin.
-    async fn rename_department(&self, ctx: &Context<'_>, id: ID, name: String) -> async_graphql::Result<Department> {
+    async fn rename_department(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        name: String,
+    ) -> async_graphql::Result<Department> {
         let c = Ctx::new(ctx)?;
         let id = id_of(&id, Kind::Department, "id")?;
-        Ok(Department(domain::org::rename_department(c.db(), c.who, id, &name).await.gql()?))
+        Ok(Department(
+            domain::org::rename_department(c.db(), c.who, id, &name)
+                .await
+                .gql()?,
+        ))
     }
 
     /// Admin. Name, e-mail and department are required.
-    async fn create_employee(&self, ctx: &Context<'_>, input: EmployeeFields) -> async_graphql::Result<Employee> {
+    async fn create_employee(
+        &self,
+        ctx: &Context<'_>,
+        input: EmployeeFields,
+    ) -> async_graphql::Result<Employee> {
         let c = Ctx::new(ctx)?;
         let mut input = input.decode()?;
         // Hired today, in the company's time zone, unless said otherwise.
-        input.hired_on.get_or_insert(c.state.company.calendar.local_date(c.now()));
-        Ok(Employee(domain::org::create_employee(c.db(), c.who, input, c.now()).await.gql()?))
+        input
+            .hired_on
+            .get_or_insert(c.state.company.calendar.local_date(c.now()));
+        Ok(Employee(
+            domain::org::create_employee(c.db(), c.who, input, c.now())
+                .await
+                .gql()?,
+        ))
     }
 
     /// Admin. Changes only the fields given; also moves between departments and managers.
-    async fn update_employee(&self, ctx: &Context<'_>, id: ID, input: EmployeeFields) -> async_graphql::Result<Employee> {
+    async fn update_employee(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: EmployeeFields,
+    ) -> async_graphql::Result<Employee> {
         let c = Ctx::new(ctx)?;
         let id = id_of(&id, Kind::Employee, "id")?;
-        Ok(Employee(domain::org::update_employee(c.db(), c.who, id, input.decode()?).await.gql()?))
+        Ok(Employee(
+            domain::org::update_employee(c.db(), c.who, id, input.decode()?)
+                .await
+                .gql()?,
+        ))
     }
 
     /// Admin. `leftOn` is the last working day.
-    async fn deactivate_employee(&self, ctx: &Context<'_>, id: ID, left_on: Date) -> async_graphql::Result<Employee> {
+    async fn deactivate_employee(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        left_on: Date,
+    ) -> async_graphql::Result<Employee> {
         let c = Ctx::new(ctx)?;
         let id = id_of(&id, Kind::Employee, "id")?;
-        Ok(Employee(domain::org::deactivate_employee(c.db(), c.who, id, left_on.0).await.gql()?))
+        Ok(Employee(
+            domain::org::deactivate_employee(c.db(), c.who, id, left_on.0)
+                .await
+                .gql()?,
+        ))
     }
 
     /// Admin. A title and a target (employee or department) are required.
-    async fn create_duty_template(&self, ctx: &Context<'_>, input: DutyTemplateFields) -> async_graphql::Result<DutyTemplate> {
+    async fn create_duty_template(
+        &self,
+        ctx: &Context<'_>,
+        input: DutyTemplateFields,
+    ) -> async_graphql::Result<DutyTemplate> {
         let c = Ctx::new(ctx)?;
         let mut input = input.decode()?;
         // Starting today, in the company's time zone, unless said otherwise.
-        input.starts_on.get_or_insert(c.state.company.calendar.local_date(c.now()));
-        Ok(DutyTemplate(domain::work::create_template(c.db(), c.who, input, c.now()).await.gql()?))
+        input
+            .starts_on
+            .get_or_insert(c.state.company.calendar.local_date(c.now()));
+        Ok(DutyTemplate(
+            domain::work::create_template(c.db(), c.who, input, c.now())
+                .await
+                .gql()?,
+        ))
     }
 
     /// Admin.
-    async fn update_duty_template(&self, ctx: &Context<'_>, id: ID, input: DutyTemplateFields) -> async_graphql::Result<DutyTemplate> {
+    async fn update_duty_template(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: DutyTemplateFields,
+    ) -> async_graphql::Result<DutyTemplate> {
         let c = Ctx::new(ctx)?;
         let id = id_of(&id, Kind::DutyTemplate, "id")?;
-        Ok(DutyTemplate(domain::work::update_template(c.db(), c.who, id, input.decode()?, c.now()).await.gql()?))
+        Ok(DutyTemplate(
+            domain::work::update_template(c.db(), c.who, id, input.decode()?, c.now())
+                .await
+                .gql()?,
+        ))
     }
 
     /// Admin. No more duties are generated from it; existing ones stay.
-    async fn archive_duty_template(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<DutyTemplate> {
+    async fn archive_duty_template(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<DutyTemplate> {
         let c = Ctx::new(ctx)?;
         let id = id_of(&id, Kind::DutyTemplate, "id")?;
-        Ok(DutyTemplate(domain::work::archive_template(c.db(), c.who, id, c.now()).await.gql()?))
+        Ok(DutyTemplate(
+            domain::work::archive_template(c.db(), c.who, id, c.now())
+                .await
+                .gql()?,
+        ))
     }
 
     /// A manager for someone below them, or an admin.
-    async fn create_assignment(&self, ctx: &Context<'_>, input: AssignmentFields) -> async_graphql::Result<Assignment> {
+    async fn create_assignment(
+        &self,
+        ctx: &Context<'_>,
+        input: AssignmentFields,
+    ) -> async_graphql::Result<Assignment> {
         let c = Ctx::new(ctx)?;
-        Ok(Assignment(domain::work::create_assignment(c.db(), c.who, input.decode()?, c.now()).await.gql()?))
+        Ok(Assignment(
+            domain::work::create_assignment(c.db(), c.who, input.decode()?, c.now())
+                .await
+                .gql()?,
+        ))
     }
 
     /// A manager of the assignee, or an admin; additional assignments only.
-    async fn update_assignment(&self, ctx: &Context<'_>, id: ID, input: AssignmentFields) -> async_graphql::Result<Assignment> {
+    async fn update_assignment(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: AssignmentFields,
+    ) -> async_graphql::Result<Assignment> {
         let c = Ctx::new(ctx)?;
-        let id = decode(&id, Kind::Assignment, "id").map_err(|_| crate::error::not_found("assignment"))?;
-        Ok(Assignment(domain::work::update_assignment(c.db(), c.who, id, input.decode()?, c.now()).await.gql()?))
+        let id = decode(&id, Kind::Assignment, "id")
+            .map_err(|_| crate::error::not_found("assignment"))?;
+        Ok(Assignment(
+            domain::work::update_assignment(c.db(), c.who, id, input.decode()?, c.now())
+                .await
+                .gql()?,
+        ))
     }
 
     /// A manager for someone below them, or an admin. Replaces the target of the same metric.
-    async fn set_kpi_target(&self, ctx: &Context<'_>, input: SetKpiTargetInput) -> async_graphql::Result<KpiTarget> {
+    async fn set_kpi_target(
+        &self,
+        ctx: &Context<'_>,
+        input: SetKpiTargetInput,
+    ) -> async_graphql::Result<KpiTarget> {
         let c = Ctx::new(ctx)?;
         let employee_id = id_of(&input.employee_id, Kind::Employee, "input.employeeId")?;
-        let period_id = input.period_id.map(|p| id_of(&p, Kind::Period, "input.periodId")).transpose()?;
+        let period_id = input
+            .period_id
+            .map(|p| id_of(&p, Kind::Period, "input.periodId"))
+            .transpose()?;
         let period = c.period_or_current(period_id).await?;
         let target = domain::work::TargetInput {
             period_id: period.id,
@@ -366,27 +485,58 @@ impl AdminMutation {
     }
 
     /// A manager of the employee, or an admin (or an integration with an admin token).
-    async fn record_kpi_actual(&self, ctx: &Context<'_>, id: ID, actual: f64) -> async_graphql::Result<KpiTarget> {
+    async fn record_kpi_actual(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        actual: f64,
+    ) -> async_graphql::Result<KpiTarget> {
         let c = Ctx::new(ctx)?;
         let id = id_of(&id, Kind::KpiTarget, "id")?;
-        Ok(KpiTarget(domain::work::record_actual(c.db(), c.who, id, actual, c.now()).await.gql()?))
+        Ok(KpiTarget(
+            domain::work::record_actual(c.db(), c.who, id, actual, c.now())
+                .await
+                .gql()?,
+        ))
     }
 
     /// Admin. The secret is returned once.
-    async fn create_token(&self, ctx: &Context<'_>, input: CreateTokenInput) -> async_graphql::Result<CreatedToken> {
+    async fn create_token(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateTokenInput,
+    ) -> async_graphql::Result<CreatedToken> {
         let c = Ctx::new(ctx)?;
         domain::access::require_admin(c.who).gql()?;
         let owner = match (input.employee_id, input.service) {
-            (Some(id), None) => TokenOwner::Employee(id_of(&id, Kind::Employee, "input.employeeId")?),
+            (Some(id), None) => {
+                TokenOwner::Employee(id_of(&id, Kind::Employee, "input.employeeId")?)
+            }
             (None, Some(name)) => {
-                let scopes = input.scopes.iter().map(|s| Scope::parse(s)).collect::<Result<Vec<_>, _>>().gql()?;
+                let scopes = input
+                    .scopes
+                    .iter()
+                    .map(|s| Scope::parse(s))
+                    .collect::<Result<Vec<_>, _>>()
+                    .gql()?;
                 TokenOwner::Service { name, scopes }
             }
-            _ => return Err(bad_input("input.employeeId", "give either `employeeId` or `service`")),
+            _ => {
+                return Err(bad_input(
+                    "input.employeeId",
+                    "give either `employeeId` or `service`",
+                ));
+            }
         };
         let name = domain::error::required_text("name", &input.name).gql()?;
-        let (row, secret) = domain::auth::create_token(c.db(), owner, &name, input.expires_at, c.now()).await.gql()?;
-        Ok(CreatedToken { secret, token: ApiToken(row) })
+        let (row, secret) =
+            domain::auth::create_token(c.db(), owner, &name, input.expires_at, c.now())
+                .await
+                .gql()?;
+        Ok(CreatedToken {
+            secret,
+            token: ApiToken(row),
+        })
     }
 
     /// Admin. Revoking twice is harmless.
@@ -394,6 +544,10 @@ impl AdminMutation {
         let c = Ctx::new(ctx)?;
         domain::access::require_admin(c.who).gql()?;
         let id = id_of(&id, Kind::ApiToken, "id")?;
-        Ok(ApiToken(domain::auth::revoke_token(c.db(), id, c.now()).await.gql()?))
+        Ok(ApiToken(
+            domain::auth::revoke_token(c.db(), id, c.now())
+                .await
+                .gql()?,
+        ))
     }
 }

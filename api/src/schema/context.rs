@@ -5,7 +5,6 @@ use async_graphql::Context;
 use chrono::{DateTime, Utc};
 use domain::access::Reach;
 use domain::auth::Principal;
-use entity::enums::PeriodStatus;
 use entity::{kpi_policy, period};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use tokio::sync::OnceCell;
@@ -35,7 +34,12 @@ pub struct Ctx<'a> {
 
 impl RequestCache {
     pub fn new(now: DateTime<Utc>) -> Self {
-        RequestCache { now, reach: OnceCell::new(), current_period: OnceCell::new(), policy: OnceCell::new() }
+        RequestCache {
+            now,
+            reach: OnceCell::new(),
+            current_period: OnceCell::new(),
+            policy: OnceCell::new(),
+        }
     }
 }
 
@@ -60,10 +64,16 @@ impl<'a> Ctx<'a> {
     }
 
     pub async fn reach(&self) -> async_graphql::Result<&Reach> {
-        self.cache.reach.get_or_try_init(|| domain::access::reach(self.db(), self.who)).await.gql()
+        self.cache
+            .reach
+            .get_or_try_init(|| domain::access::reach(self.db(), self.who))
+            .await
+            .gql()
     }
 
-    /// The open period containing now; when the scheduler is behind, the newest open one.
+    /// The period containing now, whatever its status (one closed early, by an admin or a
+    /// tick run ahead of time, keeps its tiles); when the scheduler has not opened it yet,
+    /// the newest period that has started.
     pub async fn current_period(&self) -> async_graphql::Result<Option<&period::Model>> {
         let now = self.now();
         let found = self
@@ -71,7 +81,6 @@ impl<'a> Ctx<'a> {
             .current_period
             .get_or_try_init(|| {
                 period::Entity::find()
-                    .filter(period::Column::Status.eq(PeriodStatus::Open))
                     .filter(period::Column::StartsAt.lte(now))
                     .order_by_desc(period::Column::StartsOn)
                     .one(self.db())
@@ -86,9 +95,11 @@ impl<'a> Ctx<'a> {
         self.cache
             .policy
             .get_or_try_init(|| async {
-                kpi_policy::Entity::find().order_by_desc(kpi_policy::Column::Version).one(self.db()).await?.ok_or_else(|| {
-                    sea_orm::DbErr::RecordNotFound("kpi_policy".into())
-                })
+                kpi_policy::Entity::find()
+                    .order_by_desc(kpi_policy::Column::Version)
+                    .one(self.db())
+                    .await?
+                    .ok_or_else(|| sea_orm::DbErr::RecordNotFound("kpi_policy".into()))
             })
             .await
             .gql()
@@ -97,21 +108,47 @@ impl<'a> Ctx<'a> {
     /// A period by id, or the current one; NOT_FOUND when there is none.
     pub async fn period_or_current(&self, id: Option<i64>) -> async_graphql::Result<period::Model> {
         match id {
-            Some(id) => self.period(id).await?.map(|p| p.0).ok_or_else(|| not_found("period")),
-            None => self.current_period().await?.cloned().ok_or_else(|| not_found("open period")),
+            Some(id) => self
+                .period(id)
+                .await?
+                .map(|p| p.0)
+                .ok_or_else(|| not_found("period")),
+            None => self
+                .current_period()
+                .await?
+                .cloned()
+                .ok_or_else(|| not_found("open period")),
         }
     }
 
     pub async fn employee(&self, id: i64) -> async_graphql::Result<Option<Employee>> {
-        Ok(self.loaders.employees.load_one(id).await.map_err(|e| internal(&e))?.map(Employee))
+        Ok(self
+            .loaders
+            .employees
+            .load_one(id)
+            .await
+            .map_err(|e| internal(&e))?
+            .map(Employee))
     }
 
     pub async fn department(&self, id: i64) -> async_graphql::Result<Option<Department>> {
-        Ok(self.loaders.departments.load_one(id).await.map_err(|e| internal(&e))?.map(Department))
+        Ok(self
+            .loaders
+            .departments
+            .load_one(id)
+            .await
+            .map_err(|e| internal(&e))?
+            .map(Department))
     }
 
     pub async fn period(&self, id: i64) -> async_graphql::Result<Option<Period>> {
-        Ok(self.loaders.periods.load_one(id).await.map_err(|e| internal(&e))?.map(Period))
+        Ok(self
+            .loaders
+            .periods
+            .load_one(id)
+            .await
+            .map_err(|e| internal(&e))?
+            .map(Period))
     }
 }
 

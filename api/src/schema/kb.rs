@@ -78,8 +78,15 @@ impl Proposal {
     /// Your vote, if you cast one.
     async fn my_vote(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<VoteChoice>> {
         let c = Ctx::new(ctx)?;
-        let Some(me) = c.who.employee_id() else { return Ok(None) };
-        let vote = c.loaders.votes.load_one((self.0.id, me)).await.map_err(|e| crate::error::internal(&e))?;
+        let Some(me) = c.who.employee_id() else {
+            return Ok(None);
+        };
+        let vote = c
+            .loaders
+            .votes
+            .load_one((self.0.id, me))
+            .await
+            .map_err(|e| crate::error::internal(&e))?;
         Ok(vote.map(|v| v.choice.into()))
     }
 }
@@ -115,9 +122,16 @@ pub struct KbMutation;
 #[Object]
 impl KbMutation {
     /// Publishes an article (admins; managers for their own department).
-    async fn publish_article(&self, ctx: &Context<'_>, input: PublishArticleInput) -> async_graphql::Result<Article> {
+    async fn publish_article(
+        &self,
+        ctx: &Context<'_>,
+        input: PublishArticleInput,
+    ) -> async_graphql::Result<Article> {
         let c = Ctx::new(ctx)?;
-        let department_id = input.department_id.map(|d| decode(&d, Kind::Department, "input.departmentId")).transpose()?;
+        let department_id = input
+            .department_id
+            .map(|d| decode(&d, Kind::Department, "input.departmentId"))
+            .transpose()?;
         let input = domain::kb::ArticleInput {
             title: input.title,
             link: input.link,
@@ -126,22 +140,36 @@ impl KbMutation {
             mandatory: input.mandatory,
             published_at: input.published_at,
         };
-        Ok(Article(domain::kb::publish_article(c.db(), c.who, input, c.now()).await.gql()?))
+        Ok(Article(
+            domain::kb::publish_article(c.db(), c.who, input, c.now())
+                .await
+                .gql()?,
+        ))
     }
 
     /// Marks an article read by you; marking twice keeps the first time.
     async fn mark_article_read(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Article> {
         let c = Ctx::new(ctx)?;
         let id = decode(&id, Kind::Article, "id")?;
-        domain::kb::mark_read(c.db(), c.who, id, c.now()).await.gql()?;
-        let row = db(article::Entity::find_by_id(id).one(c.db()).await)?.ok_or_else(|| crate::error::not_found("article"))?;
+        domain::kb::mark_read(c.db(), c.who, id, c.now())
+            .await
+            .gql()?;
+        let row = db(article::Entity::find_by_id(id).one(c.db()).await)?
+            .ok_or_else(|| crate::error::not_found("article"))?;
         Ok(Article(row))
     }
 
     /// Puts a proposal to a vote (admins; managers for their own department).
-    async fn create_proposal(&self, ctx: &Context<'_>, input: CreateProposalInput) -> async_graphql::Result<Proposal> {
+    async fn create_proposal(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateProposalInput,
+    ) -> async_graphql::Result<Proposal> {
         let c = Ctx::new(ctx)?;
-        let department_id = input.department_id.map(|d| decode(&d, Kind::Department, "input.departmentId")).transpose()?;
+        let department_id = input
+            .department_id
+            .map(|d| decode(&d, Kind::Department, "input.departmentId"))
+            .transpose()?;
         let input = domain::kb::ProposalInput {
             title: input.title,
             body: input.body,
@@ -149,15 +177,27 @@ impl KbMutation {
             opens_at: input.opens_at,
             closes_at: input.closes_at,
         };
-        Ok(Proposal(domain::kb::create_proposal(c.db(), c.who, input, c.now()).await.gql()?))
+        Ok(Proposal(
+            domain::kb::create_proposal(c.db(), c.who, input, c.now())
+                .await
+                .gql()?,
+        ))
     }
 
     /// Votes on an open proposal of your audience, once.
-    async fn vote(&self, ctx: &Context<'_>, proposal_id: ID, choice: VoteChoice) -> async_graphql::Result<Proposal> {
+    async fn vote(
+        &self,
+        ctx: &Context<'_>,
+        proposal_id: ID,
+        choice: VoteChoice,
+    ) -> async_graphql::Result<Proposal> {
         let c = Ctx::new(ctx)?;
         let id = decode(&proposal_id, Kind::Proposal, "proposalId")?;
-        domain::kb::vote(c.db(), c.who, id, choice.into(), c.now()).await.gql()?;
-        let row = db(proposal::Entity::find_by_id(id).one(c.db()).await)?.ok_or_else(|| crate::error::not_found("proposal"))?;
+        domain::kb::vote(c.db(), c.who, id, choice.into(), c.now())
+            .await
+            .gql()?;
+        let row = db(proposal::Entity::find_by_id(id).one(c.db()).await)?
+            .ok_or_else(|| crate::error::not_found("proposal"))?;
         Ok(Proposal(row))
     }
 }

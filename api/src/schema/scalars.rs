@@ -14,7 +14,9 @@ impl ScalarType for Date {
         match &value {
             Value::String(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
                 .map(Date)
-                .map_err(|_| InputValueError::custom(format!("`{s}` is not a date like 2026-01-31"))),
+                .map_err(|_| {
+                    InputValueError::custom(format!("`{s}` is not a date like 2026-01-31"))
+                }),
             _ => Err(InputValueError::expected_type(value)),
         }
     }

@@ -5,15 +5,15 @@
 use async_graphql::{ComplexObject, Context, ID, Object, SimpleObject};
 use entity::enums::{AssignmentKind as StoredKind, AssignmentStatus as Stored, PeriodStatus};
 use entity::{article, assignment, period, proposal};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
 use sea_orm::sea_query::Query;
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
 
 use super::assignment::{Assignment, AssignmentStatus, WorkCounts};
 use super::context::Ctx;
 use super::kb::{Article, Proposal};
 use super::period::Period;
 use crate::error::internal;
-use crate::paging::{PageArgs, Order, Page, page, page_by_offset};
+use crate::paging::{Order, Page, PageArgs, page, page_by_offset};
 
 /// The tiles of one employee for one period.
 pub struct Summary {
@@ -23,18 +23,41 @@ pub struct Summary {
 
 impl Summary {
     async fn work(&self, c: &Ctx<'_>) -> async_graphql::Result<Vec<assignment::Model>> {
-        let rows = c.loaders.work.load_one((self.employee_id, self.period.id)).await.map_err(|e| internal(&e))?;
+        let rows = c
+            .loaders
+            .work
+            .load_one((self.employee_id, self.period.id))
+            .await
+            .map_err(|e| internal(&e))?;
         Ok(rows.unwrap_or_default())
     }
 
-    async fn work_tile(&self, ctx: &Context<'_>, kind: StoredKind) -> async_graphql::Result<WorkTile> {
+    async fn work_tile(
+        &self,
+        ctx: &Context<'_>,
+        kind: StoredKind,
+    ) -> async_graphql::Result<WorkTile> {
         let c = Ctx::new(ctx)?;
         let now = c.now();
         let mut counts = domain::reports::Counts::default();
-        for a in self.work(&c).await?.iter().filter(|a| a.kind == kind && a.assignee_id == self.employee_id) {
-            counts.add(a.status, u64::from(domain::transition::is_overdue(a.status, a.due_at, now)), 1);
+        for a in self
+            .work(&c)
+            .await?
+            .iter()
+            .filter(|a| a.kind == kind && a.assignee_id == self.employee_id)
+        {
+            counts.add(
+                a.status,
+                u64::from(domain::transition::is_overdue(a.status, a.due_at, now)),
+                1,
+            );
         }
-        Ok(WorkTile { counts: counts.into(), employee_id: self.employee_id, period_id: self.period.id, kind })
+        Ok(WorkTile {
+            counts: counts.into(),
+            employee_id: self.employee_id,
+            period_id: self.period.id,
+            kind,
+        })
     }
 }
 
@@ -51,11 +74,24 @@ impl Summary {
     async fn to_accept(&self, ctx: &Context<'_>) -> async_graphql::Result<ToAcceptTile> {
         let c = Ctx::new(ctx)?;
         let count = if self.period.status == PeriodStatus::Open {
-            c.loaders.open_submissions.load_one(self.employee_id).await.map_err(|e| internal(&e))?.map_or(0, |rows| rows.len())
+            c.loaders
+                .open_submissions
+                .load_one(self.employee_id)
+                .await
+                .map_err(|e| internal(&e))?
+                .map_or(0, |rows| rows.len())
         } else {
-            self.work(&c).await?.iter().filter(|a| a.controller_id == self.employee_id && a.status == Stored::Submitted).count()
+            self.work(&c)
+                .await?
+                .iter()
+                .filter(|a| a.controller_id == self.employee_id && a.status == Stored::Submitted)
+                .count()
         };
-        Ok(ToAcceptTile { count: count as u64, employee_id: self.employee_id, period: self.period.clone() })
+        Ok(ToAcceptTile {
+            count: count as u64,
+            employee_id: self.employee_id,
+            period: self.period.clone(),
+        })
     }
 
     /// My job duties (generated from templates).
@@ -69,34 +105,85 @@ impl Summary {
     }
 
     /// Published knowledge-base materials for my audience that I have not read.
-    async fn knowledge_base_new(&self, ctx: &Context<'_>) -> async_graphql::Result<KnowledgeBaseTile> {
+    async fn knowledge_base_new(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<KnowledgeBaseTile> {
         let c = Ctx::new(ctx)?;
-        let count = c.loaders.new_articles.load_one(self.employee_id).await.map_err(|e| internal(&e))?.unwrap_or(0);
-        Ok(KnowledgeBaseTile { count, employee_id: self.employee_id })
+        let count = c
+            .loaders
+            .new_articles
+            .load_one(self.employee_id)
+            .await
+            .map_err(|e| internal(&e))?
+            .unwrap_or(0);
+        Ok(KnowledgeBaseTile {
+            count,
+            employee_id: self.employee_id,
+        })
     }
 
     /// Open proposals for my audience that I have not voted on.
     async fn proposals_to_vote(&self, ctx: &Context<'_>) -> async_graphql::Result<ProposalsTile> {
         let c = Ctx::new(ctx)?;
-        let count = c.loaders.proposals_to_vote.load_one(self.employee_id).await.map_err(|e| internal(&e))?.unwrap_or(0);
-        Ok(ProposalsTile { count, employee_id: self.employee_id })
+        let count = c
+            .loaders
+            .proposals_to_vote
+            .load_one(self.employee_id)
+            .await
+            .map_err(|e| internal(&e))?
+            .unwrap_or(0);
+        Ok(ProposalsTile {
+            count,
+            employee_id: self.employee_id,
+        })
     }
 
     /// The KPI formula over this period's obligations that are fulfilled or whose deadline
     /// has passed, as if the period closed now; for a closed period, its result.
     async fn current_kpi(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<f64>> {
         let c = Ctx::new(ctx)?;
-        c.loaders.live_kpi.loader().remember(&self.period, Some(c.policy().await?));
-        c.loaders.live_kpi.load_one((self.employee_id, self.period.id)).await.map_err(|e| internal(&e))
+        if self.period.status == PeriodStatus::Closed {
+            // What the close stored, never a recomputation from today's data.
+            let results = c
+                .loaders
+                .results
+                .load_one(self.employee_id)
+                .await
+                .map_err(|e| internal(&e))?
+                .unwrap_or_default();
+            return Ok(results
+                .iter()
+                .find(|r| r.period_id == self.period.id)
+                .map(|r| r.kpi_x100 as f64 / 100.0));
+        }
+        c.loaders
+            .live_kpi
+            .loader()
+            .remember(&self.period, Some(c.policy().await?));
+        c.loaders
+            .live_kpi
+            .load_one((self.employee_id, self.period.id))
+            .await
+            .map_err(|e| internal(&e))
     }
 
     /// Mean KPI of my last `averageWindow` closed periods; null until one has closed.
     async fn average_kpi(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<f64>> {
         let c = Ctx::new(ctx)?;
         let window = c.policy().await?.average_window.max(1) as usize;
-        let results = c.loaders.results.load_one(self.employee_id).await.map_err(|e| internal(&e))?.unwrap_or_default();
+        let results = c
+            .loaders
+            .results
+            .load_one(self.employee_id)
+            .await
+            .map_err(|e| internal(&e))?
+            .unwrap_or_default();
         // Results come newest first (period ids grow with their start dates).
-        Ok(domain::results::mean_x100(results.iter().take(window).map(|r| r.kpi_x100)).map(|x| x as f64 / 100.0))
+        Ok(
+            domain::results::mean_x100(results.iter().take(window).map(|r| r.kpi_x100))
+                .map(|x| x as f64 / 100.0),
+        )
     }
 }
 
@@ -113,7 +200,13 @@ impl ToAcceptTile {
         self.count
     }
     /// Oldest submission first.
-    async fn items(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Page<Assignment>> {
+    #[graphql(complexity = "crate::paging::page_cost(first, child_complexity)")]
+    async fn items(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Page<Assignment>> {
         let c = Ctx::new(ctx)?;
         let mut q = assignment::Entity::find();
         q = if self.period.status == PeriodStatus::Open {
@@ -147,6 +240,7 @@ pub struct WorkTile {
 #[ComplexObject]
 impl WorkTile {
     /// The assignments, earliest due first; optionally one status.
+    #[graphql(complexity = "crate::paging::page_cost(first, child_complexity)")]
     async fn items(
         &self,
         ctx: &Context<'_>,
@@ -162,7 +256,14 @@ impl WorkTile {
         if let Some(status) = status {
             q = q.filter(assignment::Column::Status.eq(Stored::from(status)));
         }
-        page_by_offset(&c, q.order_by_asc(assignment::Column::DueAt).order_by_asc(assignment::Column::Id), PageArgs::new(first, after), Assignment).await
+        page_by_offset(
+            &c,
+            q.order_by_asc(assignment::Column::DueAt)
+                .order_by_asc(assignment::Column::Id),
+            PageArgs::new(first, after),
+            Assignment,
+        )
+        .await
     }
 }
 
@@ -178,12 +279,22 @@ impl KnowledgeBaseTile {
         self.count
     }
     /// Newest first.
-    async fn items(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Page<Article>> {
+    #[graphql(complexity = "crate::paging::page_cost(first, child_complexity)")]
+    async fn items(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Page<Article>> {
         let c = Ctx::new(ctx)?;
         let me = self.employee_id;
         let department = c.employee(me).await?.map(|e| e.0.department_id);
         let q = article::Entity::find()
-            .filter(Condition::any().add(article::Column::DepartmentId.is_null()).add(article::Column::DepartmentId.eq(department)))
+            .filter(
+                Condition::any()
+                    .add(article::Column::DepartmentId.is_null())
+                    .add(article::Column::DepartmentId.eq(department)),
+            )
             .filter(article::Column::PublishedAt.lte(c.now()))
             .filter(
                 article::Column::Id.not_in_subquery(
@@ -194,7 +305,16 @@ impl KnowledgeBaseTile {
                         .to_owned(),
                 ),
             );
-        page(&c, q, article::Column::Id, Order::Descending, PageArgs::new(first, after), |a| a.id, Article).await
+        page(
+            &c,
+            q,
+            article::Column::Id,
+            Order::Descending,
+            PageArgs::new(first, after),
+            |a| a.id,
+            Article,
+        )
+        .await
     }
 }
 
@@ -210,13 +330,23 @@ impl ProposalsTile {
         self.count
     }
     /// Closing soonest first.
-    async fn items(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> async_graphql::Result<Page<Proposal>> {
+    #[graphql(complexity = "crate::paging::page_cost(first, child_complexity)")]
+    async fn items(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Page<Proposal>> {
         let c = Ctx::new(ctx)?;
         let me = self.employee_id;
         let now = c.now();
         let department = c.employee(me).await?.map(|e| e.0.department_id);
         let q = proposal::Entity::find()
-            .filter(Condition::any().add(proposal::Column::DepartmentId.is_null()).add(proposal::Column::DepartmentId.eq(department)))
+            .filter(
+                Condition::any()
+                    .add(proposal::Column::DepartmentId.is_null())
+                    .add(proposal::Column::DepartmentId.eq(department)),
+            )
             .filter(proposal::Column::OpensAt.lte(now))
             .filter(proposal::Column::ClosesAt.gt(now))
             .filter(
@@ -235,51 +365,104 @@ impl ProposalsTile {
 }
 
 /// The summary of an employee the principal may see; NOT_FOUND otherwise.
-pub async fn summary_of(c: &Ctx<'_>, employee_id: i64, period_id: Option<ID>) -> async_graphql::Result<Summary> {
+pub async fn summary_of(
+    c: &Ctx<'_>,
+    employee_id: i64,
+    period_id: Option<ID>,
+) -> async_graphql::Result<Summary> {
     if !c.reach().await?.sees_employee(employee_id) {
         return Err(crate::error::not_found("employee"));
     }
-    let period_id = period_id.map(|p| crate::id::decode(&p, crate::id::Kind::Period, "periodId")).transpose()?;
+    let period_id = period_id
+        .map(|p| crate::id::decode(&p, crate::id::Kind::Period, "periodId"))
+        .transpose()?;
     let period = c.period_or_current(period_id).await?;
-    Ok(Summary { employee_id, period })
+    Ok(Summary {
+        employee_id,
+        period,
+    })
 }
 
 /// For a page of employees, loads what the asked-for tiles need in one statement per kind
 /// of data, before the page's items resolve. Loaders would batch these anyway, but only
 /// within their batching delay; loading up front makes the cost of a page independent of
 /// its size by construction, not by timing.
-pub async fn prefetch(c: &Ctx<'_>, summary: async_graphql::Lookahead<'_>, employee_ids: &[i64]) -> async_graphql::Result<()> {
+pub async fn prefetch(
+    c: &Ctx<'_>,
+    summary: async_graphql::Lookahead<'_>,
+    employee_ids: &[i64],
+) -> async_graphql::Result<()> {
     if !summary.exists() {
         return Ok(());
     }
     let reach = c.reach().await?;
-    let ids: Vec<i64> = employee_ids.iter().copied().filter(|id| reach.sees_employee(*id)).collect();
+    let ids: Vec<i64> = employee_ids
+        .iter()
+        .copied()
+        .filter(|id| reach.sees_employee(*id))
+        .collect();
     let asks = |tile: &str| summary.field(tile).exists();
-    let period = c.current_period().await?.map(|p| p.id);
-    if asks("toAccept") {
-        c.loaders.open_submissions.load_many(ids.iter().copied()).await.map_err(|e| internal(&e))?;
+    let current = c.current_period().await?;
+    // A closed period's tiles read what its close left (see `Summary`).
+    let closed = current.is_some_and(|p| p.status == PeriodStatus::Closed);
+    if asks("toAccept") && !closed {
+        c.loaders
+            .open_submissions
+            .load_many(ids.iter().copied())
+            .await
+            .map_err(|e| internal(&e))?;
     }
-    if let Some(period) = period
-        && (asks("duties") || asks("additional"))
+    if let Some(period) = current
+        && (asks("duties") || asks("additional") || (asks("toAccept") && closed))
     {
-        c.loaders.work.load_many(ids.iter().map(|id| (*id, period))).await.map_err(|e| internal(&e))?;
+        c.loaders
+            .work
+            .load_many(ids.iter().map(|id| (*id, period.id)))
+            .await
+            .map_err(|e| internal(&e))?;
     }
     if asks("knowledgeBaseNew") {
-        c.loaders.new_articles.load_many(ids.iter().copied()).await.map_err(|e| internal(&e))?;
+        c.loaders
+            .new_articles
+            .load_many(ids.iter().copied())
+            .await
+            .map_err(|e| internal(&e))?;
     }
     if asks("proposalsToVote") {
-        c.loaders.proposals_to_vote.load_many(ids.iter().copied()).await.map_err(|e| internal(&e))?;
+        c.loaders
+            .proposals_to_vote
+            .load_many(ids.iter().copied())
+            .await
+            .map_err(|e| internal(&e))?;
     }
-    if let Some(period) = c.current_period().await?
+    if let Some(period) = current
         && asks("currentKpi")
     {
-        c.loaders.live_kpi.loader().remember(period, Some(c.policy().await?));
-        let period = period.id;
-        c.loaders.live_kpi.load_many(ids.iter().map(|id| (*id, period))).await.map_err(|e| internal(&e))?;
+        if closed {
+            c.loaders
+                .results
+                .load_many(ids.iter().copied())
+                .await
+                .map_err(|e| internal(&e))?;
+        } else {
+            c.loaders
+                .live_kpi
+                .loader()
+                .remember(period, Some(c.policy().await?));
+            c.loaders
+                .live_kpi
+                .load_many(ids.iter().map(|id| (*id, period.id)))
+                .await
+                .map_err(|e| internal(&e))?;
+        }
     }
     if asks("averageKpi") {
         c.policy().await?;
-        c.loaders.results.load_many(ids.iter().copied()).await.map_err(|e| internal(&e))?;
+        c.loaders
+            .results
+            .load_many(ids.iter().copied())
+            .await
+            .map_err(|e| internal(&e))?;
     }
     Ok(())
 }

@@ -72,7 +72,9 @@ struct Move {
 pub fn first_day(company: &Company, today: NaiveDate, periods: usize) -> NaiveDate {
     let mut p = company.calendar.period_containing(today);
     for _ in 0..periods {
-        p = company.calendar.period_containing(p.starts_on.pred_opt().unwrap_or(p.starts_on));
+        p = company
+            .calendar
+            .period_containing(p.starts_on.pred_opt().unwrap_or(p.starts_on));
     }
     p.starts_on
 }
@@ -107,7 +109,10 @@ pub async fn run(
             if opened.starts_on >= current.starts_on {
                 continue;
             }
-            let p = period::Entity::find_by_id(opened.id).one(db).await?.ok_or(crate::DomainError::NotFound("period"))?;
+            let p = period::Entity::find_by_id(opened.id)
+                .one(db)
+                .await?
+                .ok_or(crate::DomainError::NotFound("period"))?;
             let close_by = p.ends_at + Duration::hours(23);
             add_additional(db, &p, people, &mut rng).await?;
             let work = assignment::Entity::find()
@@ -151,33 +156,67 @@ async fn play_until(
             break;
         }
         let ((at, _), m) = entry.remove_entry();
-        assignments::act(db, &super::principal(people, m.by), m.assignment_id, m.action, m.comment, at).await?;
+        assignments::act(
+            db,
+            &super::principal(people, m.by),
+            m.assignment_id,
+            m.action,
+            m.comment,
+            at,
+        )
+        .await?;
     }
     Ok(())
 }
 
 /// What the assignee and the controller of one assignment will do, and when. Every move
 /// is before `close_by`, the last instant before the period's close, and after the last.
-fn behaviour(a: &assignment::Model, p: &period::Model, close_by: DateTime<Utc>, rng: &mut Rng) -> Vec<(DateTime<Utc>, Move)> {
-    let mv = |by: i64, action: Action, comment: Option<&'static str>| Move { assignment_id: a.id, by, action, comment };
+fn behaviour(
+    a: &assignment::Model,
+    p: &period::Model,
+    close_by: DateTime<Utc>,
+    rng: &mut Rng,
+) -> Vec<(DateTime<Utc>, Move)> {
+    let mv = |by: i64, action: Action, comment: Option<&'static str>| Move {
+        assignment_id: a.id,
+        by,
+        action,
+        comment,
+    };
     let start = a.created_at.max(p.starts_at);
     let window = (a.due_at - start).num_minutes().max(120);
     let roll = rng.percent();
     // The submission (and for some a return and a resubmission), or nothing at all.
     let mut moves = match roll {
-        0..68 => vec![(start + rng.minutes(60, window - 30), mv(a.assignee_id, Action::Submit, None))],
-        68..80 => vec![(a.due_at + rng.minutes(60, 20 * 60), mv(a.assignee_id, Action::Submit, None))],
+        0..68 => vec![(
+            start + rng.minutes(60, window - 30),
+            mv(a.assignee_id, Action::Submit, None),
+        )],
+        68..80 => vec![(
+            a.due_at + rng.minutes(60, 20 * 60),
+            mv(a.assignee_id, Action::Submit, None),
+        )],
         80..88 => {
             let first = start + rng.minutes(60, window / 3);
             let returned = first + rng.minutes(120, 24 * 60);
             let again = returned + rng.minutes(180, 48 * 60);
             vec![
                 (first, mv(a.assignee_id, Action::Submit, None)),
-                (returned, mv(a.controller_id, Action::Return, Some("Please add the numbers for last week."))),
+                (
+                    returned,
+                    mv(
+                        a.controller_id,
+                        Action::Return,
+                        Some("Please add the numbers for last week."),
+                    ),
+                ),
                 (again, mv(a.assignee_id, Action::Submit, None)),
             ]
         }
-        88..93 => vec![(start + rng.minutes(30, window / 2), mv(a.assignee_id, Action::Start, None))],
+        88..93 => vec![(
+            start + rng.minutes(30, window / 2),
+            mv(a.assignee_id, Action::Start, None),
+        )],
         _ => Vec::new(),
     };
     if let Some((submitted, _)) = moves.last().filter(|(_, m)| m.action == Action::Submit) {
@@ -200,14 +239,32 @@ fn behaviour(a: &assignment::Model, p: &period::Model, close_by: DateTime<Utc>, 
 }
 
 /// Two additional assignments from a manager to one of their people, due ten days in.
-async fn add_additional(db: &impl Db, p: &period::Model, people: &[employee::Model], rng: &mut Rng) -> DomainResult<()> {
-    let staff: Vec<&employee::Model> =
-        people.iter().filter(|e| e.manager_id.is_some() && crate::periods::active_on(e, p.starts_on)).collect();
+async fn add_additional(
+    db: &impl Db,
+    p: &period::Model,
+    people: &[employee::Model],
+    rng: &mut Rng,
+) -> DomainResult<()> {
+    let staff: Vec<&employee::Model> = people
+        .iter()
+        .filter(|e| e.manager_id.is_some() && crate::periods::active_on(e, p.starts_on))
+        .collect();
     for title in ["Prepare the client workshop", "Clean up the shared drive"] {
-        let Some(who) = staff.get(rng.below(staff.len() as u64) as usize) else { continue };
-        let Some(manager) = who.manager_id else { continue };
+        let Some(who) = staff.get(rng.below(staff.len() as u64) as usize) else {
+            continue;
+        };
+        let Some(manager) = who.manager_id else {
+            continue;
+        };
         let due = (p.starts_at + Duration::days(10)).min(p.ends_at);
-        let task = super::Task { period_id: p.id, assignee_id: who.id, controller_id: manager, title, weight: 1.0, due_at: due };
+        let task = super::Task {
+            period_id: p.id,
+            assignee_id: who.id,
+            controller_id: manager,
+            title,
+            weight: 1.0,
+            due_at: due,
+        };
         super::add_additional(db, task, p.starts_at + Duration::hours(1)).await?;
     }
     Ok(())
@@ -224,10 +281,14 @@ async fn add_participation(
     now: DateTime<Utc>,
 ) -> DomainResult<()> {
     let index = p.starts_on.to_string();
-    let audience = (rng.percent() < 50).then(|| departments[rng.below(departments.len() as u64) as usize].id);
+    let audience =
+        (rng.percent() < 50).then(|| departments[rng.below(departments.len() as u64) as usize].id);
     let members: Vec<&employee::Model> = people
         .iter()
-        .filter(|e| audience.is_none_or(|d| d == e.department_id) && crate::periods::active_on(e, p.starts_on))
+        .filter(|e| {
+            audience.is_none_or(|d| d == e.department_id)
+                && crate::periods::active_on(e, p.starts_on)
+        })
         .collect();
     let author = people.first().map(|e| e.id);
     let opens_at = p.starts_at + Duration::days(1);
@@ -271,7 +332,10 @@ async fn add_participation(
         }
     }
     let sales = departments.get(3).map(|d| d.id);
-    for e in people.iter().filter(|e| Some(e.department_id) == sales && crate::periods::active_on(e, p.starts_on)) {
+    for e in people
+        .iter()
+        .filter(|e| Some(e.department_id) == sales && crate::periods::active_on(e, p.starts_on))
+    {
         let actual = 2 + rng.below(7);
         kpi_target::ActiveModel {
             period_id: Set(p.id),
@@ -299,7 +363,9 @@ mod tests {
     /// The dates of the periods the history covers.
     fn periods(company: &Company, today: NaiveDate, count: usize) -> Vec<PeriodDates> {
         let mut out = Vec::new();
-        let mut p = company.calendar.period_containing(first_day(company, today, count));
+        let mut p = company
+            .calendar
+            .period_containing(first_day(company, today, count));
         let current = company.calendar.period_containing(today);
         while p.starts_on < current.starts_on {
             out.push(p);
@@ -322,11 +388,19 @@ mod tests {
 
     #[test]
     fn six_periods_before_the_current_one() {
-        let company = Company { calendar: Calendar::new(Cadence::SemiMonthly, chrono_tz::UTC) };
+        let company = Company {
+            calendar: Calendar::new(Cadence::SemiMonthly, chrono_tz::UTC),
+        };
         let today = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
         let ps = periods(&company, today, PERIODS);
         assert_eq!(ps.len(), PERIODS);
-        assert_eq!(ps[0].starts_on, NaiveDate::from_ymd_opt(2026, 8, 16).unwrap());
-        assert_eq!(ps[5].ends_on, NaiveDate::from_ymd_opt(2026, 11, 15).unwrap());
+        assert_eq!(
+            ps[0].starts_on,
+            NaiveDate::from_ymd_opt(2026, 8, 16).unwrap()
+        );
+        assert_eq!(
+            ps[5].ends_on,
+            NaiveDate::from_ymd_opt(2026, 11, 15).unwrap()
+        );
     }
 }
