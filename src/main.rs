@@ -146,15 +146,21 @@ fn main() -> ExitCode {
     }
 }
 
+/// Logs go to stderr: readable lines (coloured only on a terminal), or one JSON object per
+/// line with `ZEROBOARD_LOG_FORMAT=json` for a log collector.
 fn init_logging() {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("ZEROBOARD_LOG").unwrap_or_else(|_| {
         EnvFilter::new("info,sqlx=warn,sea_orm=warn,tokio_cron_scheduler=warn")
     });
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match std::env::var("ZEROBOARD_LOG_FORMAT").as_deref() {
+        Ok("json") => builder.json().init(),
+        _ => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
 }
 
 async fn connect(settings: &Settings) -> anyhow::Result<domain::db::DatabaseConnection> {

@@ -21,8 +21,50 @@ pub fn handle() -> &'static PrometheusHandle {
         let handle = recorder.handle();
         // Another recorder already installed keeps recording; ours then renders what it has.
         let _ = metrics::set_global_recorder(recorder);
+        describe();
         handle
     })
+}
+
+/// HELP lines for every metric Zeroboard records, and the build-info gauge.
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "zeroboard_http_requests_total",
+        "HTTP requests answered, by route and status."
+    );
+    describe_histogram!(
+        "zeroboard_http_request_duration_seconds",
+        Unit::Seconds,
+        "Time to answer an HTTP request, by route."
+    );
+    describe_counter!(
+        "zeroboard_http_connections_refused_total",
+        "Connections closed on arrival because the connection limit was reached."
+    );
+    describe_counter!(
+        "zeroboard_http_head_timeouts_total",
+        "Connections closed because no complete request head arrived within the read timeout."
+    );
+    describe_counter!(
+        "zeroboard_scheduler_ticks_total",
+        "Scheduler ticks, by outcome (ok, failed)."
+    );
+    describe_histogram!(
+        "zeroboard_scheduler_tick_duration_seconds",
+        Unit::Seconds,
+        "Time a scheduler tick took."
+    );
+    describe_gauge!(
+        "zeroboard_scheduler_last_success_timestamp_seconds",
+        Unit::Seconds,
+        "When this process last finished a tick without error (Unix time)."
+    );
+    describe_gauge!(
+        "zeroboard_build_info",
+        "Always 1; its labels name the running build."
+    );
+    metrics::gauge!("zeroboard_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
 }
 
 /// Renders the metrics in Prometheus' text format.

@@ -327,3 +327,26 @@ async fn database_outage_answers_503() {
         .expect("bring it back");
     app.gql(&admin, "{ departments { name } }", json!({})).await;
 }
+
+on_both! {
+    async fn logs_are_plain_off_a_terminal_and_json_on_request(kind: Kind) {
+        let test_db = TestDb::new(kind).await;
+        let run = |format: Option<&str>| {
+            let mut cmd = super::cli::zeroboard(&test_db.url);
+            cmd.arg("migrate").env("ZEROBOARD_LOG", "info");
+            match format {
+                Some(f) => cmd.env("ZEROBOARD_LOG_FORMAT", f),
+                None => cmd.env_remove("ZEROBOARD_LOG_FORMAT"),
+            };
+            let out = cmd.output().expect("run zeroboard");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8(out.stderr).expect("utf-8 logs")
+        };
+        let plain = run(None);
+        assert!(plain.contains("INFO"), "{plain}");
+        assert!(!plain.contains('\u{1b}'), "colour codes in a log that is not a terminal: {plain:?}");
+        let json = run(Some("json"));
+        let events: Vec<Value> = json.lines().filter(|l| l.starts_with('{')).map(|l| serde_json::from_str(l).expect("a JSON log line")).collect();
+        assert!(events.iter().any(|e| e["level"] == "INFO" && e["fields"]["message"].is_string()), "{json}");
+    }
+}

@@ -257,6 +257,9 @@ on_both! {
         let count: f64 = line.and_then(|l| l.rsplit(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0.0);
         assert!(count >= 1.0, "{text}");
         assert!(text.contains("zeroboard_http_request_duration_seconds_bucket"), "{text}");
+        // Described, with the build named.
+        assert!(text.contains("# HELP zeroboard_http_requests_total "), "{text}");
+        assert!(text.lines().any(|l| l.starts_with("zeroboard_build_info{version=\"") && l.ends_with(" 1")), "{text}");
         // Every answer names its request, as the logs do.
         let resp = app.http.get(format!("{}/healthz", app.base)).send().await.unwrap();
         let id = resp.headers().get("x-request-id").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
