@@ -143,7 +143,7 @@ async fn authenticate(req: &Request, state: &AppState) -> Result<Authenticated, 
         None => Ok(None),
         Some(None) => Err(AuthFailure::Malformed),
         Some(Some(secret)) => {
-            match auth::authenticate(&state.db, secret, state.clock.now()).await {
+            match auth::authenticate(&state.db, &state.company, secret, state.clock.now()).await {
                 Ok(found) => Ok(Some(found)),
                 Err(domain::DomainError::Unauthenticated) => Err(AuthFailure::Unknown),
                 Err(e) => Err(AuthFailure::Failed(e)),

@@ -165,6 +165,7 @@ const LAST_USED_RESOLUTION: Duration = Duration::minutes(1);
 /// `Unauthenticated`. One statement: the token joined with its employee.
 pub async fn authenticate(
     db: &impl ConnectionTrait,
+    company: &crate::Company,
     secret: &str,
     now: DateTime<Utc>,
 ) -> DomainResult<(Principal, Option<employee::Model>)> {
@@ -182,7 +183,8 @@ pub async fn authenticate(
     let principal = match (&person, &token.service) {
         (Some(person), _) => {
             // A person who has left can no longer act, whatever tokens they still hold.
-            if person.left_on.is_some_and(|left| left < now.date_naive()) {
+            // Their last day is a local date: it ends at the company's local midnight.
+            if has_left(person.left_on, company.calendar.tz, now) {
                 return Err(DomainError::Unauthenticated);
             }
             Principal::Employee {
@@ -206,13 +208,52 @@ pub async fn authenticate(
         .last_used_at
         .is_none_or(|at| now - at >= LAST_USED_RESOLUTION)
     {
-        api_token::Entity::update_many()
+        // Best effort: a database that cannot take the write (read-only, busy) must not
+        // turn a read into a failure.
+        let touched = api_token::Entity::update_many()
             .col_expr(api_token::Column::LastUsedAt, Expr::value(now))
             .filter(api_token::Column::Id.eq(token.id))
             .exec(db)
-            .await?;
+            .await;
+        if let Err(e) = touched {
+            tracing::warn!(token.id = token.id, error = %e, "could not record the token's last use");
+        }
     }
     Ok((principal, person))
+}
+
+/// Whether an employee has left by `now`: their `left_on` is a local date in the company's
+/// zone, and they may act until that day's end there.
+pub fn has_left(left_on: Option<chrono::NaiveDate>, tz: chrono_tz::Tz, now: DateTime<Utc>) -> bool {
+    left_on.is_some_and(|left| left < now.with_timezone(&tz).date_naive())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{NaiveDate, TimeZone, Utc};
+    use chrono_tz::{Asia::Tokyo, Europe::Berlin, UTC};
+
+    use super::has_left;
+
+    #[test]
+    #[rustfmt::skip]
+    fn a_leaver_acts_until_their_last_local_day_ends() {
+        let left = NaiveDate::from_ymd_opt(2026, 11, 20);
+        let at = |d, h, m| Utc.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap();
+        let cases = [
+            // (zone, now in UTC, has left)
+            (UTC, at(20, 23, 59), false),
+            (UTC, at(21, 0, 0), true),
+            (Berlin, at(20, 22, 59), false), // 23:59 on the 20th in Berlin
+            (Berlin, at(20, 23, 0), true),   // midnight in Berlin, still the 20th in UTC
+            (Tokyo, at(20, 14, 59), false),
+            (Tokyo, at(20, 15, 0), true),    // midnight in Tokyo, 15:00 on the 20th in UTC
+        ];
+        for (tz, now, gone) in cases {
+            assert_eq!(has_left(left, tz, now), gone, "{tz} {now}");
+        }
+        assert!(!has_left(None, UTC, at(30, 0, 0)));
+    }
 }
 
 /// Revokes a token; revoking twice is harmless.
