@@ -25,10 +25,13 @@ pub async fn act(
     comment: Option<&str>,
     now: DateTime<Utc>,
 ) -> DomainResult<assignment::Model> {
-    let comment = comment
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .map(str::to_owned);
+    // The GraphQL arguments: `returnAssignment(comment:)`, `cancelAssignment(reason:)`.
+    let field = if action == Action::Cancel {
+        "reason"
+    } else {
+        "comment"
+    };
+    let comment = crate::text::optional(field, crate::text::Kind::Comment, comment)?;
     match action {
         Action::Return if comment.is_none() => {
             return Err(DomainError::bad_input(

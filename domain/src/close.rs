@@ -712,6 +712,7 @@ mod tests {
             manager_id: None,
             name: format!("E{id}"),
             email: format!("e{id}@x"),
+            email_key: format!("e{id}@x"),
             role: Role::Employee,
             hired_on: NaiveDate::from_ymd_opt(2026, hired.0, hired.1).unwrap(),
             left_on: None,

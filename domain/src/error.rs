@@ -32,29 +32,10 @@ impl DomainError {
     }
 }
 
-/// A trimmed, non-empty text, or bad input naming the field.
+/// A one-line name or title (the rules of [`crate::text::Kind::Name`]), trimmed, or bad
+/// input naming the field.
 pub fn required_text(field: &'static str, value: &str) -> DomainResult<String> {
-    let value = value.trim();
-    if value.is_empty() {
-        Err(DomainError::bad_input(
-            field,
-            format!("`{field}` must not be empty"),
-        ))
-    } else {
-        Ok(value.to_owned())
-    }
-}
-
-/// A finite number greater than zero, or bad input naming the field.
-pub fn positive(field: &'static str, value: f64) -> DomainResult<f64> {
-    if value.is_finite() && value > 0.0 {
-        Ok(value)
-    } else {
-        Err(DomainError::bad_input(
-            field,
-            format!("`{field}` must be a number greater than 0, got {value}"),
-        ))
-    }
+    crate::text::check(field, crate::text::Kind::Name, value)
 }
 
 /// Turns a unique-key violation into bad input on `field`; other errors pass through.

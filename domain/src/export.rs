@@ -164,13 +164,44 @@ impl BonusRow {
     }
 }
 
-/// The rows as CSV with a header line.
+/// The columns that hold text someone typed (e-mail, name, department) or codes; the
+/// others are numbers, dates and booleans that the export writes itself.
+const TEXT_COLUMNS: [usize; 4] = [1, 2, 3, 9];
+
+/// A text cell made safe to open in a spreadsheet (OWASP, "CSV Injection"): a cell that
+/// begins with `=`, `+`, `-`, `@`, a tab or a carriage return would be read as a formula
+/// (`=HYPERLINK(…)`, `@SUM(1)`), so it gets a leading `'`, which spreadsheets show as text
+/// and do not display. Only the CSV does this; GraphQL and JSON carry the true value.
+pub fn neutralise_formula(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
+}
+
+/// The rows as CSV with a header line. Text columns are neutralised against formula
+/// injection ([`neutralise_formula`]); numeric columns stay numbers (a negative
+/// adjustment total such as `-1.50` is written as is).
 pub fn to_csv(rows: &[BonusRow]) -> String {
     let mut out = csv::Writer::from_writer(Vec::new());
+    let record = |r: &BonusRow| -> Vec<String> {
+        r.fields()
+            .into_iter()
+            .enumerate()
+            .map(|(i, cell)| {
+                if TEXT_COLUMNS.contains(&i) {
+                    neutralise_formula(&cell).into_owned()
+                } else {
+                    cell
+                }
+            })
+            .collect()
+    };
     // Writing to a Vec cannot fail, and every record has the header's length.
     let written = out
         .write_record(COLUMNS)
-        .and_then(|()| rows.iter().try_for_each(|r| out.write_record(r.fields())));
+        .and_then(|()| rows.iter().try_for_each(|r| out.write_record(record(r))));
     debug_assert!(written.is_ok());
     String::from_utf8(out.into_inner().unwrap_or_default()).unwrap_or_default()
 }
@@ -265,6 +296,51 @@ mod tests {
             "7,a.b@example.com,\"Anna, \"\"the\"\" Admin\",Accounting,2026-11-01,2026-11-15,85.00,true,0.8500,,0.00,1"
         );
         assert_eq!(to_csv(&[]).lines().count(), 1);
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn formula_cells_are_neutralised() {
+        let cases = [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("+1+1", "'+1+1"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(1)", "'@SUM(1)"),
+            ("\tindent", "'\tindent"),
+            ("\rline", "'\rline"),
+            ("Anna", "Anna"),
+            ("a=b", "a=b"), // only a leading character makes a formula
+            (" =x", " =x"),
+            ("", ""),
+            ("'quoted", "'quoted"),
+        ];
+        for (cell, safe) in cases {
+            assert_eq!(neutralise_formula(cell), safe, "{cell:?}");
+        }
+    }
+
+    #[test]
+    fn csv_neutralises_text_columns_only() {
+        let mut evil = row(-150, false, 0, &["DUTY_LATE"], -250);
+        evil.name = "=HYPERLINK(\"http://evil\",\"x\")".into();
+        evil.email = "@SUM(1)@x.de".into();
+        evil.department = "-Sales".into();
+        let csv = to_csv(&[evil.clone()]);
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        let record = reader.records().next().unwrap().unwrap();
+        assert_eq!(&record[1], "'@SUM(1)@x.de");
+        assert_eq!(&record[2], "'=HYPERLINK(\"http://evil\",\"x\")");
+        assert_eq!(&record[3], "'-Sales");
+        assert_eq!(&record[6], "-1.50", "a negative KPI stays a number");
+        assert_eq!(
+            &record[10], "-2.50",
+            "a negative adjustment total stays a number"
+        );
+        // JSON keeps the true values.
+        let json = to_json(&[evil]);
+        assert_eq!(json[0]["name"], "=HYPERLINK(\"http://evil\",\"x\")");
+        assert_eq!(json[0]["email"], "@SUM(1)@x.de");
+        assert_eq!(json[0]["adjustment_total"].to_string(), "-2.5");
     }
 
     #[test]

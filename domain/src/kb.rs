@@ -2,13 +2,14 @@
 
 use chrono::{DateTime, Utc};
 use entity::enums::VoteChoice;
-use entity::{article, article_read, employee, proposal, vote};
+use entity::{article, article_read, department, employee, proposal, vote};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
 use crate::auth::Principal;
 use crate::db::{Db, begin_write};
-use crate::error::{required_text, unique_as};
-use crate::{DomainError, DomainResult, access};
+use crate::error::unique_as;
+use crate::text::{self, Kind};
+use crate::{DomainError, DomainResult, access, bounds};
 
 /// Publishing: admins for anyone; managers for their own department.
 async fn require_publisher(
@@ -33,6 +34,21 @@ async fn require_publisher(
     }
 }
 
+/// An audience: everyone, or a department that exists.
+async fn check_audience(db: &impl Db, department_id: Option<i64>) -> DomainResult<()> {
+    if let Some(id) = department_id
+        && department::Entity::find_by_id(id).one(db).await?.is_none()
+    {
+        return Err(DomainError::bad_input(
+            "input.departmentId",
+            "no such department",
+        ));
+    }
+    Ok(())
+}
+
+/// An article to publish. Errors name the fields as `input.title`, `input.link`, ... (the
+/// GraphQL argument).
 #[derive(Clone, Debug, Default)]
 pub struct ArticleInput {
     pub title: String,
@@ -51,22 +67,27 @@ pub async fn publish_article(
     input: ArticleInput,
     now: DateTime<Utc>,
 ) -> DomainResult<article::Model> {
-    let title = required_text("title", &input.title)?;
+    let title = text::check("input.title", Kind::Name, &input.title)?;
     let link = input
         .link
-        .map(|l| l.trim().to_owned())
-        .filter(|l| !l.is_empty());
-    let body = input
-        .body
-        .map(|b| b.trim().to_owned())
-        .filter(|b| !b.is_empty());
+        .as_deref()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| text::link("input.link", l))
+        .transpose()?;
+    let body = text::optional("input.body", Kind::Body, input.body.as_deref())?;
     if link.is_none() && body.is_none() {
         return Err(DomainError::bad_input(
-            "body",
+            "input.body",
             "an article needs a link or a body",
         ));
     }
+    let published_at = input
+        .published_at
+        .map(|at| bounds::instant("input.publishedAt", at))
+        .transpose()?;
     let txn = begin_write(db).await?;
+    check_audience(&txn, input.department_id).await?;
     require_publisher(&txn, who, input.department_id).await?;
     let row = article::ActiveModel {
         title: Set(title),
@@ -75,7 +96,7 @@ pub async fn publish_article(
         author_id: Set(who.employee_id()),
         department_id: Set(input.department_id),
         mandatory: Set(input.mandatory),
-        published_at: Set(input.published_at.unwrap_or(now)),
+        published_at: Set(published_at.unwrap_or(now)),
         created_at: Set(now),
         ..Default::default()
     }
@@ -133,6 +154,8 @@ pub async fn mark_read(
     Ok(row)
 }
 
+/// A proposal to put to a vote. Errors name the fields as `input.title`, `input.closesAt`,
+/// ... (the GraphQL argument).
 #[derive(Clone, Debug, Default)]
 pub struct ProposalInput {
     pub title: String,
@@ -149,23 +172,26 @@ pub async fn create_proposal(
     input: ProposalInput,
     now: DateTime<Utc>,
 ) -> DomainResult<proposal::Model> {
-    let title = required_text("title", &input.title)?;
-    let opens_at = input.opens_at.unwrap_or(now);
-    if input.closes_at <= opens_at || input.closes_at <= now {
+    let title = text::check("input.title", Kind::Name, &input.title)?;
+    let body = text::check("input.body", Kind::Body, &input.body)?;
+    let opens_at = bounds::instant("input.opensAt", input.opens_at.unwrap_or(now))?;
+    let closes_at = bounds::instant("input.closesAt", input.closes_at)?;
+    if closes_at <= opens_at || closes_at <= now {
         return Err(DomainError::bad_input(
-            "closesAt",
+            "input.closesAt",
             "a proposal must close in the future, after it opens",
         ));
     }
     let txn = begin_write(db).await?;
+    check_audience(&txn, input.department_id).await?;
     require_publisher(&txn, who, input.department_id).await?;
     let row = proposal::ActiveModel {
         title: Set(title),
-        body: Set(input.body.trim().to_owned()),
+        body: Set(body),
         author_id: Set(who.employee_id()),
         department_id: Set(input.department_id),
         opens_at: Set(opens_at),
-        closes_at: Set(input.closes_at),
+        closes_at: Set(closes_at),
         created_at: Set(now),
         ..Default::default()
     }

@@ -20,6 +20,11 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::bounds::{
+    AVERAGE_WINDOW_MAX, CLOSE_AFTER_HOURS_MAX, KPI_MAX, MAX_LATE_DUTIES_MAX, POLICY_WEIGHT_MAX,
+    SLA_HOURS_MAX, TARGET_CAP_MAX,
+};
+
 /// The knobs of the KPI and bonus rules. Stored with each evaluation by
 /// `version`, so a report can always be recomputed under the rules it was
 /// made with.
@@ -96,55 +101,70 @@ impl Policy {
                 Err(PolicyError { field, rule })
             }
         }
-        // NaN fails every comparison, so these checks reject it too; the
-        // explicit finiteness checks reject infinities.
-        let weight = |x: f64| x.is_finite() && x >= 0.0;
+        // NaN fails every comparison, so these checks reject it too, and
+        // every range is finite. The ranges are documented in `bounds`.
+        let weight = |x: f64| (0.0..=POLICY_WEIGHT_MAX).contains(&x);
         let fraction = |x: f64| (0.0..=1.0).contains(&x);
-        let hours = |h: i64| h >= 0 && Duration::try_hours(h).is_some();
-        const WEIGHT: &str = "must be a finite number of at least 0";
+        let kpi = |x: f64| (0.0..=KPI_MAX).contains(&x);
+        let sla = |h: i64| (0..=SLA_HOURS_MAX).contains(&h);
+        const WEIGHT: &str = "must be a number from 0 to 100";
         const FRACTION: &str = "must be between 0 and 1";
-        const HOURS: &str = "must be a whole number of hours, at least 0 and representable";
+        const KPI: &str = "must be a number from 0 to 1000";
+        const SLA: &str = "must be a whole number of hours from 0 to 8760";
 
         check(self.version >= 1, "version", "must be at least 1")?;
         check(fraction(self.late_credit), "late_credit", FRACTION)?;
         check(weight(self.duty_weight), "duty_weight", WEIGHT)?;
         check(weight(self.additional_weight), "additional_weight", WEIGHT)?;
         check(weight(self.acceptance_weight), "acceptance_weight", WEIGHT)?;
-        check(
-            hours(self.acceptance_sla_hours),
-            "acceptance_sla_hours",
-            HOURS,
-        )?;
+        check(sla(self.acceptance_sla_hours), "acceptance_sla_hours", SLA)?;
         check(weight(self.vote_weight), "vote_weight", WEIGHT)?;
         check(weight(self.reading_weight), "reading_weight", WEIGHT)?;
-        check(hours(self.reading_sla_hours), "reading_sla_hours", HOURS)?;
+        check(sla(self.reading_sla_hours), "reading_sla_hours", SLA)?;
         check(
-            self.target_cap.is_finite() && self.target_cap > 0.0,
+            self.target_cap > 0.0 && self.target_cap <= TARGET_CAP_MAX,
             "target_cap",
-            "must be a finite number above 0",
+            "must be a number above 0 and at most 10",
         )?;
         check(
             fraction(self.discipline_share),
             "discipline_share",
             FRACTION,
         )?;
-        check(weight(self.bonus_min_kpi), "bonus_min_kpi", WEIGHT)?;
-        check(weight(self.bonus_cap_kpi), "bonus_cap_kpi", WEIGHT)?;
         check(
-            self.average_window >= 1,
-            "average_window",
-            "must be at least 1",
+            self.max_late_duties <= MAX_LATE_DUTIES_MAX,
+            "max_late_duties",
+            "must be a whole number from 0 to 1000",
         )?;
-        check(hours(self.close_after_hours), "close_after_hours", HOURS)?;
+        check(kpi(self.bonus_min_kpi), "bonus_min_kpi", KPI)?;
+        check(kpi(self.bonus_cap_kpi), "bonus_cap_kpi", KPI)?;
+        check(
+            (1..=AVERAGE_WINDOW_MAX).contains(&self.average_window),
+            "average_window",
+            "must be a whole number from 1 to 120",
+        )?;
+        check(
+            (0..=CLOSE_AFTER_HOURS_MAX).contains(&self.close_after_hours),
+            "close_after_hours",
+            "must be a whole number of hours from 0 to 720",
+        )?;
         Ok(())
     }
 
+    /// The credit of an outcome, between 0 and 1 even for a policy that was
+    /// never validated.
     fn credit(&self, outcome: Outcome) -> f64 {
         match outcome {
             Outcome::OnTime => 1.0,
-            Outcome::Late => self.late_credit,
+            Outcome::Late => clamp_finite(self.late_credit, 0.0, 1.0),
             Outcome::Missed => 0.0,
         }
+    }
+
+    /// The cap on a target's ratio as the formula applies it: the policy's,
+    /// within the documented range.
+    fn applied_target_cap(&self) -> f64 {
+        clamp_finite(self.target_cap, 0.0, TARGET_CAP_MAX)
     }
 }
 
@@ -377,34 +397,27 @@ pub fn evaluate(
     targets: &[TargetScore],
     policy: &Policy,
 ) -> Evaluation {
-    let owed: f64 = obligations.iter().map(|o| o.weight).sum();
-    let earned: f64 = obligations
-        .iter()
-        .map(|o| o.weight * policy.credit(o.outcome))
-        .sum();
     // Owing nothing is perfect discipline: nobody is marked down for a
-    // period in which nothing was asked of them.
-    let discipline = if owed > 0.0 {
-        100.0 * earned / owed
-    } else {
-        100.0
-    };
+    // period in which nothing was asked of them. The weighted means cannot
+    // overflow (see `weighted_percent`), and each figure is kept in its range.
+    let discipline = weighted_percent(
+        obligations
+            .iter()
+            .map(|o| (o.weight, policy.credit(o.outcome))),
+    )
+    .map_or(100.0, |percent| clamp_finite(percent, 0.0, 100.0));
 
     // Targets that carry no weight cannot be averaged, and they are treated
     // as absent rather than as zero so they cannot drag the KPI down.
-    let target_weight: f64 = targets.iter().map(|t| t.weight).sum();
-    let targets_score = (target_weight > 0.0).then(|| {
-        let achieved: f64 = targets
-            .iter()
-            .map(|t| t.weight * t.ratio(policy.target_cap))
-            .sum();
-        100.0 * achieved / target_weight
-    });
+    let cap = policy.applied_target_cap();
+    let targets_score = weighted_percent(targets.iter().map(|t| (t.weight, t.ratio(cap))))
+        .map(|percent| clamp_finite(percent, 0.0, 100.0 * cap));
 
     let kpi = match targets_score {
         None => discipline,
         Some(targets) => {
-            policy.discipline_share * discipline + (1.0 - policy.discipline_share) * targets
+            let share = clamp_finite(policy.discipline_share, 0.0, 1.0);
+            clamp_finite(share * discipline + (1.0 - share) * targets, 0.0, KPI_MAX)
         }
     };
 
@@ -459,12 +472,55 @@ pub fn evaluate(
     }
 }
 
+/// `x` within `lo..=hi`; NaN gives `lo`.
+fn clamp_finite(x: f64, lo: f64, hi: f64) -> f64 {
+    if x.is_nan() { lo } else { x.clamp(lo, hi) }
+}
+
+/// A weight as the formula counts it: NaN and negatives count 0, an infinite
+/// one the largest finite weight. Validated inputs are never changed by this.
+fn usable_weight(w: f64) -> f64 {
+    clamp_finite(w, 0.0, f64::MAX)
+}
+
+/// `100 × Σ w·x / Σ w` over `(w, x)` pairs, or `None` when the weights sum to 0.
+///
+/// Computed so it cannot overflow whatever the weights: they are first
+/// multiplied by a power of two that brings the largest to at most 1, so every
+/// partial sum is at most the number of pairs (times the largest `x`).
+/// Multiplying by a power of two is exact, and both sums scale alike, so for
+/// weights that would not have overflowed the result is bit for bit the plain
+/// formula's.
+fn weighted_percent(pairs: impl Iterator<Item = (f64, f64)> + Clone) -> Option<f64> {
+    let largest = pairs
+        .clone()
+        .map(|(w, _)| usable_weight(w))
+        .fold(0.0, f64::max);
+    if largest <= 0.0 {
+        return None;
+    }
+    let mut scale = 1.0;
+    let mut scaled_largest = largest;
+    while scaled_largest > 1.0 {
+        scaled_largest *= 0.5;
+        scale *= 0.5;
+    }
+    let (mut total, mut weighted) = (0.0, 0.0);
+    for (w, x) in pairs {
+        let w = usable_weight(w) * scale;
+        total += w;
+        weighted += w * x;
+    }
+    (total > 0.0).then(|| 100.0 * weighted / total)
+}
+
 fn tally(obligations: &[Obligation]) -> Vec<Tally> {
     let mut groups: BTreeMap<(ObligationKind, Outcome), (u32, f64)> = BTreeMap::new();
     for o in obligations {
         let (count, weight) = groups.entry((o.kind, o.outcome)).or_default();
         *count = count.saturating_add(1);
-        *weight += o.weight;
+        // Saturating, so a stored tally is always a finite JSON number.
+        *weight = (*weight + usable_weight(o.weight)).min(f64::MAX);
     }
     groups
         .into_iter()
@@ -845,6 +901,24 @@ mod tests {
         assert_eq!(invalid(|p| p.bonus_cap_kpi = f64::NAN), Err("bonus_cap_kpi"));
         assert_eq!(invalid(|p| p.average_window = 0), Err("average_window"));
         assert_eq!(invalid(|p| p.close_after_hours = -1), Err("close_after_hours"));
+        // The documented upper bounds (`bounds`), each edge accepted and just past it refused.
+        assert_eq!(invalid(|p| p.duty_weight = 100.0), Ok(()));
+        assert_eq!(invalid(|p| p.duty_weight = 100.5), Err("duty_weight"));
+        assert_eq!(invalid(|p| p.reading_weight = 1e308), Err("reading_weight"));
+        assert_eq!(invalid(|p| p.acceptance_sla_hours = 8760), Ok(()));
+        assert_eq!(invalid(|p| p.acceptance_sla_hours = 8761), Err("acceptance_sla_hours"));
+        assert_eq!(invalid(|p| p.reading_sla_hours = 8761), Err("reading_sla_hours"));
+        assert_eq!(invalid(|p| p.target_cap = 10.0), Ok(()));
+        assert_eq!(invalid(|p| p.target_cap = 10.01), Err("target_cap"));
+        assert_eq!(invalid(|p| p.max_late_duties = 1000), Ok(()));
+        assert_eq!(invalid(|p| p.max_late_duties = 1001), Err("max_late_duties"));
+        assert_eq!(invalid(|p| p.bonus_min_kpi = 1000.0), Ok(()));
+        assert_eq!(invalid(|p| p.bonus_min_kpi = 1e308), Err("bonus_min_kpi"));
+        assert_eq!(invalid(|p| p.bonus_cap_kpi = 1000.01), Err("bonus_cap_kpi"));
+        assert_eq!(invalid(|p| p.average_window = 120), Ok(()));
+        assert_eq!(invalid(|p| p.average_window = 121), Err("average_window"));
+        assert_eq!(invalid(|p| p.close_after_hours = 720), Ok(()));
+        assert_eq!(invalid(|p| p.close_after_hours = 721), Err("close_after_hours"));
         assert_eq!(
             Policy { late_credit: 2.0, ..pol() }.validate().unwrap_err().to_string(),
             "invalid policy: late_credit must be between 0 and 1"
@@ -859,5 +933,204 @@ mod tests {
         assert_eq!((p.duty_weight, p.additional_weight, p.acceptance_weight, p.vote_weight, p.reading_weight), (1.0, 1.0, 0.5, 0.25, 0.25));
         assert_eq!((p.acceptance_sla_hours, p.reading_sla_hours, p.close_after_hours), (48, 72, 24));
         assert_eq!((p.max_late_duties, p.bonus_min_kpi, p.bonus_cap_kpi, p.average_window), (0, 80.0, 120.0, 6));
+    }
+}
+
+/// For any input the services accept, every figure the formula computes and
+/// every stored form of it is finite and within its documented range.
+#[cfg(test)]
+mod figures_in_range {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::bounds;
+
+    /// Numbers biased to the accepted range and its edges, with arbitrary ones
+    /// (huge, tiny, negative, infinite, NaN) mixed in. The strategies below
+    /// keep only what the services' own validators accept.
+    fn number(lo: f64, hi: f64) -> impl Strategy<Value = f64> {
+        prop_oneof![
+            6 => lo..=hi,
+            1 => Just(lo),
+            1 => Just(hi),
+            1 => Just(1e308),
+            1 => Just(f64::MIN_POSITIVE),
+            2 => any::<f64>(),
+        ]
+    }
+
+    fn accepted_weight() -> impl Strategy<Value = f64> {
+        number(0.0, bounds::WEIGHT_MAX)
+            .prop_filter("bounds::weight", |w| bounds::weight("w", *w).is_ok())
+    }
+
+    fn accepted_value() -> impl Strategy<Value = f64> {
+        number(0.0, bounds::VALUE_MAX)
+            .prop_filter("bounds::value", |v| bounds::value("v", *v).is_ok())
+    }
+
+    fn accepted_policy() -> impl Strategy<Value = Policy> {
+        let weights = (
+            number(0.0, 1.0),
+            number(0.0, bounds::POLICY_WEIGHT_MAX),
+            number(0.0, bounds::POLICY_WEIGHT_MAX),
+            number(0.0, bounds::POLICY_WEIGHT_MAX),
+            number(0.0, bounds::POLICY_WEIGHT_MAX),
+            number(0.0, bounds::POLICY_WEIGHT_MAX),
+        );
+        let rest = (
+            number(0.0, bounds::TARGET_CAP_MAX),
+            number(0.0, 1.0),
+            0u32..=bounds::MAX_LATE_DUTIES_MAX + 10,
+            number(0.0, bounds::KPI_MAX),
+            number(0.0, bounds::KPI_MAX),
+        );
+        (weights, rest)
+            .prop_map(
+                |(
+                    (
+                        late_credit,
+                        duty_weight,
+                        additional_weight,
+                        acceptance_weight,
+                        vote_weight,
+                        reading_weight,
+                    ),
+                    (target_cap, discipline_share, max_late_duties, bonus_min_kpi, bonus_cap_kpi),
+                )| Policy {
+                    late_credit,
+                    duty_weight,
+                    additional_weight,
+                    acceptance_weight,
+                    vote_weight,
+                    reading_weight,
+                    target_cap,
+                    discipline_share,
+                    max_late_duties,
+                    bonus_min_kpi,
+                    bonus_cap_kpi,
+                    ..Policy::default()
+                },
+            )
+            .prop_filter("Policy::validate", |p| p.validate().is_ok())
+    }
+
+    fn outcome() -> impl Strategy<Value = Outcome> {
+        prop_oneof![
+            Just(Outcome::OnTime),
+            Just(Outcome::Late),
+            Just(Outcome::Missed)
+        ]
+    }
+
+    /// (kind 0–4, assignment weight, outcome), built into obligations the way
+    /// `close::owed` does.
+    fn raw_obligations() -> impl Strategy<Value = Vec<(u8, f64, Outcome)>> {
+        prop::collection::vec((0u8..5, accepted_weight(), outcome()), 0..40)
+    }
+
+    fn targets() -> impl Strategy<Value = Vec<TargetScore>> {
+        prop::collection::vec(
+            (
+                accepted_weight(),
+                accepted_value(),
+                prop::option::of(accepted_value()),
+            )
+                .prop_map(|(weight, target, actual)| TargetScore {
+                    weight,
+                    target,
+                    actual,
+                }),
+            0..8,
+        )
+    }
+
+    fn check(e: &Evaluation, policy: &Policy) {
+        let in_range = |x: f64, hi: f64| x.is_finite() && (0.0..=hi).contains(&x);
+        assert!(in_range(e.discipline, 100.0), "discipline {}", e.discipline);
+        if let Some(t) = e.targets {
+            assert!(in_range(t, 100.0 * policy.target_cap), "targets {t}");
+        }
+        assert!(in_range(e.kpi, bounds::KPI_MAX), "kpi {}", e.kpi);
+        assert!(
+            (0..=10_000).contains(&e.discipline_x100),
+            "discipline_x100 {}",
+            e.discipline_x100
+        );
+        assert!(
+            e.targets_x100.is_none_or(|t| (0..=100_000).contains(&t)),
+            "targets_x100 {:?}",
+            e.targets_x100
+        );
+        assert!(
+            (0..=100_000).contains(&e.kpi_x100),
+            "kpi_x100 {}",
+            e.kpi_x100
+        );
+        assert!(
+            (0..=round_half_away(policy.bonus_cap_kpi, 100.0)).contains(&e.bonus_factor_x10000),
+            "factor {}",
+            e.bonus_factor_x10000
+        );
+        assert!(e.bonus_factor_x10000 <= 100_000);
+        for t in &e.tally {
+            assert!(
+                t.weight.is_finite() && t.weight >= 0.0,
+                "tally weight {}",
+                t.weight
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn every_figure_of_accepted_inputs_is_finite_and_in_range(policy in accepted_policy(), raw in raw_obligations(), targets in targets()) {
+            let obligations: Vec<Obligation> = raw
+                .iter()
+                .map(|&(kind, weight, outcome)| match kind {
+                    0 => Obligation::duty(weight, outcome, &policy),
+                    1 => Obligation::additional(weight, outcome, &policy),
+                    2 => Obligation::acceptance(outcome, &policy),
+                    3 => Obligation::vote(if outcome == Outcome::Late { Outcome::Missed } else { outcome }, &policy),
+                    _ => Obligation::reading(outcome, &policy),
+                })
+                .collect();
+            check(&evaluate(&obligations, &targets, &policy), &policy);
+        }
+
+        /// Even inputs no service accepts (what an old database may hold)
+        /// give figures in range, never infinity or NaN.
+        #[test]
+        fn unvalidated_inputs_still_give_finite_figures(weights in prop::collection::vec(any::<f64>(), 0..10), values in prop::collection::vec((any::<f64>(), any::<f64>(), any::<f64>()), 0..5)) {
+            let policy = Policy::default();
+            let obligations: Vec<Obligation> = weights.iter().enumerate().map(|(i, &weight)| Obligation { kind: ObligationKind::Duty, weight, outcome: if i % 2 == 0 { Outcome::OnTime } else { Outcome::Missed } }).collect();
+            let targets: Vec<TargetScore> = values.iter().map(|&(weight, target, actual)| TargetScore { weight, target, actual: Some(actual) }).collect();
+            check(&evaluate(&obligations, &targets, &policy), &policy);
+        }
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn huge_weights_do_not_overflow() {
+        let p = Policy::default();
+        let duty = |weight: f64, outcome| Obligation { kind: ObligationKind::Duty, weight, outcome };
+        // The case: 100 × 1e308 overflowed to infinity, stored as i64::MAX.
+        let e = evaluate(&[duty(1e308, Outcome::OnTime)], &[], &p);
+        assert_eq!((e.discipline, e.kpi_x100, e.bonus_factor_x10000), (100.0, 10_000, 10_000));
+        let e = evaluate(&[duty(1e308, Outcome::OnTime), duty(1e308, Outcome::Missed)], &[], &p);
+        assert_eq!((e.discipline, e.kpi_x100), (50.0, 5_000));
+        assert!(e.tally.iter().all(|t| t.weight.is_finite()));
+        let e = evaluate(&[duty(f64::MAX, Outcome::OnTime), duty(f64::MAX, Outcome::OnTime), duty(f64::INFINITY, Outcome::Missed)], &[], &p);
+        assert_eq!(e.kpi_x100, 6_667);
+        assert_eq!(e.tally.iter().map(|t| t.weight).collect::<Vec<_>>(), vec![f64::MAX, f64::MAX]); // saturated, still a JSON number
+        let t = evaluate(&[], &[TargetScore { weight: 1e308, target: 1e-300, actual: Some(1e308) }], &p);
+        assert_eq!(t.targets_x100, Some(12_000));
+        // Weights in range give bit for bit what the plain formula gives.
+        let plain = |w: &[(f64, f64)]| 100.0 * w.iter().map(|(w, c)| w * c).sum::<f64>() / w.iter().map(|(w, _)| w).sum::<f64>();
+        for w in [[(3.0, 1.0), (1.0, 0.5), (2.0, 1.0)], [(999.9, 0.5), (0.001, 1.0), (7.25, 0.0)], [(79.995, 1.0), (20.005, 0.0), (0.3, 0.5)]] {
+            assert_eq!(weighted_percent(w.iter().copied()), Some(plain(&w)), "{w:?}");
+        }
     }
 }

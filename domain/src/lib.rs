@@ -1,7 +1,8 @@
 //! Zeroboard's rules and use cases.
 //!
 //! Pure rules (no I/O, `now` and policy are arguments): [`calendar`], [`transition`], [`kpi`],
-//! and the obligation builder [`close::owed`].
+//! the obligation builder [`close::owed`], and what input is accepted: [`text`] (text fields)
+//! and [`bounds`] (the documented ranges of numbers and dates).
 //! Services over sea-orm that every entry point calls (GraphQL, scheduler, CLI): [`db`],
 //! [`auth`], [`access`] (who sees what), [`assignments`] (transitions), [`org`], [`work`], [`kb`],
 //! [`reports`], [`periods`] (open, generate), [`close`] (close, live KPI), [`tick`] (the three
@@ -11,6 +12,7 @@
 pub mod access;
 pub mod assignments;
 pub mod auth;
+pub mod bounds;
 pub mod calendar;
 pub mod clock;
 pub mod close;
@@ -26,6 +28,7 @@ pub mod periods;
 pub mod policy;
 pub mod reports;
 pub mod results;
+pub mod text;
 pub mod tick;
 pub mod transition;
 pub mod work;

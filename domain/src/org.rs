@@ -7,8 +7,15 @@ use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 
 use crate::auth::Principal;
 use crate::db::{Db, begin_write};
-use crate::error::{required_text, unique_as};
-use crate::{DomainError, DomainResult, access};
+use crate::error::unique_as;
+use crate::text::{self, Kind};
+use crate::{DomainError, DomainResult, access, bounds};
+
+/// Advisory lock key that serialises changes to the management chain on PostgreSQL: a
+/// manager change reads the chain below the employee to refuse a cycle, and two such
+/// changes must not both read it before either writes (SQLite's `BEGIN IMMEDIATE` write
+/// lock already serialises them).
+const ORG_STRUCTURE_LOCK: i64 = 0x5a42_0201;
 
 pub async fn create_department(
     db: &impl Db,
@@ -17,7 +24,7 @@ pub async fn create_department(
     now: DateTime<Utc>,
 ) -> DomainResult<department::Model> {
     access::require_admin(who)?;
-    let name = required_text("name", name)?;
+    let name = text::check("name", Kind::Name, name)?;
     department::ActiveModel {
         name: Set(name),
         created_at: Set(now),
@@ -35,7 +42,7 @@ pub async fn rename_department(
     name: &str,
 ) -> DomainResult<department::Model> {
     access::require_admin(who)?;
-    let name = required_text("name", name)?;
+    let name = text::check("name", Kind::Name, name)?;
     let row = department::Entity::find_by_id(id)
         .one(db)
         .await?
@@ -48,6 +55,7 @@ pub async fn rename_department(
 }
 
 /// What an admin gives to create or change an employee; `None` leaves a field as it is.
+/// Errors name the fields as `input.name`, `input.email`, ... (the GraphQL argument).
 #[derive(Clone, Debug, Default)]
 pub struct EmployeeInput {
     pub name: Option<String>,
@@ -59,22 +67,9 @@ pub struct EmployeeInput {
     pub hired_on: Option<NaiveDate>,
 }
 
-fn valid_email(email: &str) -> DomainResult<String> {
-    let email = email.trim();
-    let ok = email
-        .split_once('@')
-        .is_some_and(|(user, host)| !user.is_empty() && host.contains('.') && !host.contains('@'));
-    if ok {
-        Ok(email.to_owned())
-    } else {
-        Err(DomainError::bad_input(
-            "email",
-            format!("`{email}` is not an e-mail address"),
-        ))
-    }
-}
-
-/// Checks that a manager exists, is active, and is not the employee or below them.
+/// Checks that a manager exists, is active, and is not the employee or below them. The
+/// caller holds [`ORG_STRUCTURE_LOCK`], so the chain read here is the one the update
+/// changes.
 async fn check_manager(
     db: &impl Db,
     employee_id: Option<i64>,
@@ -82,17 +77,20 @@ async fn check_manager(
 ) -> DomainResult<()> {
     let manager = employee::Entity::find_by_id(manager_id).one(db).await?;
     let Some(manager) = manager else {
-        return Err(DomainError::bad_input("managerId", "no such manager"));
+        return Err(DomainError::bad_input("input.managerId", "no such manager"));
     };
     if manager.left_on.is_some() {
-        return Err(DomainError::bad_input("managerId", "the manager has left"));
+        return Err(DomainError::bad_input(
+            "input.managerId",
+            "the manager has left",
+        ));
     }
     if let Some(id) = employee_id
         && (id == manager_id || access::below(db, id).await?.contains(&manager_id))
     {
         return Err(DomainError::bad_input(
-            "managerId",
-            "a manager cannot report to their own report",
+            "input.managerId",
+            "a manager cannot report to themselves or to their own report",
         ));
     }
     Ok(())
@@ -101,7 +99,10 @@ async fn check_manager(
 async fn check_department(db: &impl Db, id: i64) -> DomainResult<()> {
     match department::Entity::find_by_id(id).one(db).await? {
         Some(_) => Ok(()),
-        None => Err(DomainError::bad_input("departmentId", "no such department")),
+        None => Err(DomainError::bad_input(
+            "input.departmentId",
+            "no such department",
+        )),
     }
 }
 
@@ -112,12 +113,17 @@ pub async fn create_employee(
     now: DateTime<Utc>,
 ) -> DomainResult<employee::Model> {
     access::require_admin(who)?;
-    let txn = begin_write(db).await?;
-    let name = required_text("name", input.name.as_deref().unwrap_or(""))?;
-    let email = valid_email(input.email.as_deref().unwrap_or(""))?;
+    let name = text::check(
+        "input.name",
+        Kind::Name,
+        input.name.as_deref().unwrap_or(""),
+    )?;
+    let email = text::email("input.email", input.email.as_deref().unwrap_or(""))?;
+    let hired_on = bounds::date("input.hiredOn", input.hired_on.unwrap_or(now.date_naive()))?;
     let department_id = input
         .department_id
-        .ok_or_else(|| DomainError::bad_input("departmentId", "a department is required"))?;
+        .ok_or_else(|| DomainError::bad_input("input.departmentId", "a department is required"))?;
+    let txn = begin_write(db).await?;
     check_department(&txn, department_id).await?;
     let manager_id = input.manager_id.flatten();
     if let Some(m) = manager_id {
@@ -127,16 +133,20 @@ pub async fn create_employee(
         department_id: Set(department_id),
         manager_id: Set(manager_id),
         name: Set(name),
+        email_key: Set(employee::email_key(&email)),
         email: Set(email),
         role: Set(input.role.unwrap_or(Role::Employee)),
-        hired_on: Set(input.hired_on.unwrap_or(now.date_naive())),
+        hired_on: Set(hired_on),
         left_on: Set(None),
         created_at: Set(now),
         ..Default::default()
     }
     .insert(&txn)
     .await
-    .map_err(unique_as("email", "an employee with this e-mail exists"))?;
+    .map_err(unique_as(
+        "input.email",
+        "an employee with this e-mail exists",
+    ))?;
     txn.commit().await?;
     Ok(row)
 }
@@ -148,17 +158,45 @@ pub async fn update_employee(
     input: EmployeeInput,
 ) -> DomainResult<employee::Model> {
     access::require_admin(who)?;
+    let name = input
+        .name
+        .as_deref()
+        .map(|n| text::check("input.name", Kind::Name, n))
+        .transpose()?;
+    let email = input
+        .email
+        .as_deref()
+        .map(|e| text::email("input.email", e))
+        .transpose()?;
+    let hired_on = input
+        .hired_on
+        .map(|d| bounds::date("input.hiredOn", d))
+        .transpose()?;
     let txn = begin_write(db).await?;
+    if matches!(input.manager_id, Some(Some(_))) {
+        // Before anything is read: two concurrent changes that each make the other the
+        // manager would otherwise both pass the cycle check and leave a loop.
+        crate::periods::advisory_lock(&txn, ORG_STRUCTURE_LOCK).await?;
+    }
     let current = employee::Entity::find_by_id(id)
         .one(&txn)
         .await?
         .ok_or(DomainError::NotFound("employee"))?;
-    let mut row: employee::ActiveModel = current.into();
-    if let Some(name) = &input.name {
-        row.name = Set(required_text("name", name)?);
+    if let (Some(hired_on), Some(left_on)) = (hired_on, current.left_on)
+        && hired_on > left_on
+    {
+        return Err(DomainError::bad_input(
+            "input.hiredOn",
+            "an employee cannot be hired after leaving",
+        ));
     }
-    if let Some(email) = &input.email {
-        row.email = Set(valid_email(email)?);
+    let mut row: employee::ActiveModel = current.into();
+    if let Some(name) = name {
+        row.name = Set(name);
+    }
+    if let Some(email) = email {
+        row.email_key = Set(employee::email_key(&email));
+        row.email = Set(email);
     }
     if let Some(role) = input.role {
         row.role = Set(role);
@@ -173,13 +211,13 @@ pub async fn update_employee(
         }
         row.manager_id = Set(manager_id);
     }
-    if let Some(hired_on) = input.hired_on {
+    if let Some(hired_on) = hired_on {
         row.hired_on = Set(hired_on);
     }
-    let row = row
-        .update(&txn)
-        .await
-        .map_err(unique_as("email", "an employee with this e-mail exists"))?;
+    let row = row.update(&txn).await.map_err(unique_as(
+        "input.email",
+        "an employee with this e-mail exists",
+    ))?;
     txn.commit().await?;
     Ok(row)
 }
@@ -193,8 +231,10 @@ pub async fn deactivate_employee(
     left_on: NaiveDate,
 ) -> DomainResult<employee::Model> {
     access::require_admin(who)?;
+    let left_on = bounds::date("leftOn", left_on)?;
+    let txn = begin_write(db).await?;
     let current = employee::Entity::find_by_id(id)
-        .one(db)
+        .one(&txn)
         .await?
         .ok_or(DomainError::NotFound("employee"))?;
     if left_on < current.hired_on {
@@ -205,5 +245,13 @@ pub async fn deactivate_employee(
     }
     let mut row: employee::ActiveModel = current.into();
     row.left_on = Set(Some(left_on));
-    Ok(row.update(db).await?)
+    let row = row.update(&txn).await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// Whether an employee has left the company before `today` (the company's local date):
+/// such a person can no longer be given new work or control it.
+pub fn departed(employee: &employee::Model, today: NaiveDate) -> bool {
+    employee.left_on.is_some_and(|left| left < today)
 }

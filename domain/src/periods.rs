@@ -359,7 +359,7 @@ mod tests {
     #[rustfmt::skip]
     fn activity_on_a_date() {
         let e = |hired: NaiveDate, left: Option<NaiveDate>| employee::Model {
-            id: 1, department_id: 1, manager_id: None, name: "E".into(), email: "e@x".into(), role: entity::enums::Role::Employee,
+            id: 1, department_id: 1, manager_id: None, name: "E".into(), email: "e@x".into(), email_key: "e@x".into(), role: entity::enums::Role::Employee,
             hired_on: hired, left_on: left, created_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
         };
         assert!(active_on(&e(d(3, 1), None), d(3, 1))); // from the hire date

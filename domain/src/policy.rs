@@ -84,7 +84,8 @@ pub async fn amend(
     note: Option<String>,
     now: DateTime<Utc>,
 ) -> DomainResult<kpi_policy::Model> {
-    let note = note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    // Named as the policy's fields are (`note`); the GraphQL edge makes it `input.note`.
+    let note = crate::text::optional("note", crate::text::Kind::Comment, note.as_deref())?;
     let txn = begin_write(db).await?;
     crate::periods::advisory_lock(&txn, CREATE_LOCK).await?;
     let current = current(&txn).await?;

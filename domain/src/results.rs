@@ -35,17 +35,25 @@ pub async fn adjust(
     author: Author,
     now: DateTime<Utc>,
 ) -> DomainResult<kpi_adjustment::Model> {
-    let reason = reason.trim();
-    if reason.is_empty() {
+    let Some(reason) = crate::text::optional("reason", crate::text::Kind::Comment, Some(reason))?
+    else {
         return Err(DomainError::bad_input(
             "reason",
             "an adjustment needs a reason",
         ));
-    }
+    };
     if delta_x100 == 0 {
         return Err(DomainError::bad_input(
             "delta",
             "an adjustment of zero changes nothing",
+        ));
+    }
+    // The documented range, in hundredths (`bounds::ADJUSTMENT_MAX` KPI points either way).
+    let most = crate::kpi::round_half_away(crate::bounds::ADJUSTMENT_MAX, 100.0);
+    if !(-most..=most).contains(&delta_x100) {
+        return Err(DomainError::bad_input(
+            "delta",
+            "`delta` must be a number of KPI points between -1000 and 1000",
         ));
     }
     let (author_id, author_service) = match author {
@@ -63,7 +71,7 @@ pub async fn adjust(
     let row = kpi_adjustment::ActiveModel {
         result_id: Set(result_id),
         delta_x100: Set(delta_x100),
-        reason: Set(reason.to_owned()),
+        reason: Set(reason),
         author_id: Set(author_id),
         author_service: Set(author_service),
         created_at: Set(now),

@@ -12,11 +12,12 @@ use sea_orm::{
 
 use crate::auth::Principal;
 use crate::db::{Db, begin_write};
-use crate::error::{positive, required_text};
 use crate::periods::record_event;
-use crate::{DomainError, DomainResult, access};
+use crate::text::{self, Kind};
+use crate::{DomainError, DomainResult, access, bounds};
 
-/// Fields of a duty template; `None` leaves a field as it is on update.
+/// Fields of a duty template; `None` leaves a field as it is on update. Errors name the
+/// fields as `input.title`, `input.weight`, ... (the GraphQL argument).
 #[derive(Clone, Debug, Default)]
 pub struct TemplateInput {
     pub title: Option<String>,
@@ -44,35 +45,54 @@ async fn exists_employee(
         .ok_or_else(|| DomainError::bad_input(field, "no such employee"))
 }
 
+/// An employee who exists and has not left before `today`: someone new work may be given
+/// to, or who may control it.
+async fn present_employee(
+    db: &impl ConnectionTrait,
+    field: &'static str,
+    id: i64,
+    today: NaiveDate,
+) -> DomainResult<employee::Model> {
+    let person = exists_employee(db, field, id).await?;
+    if crate::org::departed(&person, today) {
+        return Err(DomainError::bad_input(
+            field,
+            "this employee has left the company",
+        ));
+    }
+    Ok(person)
+}
+
 async fn apply_template(
     db: &impl ConnectionTrait,
     row: &mut duty_template::ActiveModel,
     input: &TemplateInput,
+    today: NaiveDate,
 ) -> DomainResult<()> {
     if let Some(title) = &input.title {
-        row.title = Set(required_text("title", title)?);
+        row.title = Set(text::check("input.title", Kind::Name, title)?);
     }
     if let Some(description) = &input.description {
-        row.description = Set(description.trim().to_owned());
+        row.description = Set(text::check("input.description", Kind::Body, description)?);
     }
     if let Some(weight) = input.weight {
-        row.weight = Set(positive("weight", weight)?);
+        row.weight = Set(bounds::weight("input.weight", weight)?);
     }
     if let Some(controller) = input.controller_id {
         if let Some(id) = controller {
-            exists_employee(db, "controllerId", id).await?;
+            present_employee(db, "input.controllerId", id, today).await?;
         }
         row.controller_id = Set(controller);
     }
     match (input.employee_id, input.department_id) {
         (Some(_), Some(_)) => {
             return Err(DomainError::bad_input(
-                "employeeId",
+                "input.employeeId",
                 "a template targets an employee or a department, not both",
             ));
         }
         (Some(id), None) => {
-            exists_employee(db, "employeeId", id).await?;
+            present_employee(db, "input.employeeId", id, today).await?;
             row.employee_id = Set(Some(id));
             row.department_id = Set(None);
         }
@@ -80,32 +100,29 @@ async fn apply_template(
             department::Entity::find_by_id(id)
                 .one(db)
                 .await?
-                .ok_or_else(|| DomainError::bad_input("departmentId", "no such department"))?;
+                .ok_or_else(|| {
+                    DomainError::bad_input("input.departmentId", "no such department")
+                })?;
             row.department_id = Set(Some(id));
             row.employee_id = Set(None);
         }
         (None, None) => {}
     }
     if let Some(n) = input.every_n_periods {
-        if !(1..=24).contains(&n) {
-            return Err(DomainError::bad_input(
-                "everyNPeriods",
-                "`everyNPeriods` must be between 1 and 24",
-            ));
-        }
-        row.every_n_periods = Set(n);
+        row.every_n_periods = Set(bounds::whole(
+            "input.everyNPeriods",
+            bounds::EVERY_N_PERIODS,
+            n,
+        )?);
     }
     if let Some(offset) = input.due_offset_days {
-        if offset.is_some_and(|d| !(0..=62).contains(&d)) {
-            return Err(DomainError::bad_input(
-                "dueOffsetDays",
-                "`dueOffsetDays` must be between 0 and 62",
-            ));
-        }
+        let offset = offset
+            .map(|d| bounds::whole("input.dueOffsetDays", bounds::DUE_OFFSET_DAYS, d))
+            .transpose()?;
         row.due_offset_days = Set(offset);
     }
     if let Some(starts_on) = input.starts_on {
-        row.starts_on = Set(starts_on);
+        row.starts_on = Set(bounds::date("input.startsOn", starts_on)?);
     }
     if let Some(active) = input.active {
         row.active = Set(active);
@@ -113,19 +130,25 @@ async fn apply_template(
     Ok(())
 }
 
+/// A new template; `today` is the company's local date (a departed employee cannot be
+/// its target or controller).
 pub async fn create_template(
     db: &impl Db,
     who: &Principal,
     input: TemplateInput,
     now: DateTime<Utc>,
+    today: NaiveDate,
 ) -> DomainResult<duty_template::Model> {
     access::require_admin(who)?;
     if input.title.is_none() {
-        return Err(DomainError::bad_input("title", "`title` must not be empty"));
+        return Err(DomainError::bad_input(
+            "input.title",
+            "`input.title` must not be empty",
+        ));
     }
     if input.employee_id.is_none() && input.department_id.is_none() {
         return Err(DomainError::bad_input(
-            "employeeId",
+            "input.employeeId",
             "a template needs an employee or a department",
         ));
     }
@@ -142,7 +165,7 @@ pub async fn create_template(
         updated_at: Set(now),
         ..Default::default()
     };
-    apply_template(&txn, &mut row, &input).await?;
+    apply_template(&txn, &mut row, &input, today).await?;
     let row = row.insert(&txn).await?;
     txn.commit().await?;
     Ok(row)
@@ -154,6 +177,7 @@ pub async fn update_template(
     id: i64,
     input: TemplateInput,
     now: DateTime<Utc>,
+    today: NaiveDate,
 ) -> DomainResult<duty_template::Model> {
     access::require_admin(who)?;
     let txn = begin_write(db).await?;
@@ -162,7 +186,7 @@ pub async fn update_template(
         .await?
         .ok_or(DomainError::NotFound("duty template"))?;
     let mut row: duty_template::ActiveModel = current.into();
-    apply_template(&txn, &mut row, &input).await?;
+    apply_template(&txn, &mut row, &input, today).await?;
     row.updated_at = Set(now);
     let row = row.update(&txn).await?;
     txn.commit().await?;
@@ -176,6 +200,7 @@ pub async fn archive_template(
     id: i64,
     now: DateTime<Utc>,
 ) -> DomainResult<duty_template::Model> {
+    // Nothing but `active` changes, so no one is checked against a date.
     update_template(
         db,
         who,
@@ -185,11 +210,13 @@ pub async fn archive_template(
             ..Default::default()
         },
         now,
+        NaiveDate::MIN,
     )
     .await
 }
 
 /// An additional assignment, made by a manager for someone below them or by an admin.
+/// Errors name the fields as `input.assigneeId`, `input.title`, ... (the GraphQL argument).
 #[derive(Clone, Debug, Default)]
 pub struct AssignmentInput {
     pub assignee_id: Option<i64>,
@@ -226,32 +253,52 @@ async fn open_period_at(
         .lock_shared()
         .one(db)
         .await?
-        .ok_or_else(|| DomainError::bad_input("dueAt", "no open period contains this due date"))
+        .ok_or_else(|| {
+            DomainError::bad_input("input.dueAt", "no open period contains this due date")
+        })
 }
 
+/// A new additional assignment; `today` is the company's local date (a departed employee
+/// can be neither its assignee nor its controller).
 pub async fn create_assignment(
     db: &impl Db,
     who: &Principal,
     input: AssignmentInput,
     now: DateTime<Utc>,
+    today: NaiveDate,
 ) -> DomainResult<assignment::Model> {
     let assignee_id = input
         .assignee_id
-        .ok_or_else(|| DomainError::bad_input("assigneeId", "an assignee is required"))?;
-    let title = required_text("title", input.title.as_deref().unwrap_or(""))?;
-    let weight = positive("weight", input.weight.unwrap_or(1.0))?;
+        .ok_or_else(|| DomainError::bad_input("input.assigneeId", "an assignee is required"))?;
+    let title = text::check(
+        "input.title",
+        Kind::Name,
+        input.title.as_deref().unwrap_or(""),
+    )?;
+    let description = text::check(
+        "input.description",
+        Kind::Body,
+        input.description.as_deref().unwrap_or(""),
+    )?;
+    let weight = bounds::weight("input.weight", input.weight.unwrap_or(1.0))?;
     let due_at = input
         .due_at
-        .ok_or_else(|| DomainError::bad_input("dueAt", "a due date is required"))?;
+        .ok_or_else(|| DomainError::bad_input("input.dueAt", "a due date is required"))?;
     if due_at <= now {
         return Err(DomainError::bad_input(
-            "dueAt",
+            "input.dueAt",
             "the due date must be in the future",
         ));
     }
     let txn = begin_write(db).await?;
-    let assignee = exists_employee(&txn, "assigneeId", assignee_id).await?;
+    let assignee = exists_employee(&txn, "input.assigneeId", assignee_id).await?;
     access::require_manager_of(&txn, who, assignee_id).await?;
+    if crate::org::departed(&assignee, today) {
+        return Err(DomainError::bad_input(
+            "input.assigneeId",
+            "this employee has left the company",
+        ));
+    }
     let controller_id = match input
         .controller_id
         .or(who.employee_id())
@@ -259,14 +306,18 @@ pub async fn create_assignment(
     {
         Some(c) if c == assignee_id => {
             return Err(DomainError::bad_input(
-                "controllerId",
+                "input.controllerId",
                 "the controller cannot be the assignee",
             ));
         }
-        Some(c) => exists_employee(&txn, "controllerId", c).await?.id,
+        Some(c) => {
+            present_employee(&txn, "input.controllerId", c, today)
+                .await?
+                .id
+        }
         None => {
             return Err(DomainError::bad_input(
-                "controllerId",
+                "input.controllerId",
                 "a controller is required",
             ));
         }
@@ -279,7 +330,7 @@ pub async fn create_assignment(
         assignee_id: Set(assignee_id),
         controller_id: Set(controller_id),
         title: Set(title),
-        description: Set(input.description.unwrap_or_default().trim().to_owned()),
+        description: Set(description),
         weight: Set(weight),
         due_at: Set(due_at),
         status: Set(AssignmentStatus::Todo),
@@ -307,14 +358,29 @@ pub async fn create_assignment(
 }
 
 /// Changes an additional assignment's title, description, weight or due date while it is
-/// still open work in an open period.
+/// still open work in an open period; `today` as in [`create_assignment`].
 pub async fn update_assignment(
     db: &impl Db,
     who: &Principal,
     id: i64,
     input: AssignmentInput,
     now: DateTime<Utc>,
+    today: NaiveDate,
 ) -> DomainResult<assignment::Model> {
+    let title = input
+        .title
+        .as_deref()
+        .map(|t| text::check("input.title", Kind::Name, t))
+        .transpose()?;
+    let description = input
+        .description
+        .as_deref()
+        .map(|d| text::check("input.description", Kind::Body, d))
+        .transpose()?;
+    let weight = input
+        .weight
+        .map(|w| bounds::weight("input.weight", w))
+        .transpose()?;
     let txn = begin_write(db).await?;
     let current = assignment::Entity::find_by_id(id)
         .one(&txn)
@@ -348,25 +414,25 @@ pub async fn update_assignment(
     crate::close::require_changeable(&txn, &period, now).await?;
     if input.assignee_id.is_some_and(|a| a != current.assignee_id) {
         return Err(DomainError::bad_input(
-            "assigneeId",
+            "input.assigneeId",
             "the assignee of an assignment cannot change; cancel it and create another",
         ));
     }
     let version = current.version;
     let mut row: assignment::ActiveModel = current.into();
-    if let Some(title) = &input.title {
-        row.title = Set(required_text("title", title)?);
+    if let Some(title) = title {
+        row.title = Set(title);
     }
-    if let Some(description) = &input.description {
-        row.description = Set(description.trim().to_owned());
+    if let Some(description) = description {
+        row.description = Set(description);
     }
-    if let Some(weight) = input.weight {
-        row.weight = Set(positive("weight", weight)?);
+    if let Some(weight) = weight {
+        row.weight = Set(weight);
     }
     if let Some(due_at) = input.due_at {
         if due_at <= now || due_at > period.ends_at || due_at < period.starts_at {
             return Err(DomainError::bad_input(
-                "dueAt",
+                "input.dueAt",
                 "the due date must be in the future and inside the assignment's period",
             ));
         }
@@ -375,11 +441,11 @@ pub async fn update_assignment(
     if let Some(controller) = input.controller_id {
         if controller == *row.assignee_id.as_ref() {
             return Err(DomainError::bad_input(
-                "controllerId",
+                "input.controllerId",
                 "the controller cannot be the assignee",
             ));
         }
-        exists_employee(&txn, "controllerId", controller).await?;
+        present_employee(&txn, "input.controllerId", controller, today).await?;
         row.controller_id = Set(controller);
     }
     row.version = Set(version + 1);
@@ -400,8 +466,8 @@ pub async fn update_assignment(
     Ok(row)
 }
 
-/// Sets (or replaces) a KPI target of an employee in a period.
-/// A KPI target to set: whose, in which period, which metric, how much, how heavy.
+/// A KPI target to set: whose, in which period, which metric, how much, how heavy. Errors
+/// name the fields as `input.metric`, `input.target`, ... (the GraphQL argument).
 #[derive(Clone, Debug)]
 pub struct TargetInput {
     pub period_id: i64,
@@ -411,6 +477,8 @@ pub struct TargetInput {
     pub weight: f64,
 }
 
+/// Sets (or replaces) a KPI target of an employee in a period. The employee must be
+/// employed on some day of the period (a target for anyone else is never scored).
 pub async fn set_target(
     db: &impl Db,
     who: &Principal,
@@ -424,20 +492,21 @@ pub async fn set_target(
         target,
         weight,
     } = input;
-    let metric = required_text("metric", &metric)?;
-    if !target.is_finite() || target < 0.0 {
-        return Err(DomainError::bad_input(
-            "target",
-            "`target` must be a number of at least 0",
-        ));
-    }
-    let weight = positive("weight", weight)?;
+    let metric = text::check("input.metric", Kind::Name, &metric)?;
+    let target = bounds::value("input.target", target)?;
+    let weight = bounds::weight("input.weight", weight)?;
     let txn = begin_write(db).await?;
-    exists_employee(&txn, "employeeId", employee_id).await?;
+    let person = exists_employee(&txn, "input.employeeId", employee_id).await?;
     access::require_manager_of(&txn, who, employee_id).await?;
     let period = period_for_change(&txn, period_id)
         .await?
-        .ok_or_else(|| DomainError::bad_input("periodId", "no such period"))?;
+        .ok_or_else(|| DomainError::bad_input("input.periodId", "no such period"))?;
+    if !crate::close::active_in(&person, period.starts_on, period.ends_on) {
+        return Err(DomainError::bad_input(
+            "input.employeeId",
+            "this employee is not employed in that period",
+        ));
+    }
     crate::close::require_changeable(&txn, &period, now).await?;
     // An upsert, so two managers setting the same target at once both succeed.
     let row = kpi_target::ActiveModel {
@@ -483,12 +552,7 @@ pub async fn record_actual(
     actual: f64,
     now: DateTime<Utc>,
 ) -> DomainResult<kpi_target::Model> {
-    if !actual.is_finite() || actual < 0.0 {
-        return Err(DomainError::bad_input(
-            "actual",
-            "`actual` must be a number of at least 0",
-        ));
-    }
+    let actual = bounds::value("actual", actual)?;
     let txn = begin_write(db).await?;
     let target = kpi_target::Entity::find_by_id(target_id)
         .one(&txn)

@@ -208,9 +208,9 @@ on_both! {
         let before = app.gql(&manager, "{ assignments(first: 1) { totalCount } }", json!({})).await["assignments"]["totalCount"].clone();
         let create = "mutation($i: AssignmentFields!) { createAssignment(input: $i) { id title status dueAt assignee { email } controller { email } } }";
         for (input, field) in [
-            (json!({ "assigneeId": pavel, "title": " ", "dueAt": "2026-11-25T12:00:00Z" }), "title"),
-            (json!({ "assigneeId": pavel, "title": "x", "dueAt": "2026-11-19T12:00:00Z" }), "dueAt"),
-            (json!({ "assigneeId": pavel, "title": "x", "dueAt": "2026-11-25T12:00:00Z", "weight": -1 }), "weight"),
+            (json!({ "assigneeId": pavel, "title": " ", "dueAt": "2026-11-25T12:00:00Z" }), "input.title"),
+            (json!({ "assigneeId": pavel, "title": "x", "dueAt": "2026-11-19T12:00:00Z" }), "input.dueAt"),
+            (json!({ "assigneeId": pavel, "title": "x", "dueAt": "2026-11-25T12:00:00Z", "weight": -1 }), "input.weight"),
             (json!({ "assigneeId": "bad", "title": "x", "dueAt": "2026-11-25T12:00:00Z" }), "input.assigneeId"),
         ] {
             let (_, body) = app.post(Some(&manager), create, json!({ "i": input })).await;

@@ -12,5 +12,6 @@ mod payroll;
 mod scheduler;
 mod snapshots;
 mod storage;
+mod validation;
 
 use common::*;

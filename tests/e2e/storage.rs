@@ -66,11 +66,12 @@ on_both! {
         let app = TestApp::start(kind).await;
         app.demo().await;
         let db = &app.db;
-        // A second employee with the same e-mail in other case is refused by the database.
+        // A second employee with the same e-mail in other case is refused by the database
+        // (its folded `email_key` is the same).
         let dup = db
             .execute_unprepared(
-                "INSERT INTO employee (department_id, name, email, role, hired_on, created_at) \
-                 SELECT department_id, 'Copy', upper(email), role, hired_on, created_at FROM employee WHERE id = 1",
+                "INSERT INTO employee (department_id, name, email, email_key, role, hired_on, created_at) \
+                 SELECT department_id, 'Copy', upper(email), email_key, role, hired_on, created_at FROM employee WHERE id = 1",
             )
             .await;
         assert!(unique_violation(&dup), "case-insensitive e-mail uniqueness");

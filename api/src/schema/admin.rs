@@ -5,6 +5,7 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObje
 use chrono::{DateTime, Utc};
 use domain::auth::{Scope, TokenOwner};
 use domain::org::EmployeeInput;
+use domain::text::{self, Kind as TextKind};
 use domain::work::{AssignmentInput, TemplateInput};
 use entity::{api_token, duty_template, kpi_target};
 
@@ -163,14 +164,19 @@ pub struct CreatedToken {
     token: ApiToken,
 }
 
+/// An employee's fields. Texts follow the text rules: no control or bidirectional
+/// override characters, not blank or only invisible characters.
 #[derive(InputObject)]
 pub struct EmployeeFields {
+    /// At most 200 characters, one line.
     pub name: Option<String>,
+    /// At most 254 characters; unique regardless of case (Unicode case folding).
     pub email: Option<String>,
     pub role: Option<Role>,
     pub department_id: Option<ID>,
-    /// Null removes the manager.
+    /// Null removes the manager. An active employee, not this one nor anyone below them.
     pub manager_id: MaybeUndefined<ID>,
+    /// From 1900-01-01 to 2200-12-31, and not after the day the employee left.
     pub hired_on: Option<Date>,
 }
 
@@ -190,20 +196,26 @@ impl EmployeeFields {
     }
 }
 
+/// A duty template's fields.
 #[derive(InputObject)]
 pub struct DutyTemplateFields {
+    /// At most 200 characters, one line, not blank.
     pub title: Option<String>,
+    /// At most 20,000 characters.
     pub description: Option<String>,
+    /// Above 0 and at most 1000 (default 1).
     pub weight: Option<f64>,
-    /// Null: each employee's manager controls.
+    /// Null: each employee's manager controls. Someone who has not left.
     pub controller_id: MaybeUndefined<ID>,
-    /// Target one employee ...
+    /// Target one employee (who has not left) ...
     pub employee_id: Option<ID>,
     /// ... or every active member of a department.
     pub department_id: Option<ID>,
+    /// From 1 to 24 (default 1).
     pub every_n_periods: Option<i32>,
-    /// Null: due at the period's end.
+    /// Null: due at the period's end; else from 0 to 62 days after the period starts.
     pub due_offset_days: MaybeUndefined<i32>,
+    /// From 1900-01-01 to 2200-12-31.
     pub starts_on: Option<Date>,
     pub active: Option<bool>,
 }
@@ -235,14 +247,18 @@ impl DutyTemplateFields {
     }
 }
 
+/// An additional assignment's fields.
 #[derive(InputObject)]
 pub struct AssignmentFields {
-    /// Required when creating.
+    /// Required when creating; someone who has not left.
     pub assignee_id: Option<ID>,
-    /// Default: you, else the assignee's manager.
+    /// Default: you, else the assignee's manager; someone who has not left.
     pub controller_id: Option<ID>,
+    /// At most 200 characters, one line, not blank.
     pub title: Option<String>,
+    /// At most 20,000 characters.
     pub description: Option<String>,
+    /// Above 0 and at most 1000 (default 1).
     pub weight: Option<f64>,
     /// Required when creating; it picks the open period the assignment belongs to.
     pub due_at: Option<DateTime<Utc>>,
@@ -271,10 +287,13 @@ impl AssignmentFields {
 pub struct SetKpiTargetInput {
     /// Default: the current period.
     pub period_id: Option<ID>,
+    /// Employed on some day of the period.
     pub employee_id: ID,
-    /// e.g. `extra_services_sold`.
+    /// e.g. `extra_services_sold`; at most 200 characters, one line.
     pub metric: String,
+    /// From 0 to 1e12.
     pub target: f64,
+    /// Above 0 and at most 1000.
     #[graphql(default = 1.0)]
     pub weight: f64,
 }
@@ -287,8 +306,28 @@ pub struct CreateTokenInput {
     pub service: Option<String>,
     #[graphql(default)]
     pub scopes: Vec<String>,
+    /// At most 200 characters, one line.
     pub name: String,
     pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// `domain::auth` names token fields by themselves (`scope`, `service`, `expiresAt`); here
+/// they are named by their GraphQL argument path, as every other error is.
+fn token_error(err: domain::DomainError) -> async_graphql::Error {
+    match err {
+        domain::DomainError::BadInput { field, message } => {
+            let field = match field {
+                "scope" | "scopes" => "input.scopes",
+                "service" => "input.service",
+                "expiresAt" => "input.expiresAt",
+                "name" => "input.name",
+                "employeeId" => "input.employeeId",
+                other => other,
+            };
+            bad_input(field, message)
+        }
+        other => crate::error::from_domain(other),
+    }
 }
 
 #[derive(Default)]
@@ -296,7 +335,7 @@ pub struct AdminMutation;
 
 #[Object]
 impl AdminMutation {
-    /// Admin.
+    /// Admin. `name`: at most 200 characters, one line, unique.
     async fn create_department(
         &self,
         ctx: &Context<'_>,
@@ -310,7 +349,7 @@ impl AdminMutation {
         ))
     }
 
-    /// Admin.
+    /// Admin. `name` as in `createDepartment`.
     async fn rename_department(
         &self,
         ctx: &Context<'_>,
@@ -361,7 +400,7 @@ impl AdminMutation {
         ))
     }
 
-    /// Admin. `leftOn` is the last working day.
+    /// Admin. `leftOn` is the last working day: not before `hiredOn`, before 2201.
     async fn deactivate_employee(
         &self,
         ctx: &Context<'_>,
@@ -390,7 +429,7 @@ impl AdminMutation {
             .starts_on
             .get_or_insert(c.state.company.calendar.local_date(c.now()));
         Ok(DutyTemplate(
-            domain::work::create_template(c.db(), c.who, input, c.now())
+            domain::work::create_template(c.db(), c.who, input, c.now(), c.today())
                 .await
                 .gql()?,
         ))
@@ -406,7 +445,7 @@ impl AdminMutation {
         let c = Ctx::new(ctx)?;
         let id = id_of(&id, Kind::DutyTemplate, "id")?;
         Ok(DutyTemplate(
-            domain::work::update_template(c.db(), c.who, id, input.decode()?, c.now())
+            domain::work::update_template(c.db(), c.who, id, input.decode()?, c.now(), c.today())
                 .await
                 .gql()?,
         ))
@@ -435,7 +474,7 @@ impl AdminMutation {
     ) -> async_graphql::Result<Assignment> {
         let c = Ctx::new(ctx)?;
         Ok(Assignment(
-            domain::work::create_assignment(c.db(), c.who, input.decode()?, c.now())
+            domain::work::create_assignment(c.db(), c.who, input.decode()?, c.now(), c.today())
                 .await
                 .gql()?,
         ))
@@ -452,7 +491,7 @@ impl AdminMutation {
         let id = decode(&id, Kind::Assignment, "id")
             .map_err(|_| crate::error::not_found("assignment"))?;
         Ok(Assignment(
-            domain::work::update_assignment(c.db(), c.who, id, input.decode()?, c.now())
+            domain::work::update_assignment(c.db(), c.who, id, input.decode()?, c.now(), c.today())
                 .await
                 .gql()?,
         ))
@@ -485,6 +524,7 @@ impl AdminMutation {
     }
 
     /// A manager of the employee, or an admin (or an integration with an admin token).
+    /// `actual` is from 0 to 1e12.
     async fn record_kpi_actual(
         &self,
         ctx: &Context<'_>,
@@ -513,12 +553,13 @@ impl AdminMutation {
                 TokenOwner::Employee(id_of(&id, Kind::Employee, "input.employeeId")?)
             }
             (None, Some(name)) => {
+                let name = text::check("input.service", TextKind::Name, &name).gql()?;
                 let scopes = input
                     .scopes
                     .iter()
                     .map(|s| Scope::parse(s))
                     .collect::<Result<Vec<_>, _>>()
-                    .gql()?;
+                    .map_err(token_error)?;
                 TokenOwner::Service { name, scopes }
             }
             _ => {
@@ -528,11 +569,11 @@ impl AdminMutation {
                 ));
             }
         };
-        let name = domain::error::required_text("name", &input.name).gql()?;
+        let name = text::check("input.name", TextKind::Name, &input.name).gql()?;
         let (row, secret) =
             domain::auth::create_token(c.db(), owner, &name, input.expires_at, c.now())
                 .await
-                .gql()?;
+                .map_err(token_error)?;
         Ok(CreatedToken {
             secret,
             token: ApiToken(row),

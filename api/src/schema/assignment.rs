@@ -524,7 +524,8 @@ impl AssignmentMutation {
     ) -> async_graphql::Result<Assignment> {
         act(ctx, id, Action::Accept, None).await
     }
-    /// The controller (or an admin) returns a submission, saying why.
+    /// The controller (or an admin) returns a submission, saying why (`comment`: at most
+    /// 2,000 characters).
     async fn return_assignment(
         &self,
         ctx: &Context<'_>,
@@ -533,7 +534,8 @@ impl AssignmentMutation {
     ) -> async_graphql::Result<Assignment> {
         act(ctx, id, Action::Return, Some(&comment)).await
     }
-    /// The controller (or an admin) cancels an assignment, saying why; it then owes nothing.
+    /// The controller (or an admin) cancels an assignment, saying why (`reason`: at most
+    /// 2,000 characters); it then owes nothing.
     async fn cancel_assignment(
         &self,
         ctx: &Context<'_>,

@@ -59,6 +59,11 @@ impl<'a> Ctx<'a> {
         self.cache.now
     }
 
+    /// Today in the company's time zone.
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.state.company.calendar.local_date(self.now())
+    }
+
     pub fn db(&self) -> &sea_orm::DatabaseConnection {
         &self.state.db
     }

@@ -91,28 +91,36 @@ impl Proposal {
     }
 }
 
+/// An article: a link, a body, or both.
 #[derive(InputObject)]
 pub struct PublishArticleInput {
+    /// At most 200 characters, one line, not blank.
     pub title: String,
+    /// An `http://` or `https://` URL, at most 2,048 characters.
     pub link: Option<String>,
+    /// At most 20,000 characters.
     pub body: Option<String>,
-    /// The audience; omit for everyone.
+    /// The audience (a department that exists); omit for everyone.
     pub department_id: Option<ID>,
     #[graphql(default)]
     pub mandatory: bool,
-    /// Default: now.
+    /// Default: now. From 1900 to 2200.
     pub published_at: Option<DateTime<Utc>>,
 }
 
+/// A proposal to vote on.
 #[derive(InputObject)]
 pub struct CreateProposalInput {
+    /// At most 200 characters, one line, not blank.
     pub title: String,
+    /// At most 20,000 characters.
     #[graphql(default)]
     pub body: String,
-    /// The audience; omit for everyone.
+    /// The audience (a department that exists); omit for everyone.
     pub department_id: Option<ID>,
-    /// Default: now.
+    /// Default: now. From 1900 to 2200.
     pub opens_at: Option<DateTime<Utc>>,
+    /// In the future, after `opensAt`, before 2201.
     pub closes_at: DateTime<Utc>,
 }
 

@@ -86,7 +86,10 @@ impl KpiResult {
             kind: String,
             outcome: String,
             count: u64,
-            weight: f64,
+            /// Null in results stored before weights were bounded, when the sum overflowed
+            /// to infinity (JSON has no infinity); read as the largest finite weight, which
+            /// is what the formula now saturates at, so such a result stays readable.
+            weight: Option<f64>,
         }
         let rows: Vec<Stored> =
             serde_json::from_str(&self.0.obligations).map_err(|e| crate::error::internal(&e))?;
@@ -96,7 +99,7 @@ impl KpiResult {
                 kind: r.kind,
                 outcome: r.outcome,
                 count: r.count,
-                weight: r.weight,
+                weight: r.weight.unwrap_or(f64::MAX),
             })
             .collect())
     }
@@ -197,24 +200,41 @@ impl From<kpi_policy::Model> for KpiPolicy {
     }
 }
 
-/// Changes to the policy; fields left out keep the current version's value.
+/// Changes to the policy; fields left out keep the current version's value. Each field has
+/// a documented range, so every KPI figure stays finite: the KPI is at most 1000.
 #[derive(InputObject, Default)]
 pub struct KpiPolicyInput {
+    /// The credit of a late obligation: from 0 to 1.
     late_credit: Option<f64>,
+    /// From 0 to 100.
     duty_weight: Option<f64>,
+    /// From 0 to 100.
     additional_weight: Option<f64>,
+    /// From 0 to 100.
     acceptance_weight: Option<f64>,
+    /// From 0 to 8760 hours.
     acceptance_sla_hours: Option<i64>,
+    /// From 0 to 100.
     vote_weight: Option<f64>,
+    /// From 0 to 100.
     reading_weight: Option<f64>,
+    /// From 0 to 8760 hours.
     reading_sla_hours: Option<i64>,
+    /// The most a target counts for, as a ratio of actual to target: above 0, at most 10.
     target_cap: Option<f64>,
+    /// The share of discipline in the KPI: from 0 to 1.
     discipline_share: Option<f64>,
+    /// From 0 to 1000.
     max_late_duties: Option<u32>,
+    /// From 0 to 1000.
     bonus_min_kpi: Option<f64>,
+    /// From 0 to 1000.
     bonus_cap_kpi: Option<f64>,
+    /// From 1 to 120 periods.
     average_window: Option<u32>,
+    /// From 0 to 720 hours.
     close_after_hours: Option<i64>,
+    /// At most 2,000 characters.
     note: Option<String>,
 }
 
@@ -423,8 +443,8 @@ impl KpiMutation {
         Ok(row.into())
     }
 
-    /// Admin. Records a correction beside a result (`delta` in KPI points, e.g. -2.5);
-    /// the result itself never changes.
+    /// Admin. Records a correction beside a result (`delta` in KPI points, e.g. -2.5, from
+    /// -1000 to 1000; `reason` at most 2,000 characters); the result itself never changes.
     async fn adjust_kpi_result(
         &self,
         ctx: &Context<'_>,
@@ -435,7 +455,7 @@ impl KpiMutation {
         let c = Ctx::new(ctx)?;
         domain::access::require_admin(c.who).gql()?;
         let id = decode(&result_id, Kind::KpiResult, "resultId")?;
-        if !delta.is_finite() || delta.abs() > 1000.0 {
+        if !delta.is_finite() || delta.abs() > domain::bounds::ADJUSTMENT_MAX {
             return Err(bad_input(
                 "delta",
                 "`delta` must be a number of KPI points between -1000 and 1000",
