@@ -693,9 +693,22 @@ fn is_request_error(r: &async_graphql::Response) -> bool {
         && r.errors.iter().all(|e| e.path.is_empty())
 }
 
+/// The most errors one response lists.
+const MAX_ERRORS: usize = 100;
+
 /// Gives every error a code: errors the executor raises itself (parse, validation, limits,
 /// input coercion) are the client's to fix.
 fn with_codes(mut r: async_graphql::Response) -> async_graphql::Response {
+    // As graphql-js does: past a hundred errors, one more says how many were left out, so
+    // a small document cannot ask for megabytes of errors.
+    if r.errors.len() > MAX_ERRORS {
+        let left_out = r.errors.len() - MAX_ERRORS;
+        r.errors.truncate(MAX_ERRORS);
+        r.errors.push(ServerError::new(
+            format!("{left_out} more errors were left out"),
+            None,
+        ));
+    }
     for e in &mut r.errors {
         let ext = e.extensions.get_or_insert_with(Default::default);
         if ext.get("code").is_none() {

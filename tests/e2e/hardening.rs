@@ -111,6 +111,12 @@ on_both! {
         assert!(get.status().as_u16() < 500);
         assert_eq!(codes(&get.json().await.unwrap()), ["BAD_USER_INPUT"]);
         assert_alive(&app, "a deep GET").await;
+        // A small document cannot ask for megabytes of errors: at most 100, and a count.
+        let conflicts: String = (0..500).map(|i| format!("node(id: \"{i}\") {{ id }} ")).collect();
+        let (_, _, answer) = send(&app, Some(&me), json!({ "query": format!("{{ {conflicts} }}") }).to_string()).await;
+        let errors = answer["errors"].as_array().expect("errors");
+        assert_eq!(errors.len(), 101, "{answer}");
+        assert!(errors[100]["message"].as_str().unwrap().ends_with("more errors were left out"), "{}", errors[100]);
         // Honest requests still pass: the README's tile query and a page of 100.
         let tiles = "{ me { summary { toAccept { count } duties { total remaining } averageKpi knowledgeBaseNew { count } } kpiHistory(first: 100) { nodes { kpi } } } }";
         app.gql(&me, tiles, json!({})).await;
