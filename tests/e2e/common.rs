@@ -36,7 +36,7 @@ pub fn selected(kind: Kind) -> bool {
     on
 }
 
-fn pg_admin_url() -> String {
+pub fn pg_admin_url() -> String {
     std::env::var("ZEROBOARD_TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }

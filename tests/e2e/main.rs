@@ -5,6 +5,7 @@ mod common;
 mod access;
 mod cli;
 mod foundation;
+mod fuzz;
 mod graphql;
 mod hardening;
 mod http;
