@@ -189,6 +189,28 @@ impl Model {
         }
     }
 
+    /// A real ID, of the kind asked for when the demo has one (usually).
+    fn id(&self, rng: &mut Rng, kind: Option<&str>) -> String {
+        let prefix = kind.map(|k| format!("{k}:"));
+        let of_kind: Vec<&String> = self
+            .ids
+            .iter()
+            .filter(|id| {
+                let text = URL_SAFE_NO_PAD.decode(id.as_bytes()).unwrap_or_default();
+                prefix
+                    .as_ref()
+                    .is_some_and(|p| text.starts_with(p.as_bytes()))
+            })
+            .collect();
+        if !of_kind.is_empty() && rng.chance(85) {
+            return of_kind[rng.below(of_kind.len())].clone();
+        }
+        if self.ids.is_empty() {
+            return URL_SAFE_NO_PAD.encode("Employee:1");
+        }
+        rng.pick(&self.ids).clone()
+    }
+
     fn ty(&self, name: &str) -> Option<&Type> {
         self.types.get(name)
     }
@@ -235,6 +257,21 @@ pub fn nest(open: &str, inner: &str, close: &str, n: usize) -> String {
     s
 }
 
+const VALID_DATE_TIMES: [&str; 4] = [
+    "2026-11-25T10:00:00Z",
+    "2026-11-20T10:00:00+14:00",
+    "0001-01-01T00:00:00Z",
+    "9999-12-31T23:59:59Z",
+];
+
+const VALID_DATES: [&str; 5] = [
+    "2026-11-20",
+    "2026-12-01",
+    "0001-01-01",
+    "9999-12-31",
+    "2024-02-29",
+];
+
 /// Nesting depths worth trying: around the limits, and far past them.
 const DEPTHS: [usize; 10] = [2, 15, 16, 17, 33, 64, 129, 600, 3_000, 9_000];
 
@@ -265,8 +302,13 @@ const NUMBERS: [&str; 22] = [
 ];
 
 /// Strings that break naive code (GraphQL source; escapes as the spec allows and not).
-fn odd_string(rng: &mut Rng) -> String {
-    match rng.below(14) {
+fn odd_string(rng: &mut Rng, clean: bool) -> String {
+    // Cases 5 to 8 are not valid GraphQL strings.
+    let mut pick = rng.below(14);
+    while clean && (5..=8).contains(&pick) {
+        pick = rng.below(14);
+    }
+    match pick {
         0 => gql_string("\0"),
         1 => gql_string("a\0b"),
         2 => gql_string("\u{202E}evil\u{202C}"),
@@ -285,8 +327,13 @@ fn odd_string(rng: &mut Rng) -> String {
 }
 
 /// The same family, as JSON text for variables (including escapes JSON allows but UTF-8 does not).
-fn odd_json_string(rng: &mut Rng) -> String {
-    match rng.below(10) {
+fn odd_json_string(rng: &mut Rng, clean: bool) -> String {
+    // Cases 1, 2 and 7 hold surrogates no UTF-8 string can.
+    let mut pick = rng.below(10);
+    while clean && matches!(pick, 1 | 2 | 7) {
+        pick = rng.below(10);
+    }
+    match pick {
         0 => "\"\\u0000\"".into(),
         1 => "\"\\ud800\"".into(),
         2 => "\"\\udfff\\ud800x\"".into(),
@@ -320,10 +367,10 @@ fn cursor(rng: &mut Rng, model: &Model) -> String {
     gql_string(&raw)
 }
 
-fn gql_id(rng: &mut Rng, model: &Model) -> String {
+fn gql_id(rng: &mut Rng, model: &Model, kind: Option<&str>) -> String {
     let b64 = |s: &str| URL_SAFE_NO_PAD.encode(s);
     match rng.below(8) {
-        0..=4 if !model.ids.is_empty() => gql_string(rng.pick::<String>(&model.ids)),
+        0..=4 => gql_string(&model.id(rng, kind)),
         5 => gql_string(&b64(&format!(
             "{}:9223372036854775807",
             rng.pick(&["Employee", "Assignment", "Period", "KpiResult", "Article"])
@@ -350,18 +397,77 @@ struct Op<'m> {
     fragments: Vec<String>,
     max_depth: usize,
     size: usize,
+    /// Only documents that pass validation (with odd but valid values), so they reach the
+    /// resolvers; otherwise mistakes of every kind are mixed in.
+    clean: bool,
+    aliases: usize,
+    /// The kind of object an ID argument being filled names, when its name tells.
+    hint: Option<&'static str>,
 }
 
+/// The kind of object an ID argument names, from its name or its field's.
+fn id_kind(arg: &str, field: &str) -> Option<&'static str> {
+    let field = field.to_ascii_lowercase();
+    match arg.strip_suffix("Id").unwrap_or(arg) {
+        "period" => Some("Period"),
+        "assignee" | "controller" | "employee" | "manager" => Some("Employee"),
+        "department" => Some("Department"),
+        "proposal" => Some("Proposal"),
+        "id" if field.contains("assignment") => Some("Assignment"),
+        "id" if field.contains("employee") => Some("Employee"),
+        "id" if field.contains("department") => Some("Department"),
+        "id" if field.contains("article") => Some("Article"),
+        "id" if field.contains("token") => Some("ApiToken"),
+        "id" if field.contains("kpi") => Some("KpiTarget"),
+        "id" if field.contains("template") => Some("DutyTemplate"),
+        _ => None,
+    }
+}
+
+const CLEAN_INTS: [&str; 11] = [
+    "0",
+    "-0",
+    "1",
+    "2",
+    "5",
+    "10",
+    "100",
+    "101",
+    "-1",
+    "2147483647",
+    "-2147483648",
+];
+
+const CLEAN_FLOATS: [&str; 12] = [
+    "0",
+    "-0.0",
+    "0.5",
+    "1",
+    "1.5",
+    "100",
+    "1e308",
+    "-1e308",
+    "4.9e-324",
+    "1e-320",
+    "123456789012345678901234567890",
+    "9007199254740993",
+];
+
 impl<'m> Op<'m> {
+    /// Whether to make a mistake here (never in a clean document).
+    fn oops(&mut self, percent: u64) -> bool {
+        !self.clean && self.rng.chance(percent)
+    }
+
     fn var(&mut self, ty: &TypeRef) -> String {
         let name = format!("v{}", self.vars.len());
         let mut decl = format!("${name}: {}", ty.sdl());
-        if self.rng.chance(15) {
+        if self.oops(15) {
             let v = self.value(ty, 0);
             let _ = write!(decl, " = {v}");
         }
         self.vars.push((name.clone(), decl));
-        if !self.rng.chance(10) {
+        if !self.oops(10) {
             let j = self.json(ty, 0);
             self.values.push((name.clone(), j));
         }
@@ -370,7 +476,7 @@ impl<'m> Op<'m> {
 
     /// A GraphQL value for an argument of type `ty` (usually of that type, sometimes not).
     fn value(&mut self, ty: &TypeRef, depth: usize) -> String {
-        if self.rng.chance(6) {
+        if self.oops(6) {
             return self.wrong_value();
         }
         match ty {
@@ -390,7 +496,9 @@ impl<'m> Op<'m> {
     fn named_value(&mut self, name: &str, depth: usize) -> String {
         let model = self.model;
         match name {
-            "ID" => gql_id(&mut self.rng, model),
+            "ID" => gql_id(&mut self.rng, model, self.hint),
+            "Int" if self.clean => self.rng.pick(&CLEAN_INTS).to_string(),
+            "Float" if self.clean => self.rng.pick(&CLEAN_FLOATS).to_string(),
             "Int" => self.rng.pick(&NUMBERS[..12]).to_string(),
             "Float" => self.rng.pick(&NUMBERS).to_string(),
             "Boolean" => self.rng.pick(&["true", "false"]).to_string(),
@@ -405,9 +513,11 @@ impl<'m> Op<'m> {
                         "payroll:read",
                     ]))
                 } else {
-                    odd_string(&mut self.rng)
+                    odd_string(&mut self.rng, self.clean)
                 }
             }
+            "DateTime" if self.clean => gql_string(self.rng.pick::<&str>(&VALID_DATE_TIMES)),
+            "Date" if self.clean => gql_string(self.rng.pick::<&str>(&VALID_DATES)),
             "DateTime" => gql_string(self.rng.pick::<&str>(&[
                 "2026-11-25T10:00:00Z",
                 "2026-11-20T10:00:00+14:00",
@@ -428,7 +538,7 @@ impl<'m> Op<'m> {
             ])),
             _ => match model.ty(name) {
                 Some(t) if t.kind == "ENUM" && !t.values.is_empty() => {
-                    if self.rng.chance(90) {
+                    if !self.oops(10) {
                         self.rng.pick(&t.values).clone()
                     } else {
                         "NOT_A_VALUE".into()
@@ -442,6 +552,7 @@ impl<'m> Op<'m> {
                     let mut parts = Vec::new();
                     for a in &inputs {
                         if a.ty.required() || self.rng.chance(50) {
+                            self.hint = id_kind(&a.name, "");
                             let v = if self.rng.chance(10) {
                                 self.var(&a.ty)
                             } else {
@@ -450,7 +561,7 @@ impl<'m> Op<'m> {
                             parts.push(format!("{}: {v}", a.name));
                         }
                     }
-                    if self.rng.chance(5) {
+                    if self.oops(5) {
                         parts.push("unknownField: 1".into());
                     }
                     format!("{{{}}}", parts.join(", "))
@@ -464,7 +575,7 @@ impl<'m> Op<'m> {
         match self.rng.below(9) {
             0 => "null".into(),
             1 => self.rng.pick(&NUMBERS).to_string(),
-            2 => odd_string(&mut self.rng),
+            2 => odd_string(&mut self.rng, false),
             3 => "[1, \"a\", null, {a: 1}]".into(),
             4 => "{a: {b: [1]}}".into(),
             5 => "$undeclared".into(),
@@ -479,10 +590,10 @@ impl<'m> Op<'m> {
 
     /// A JSON value (as text) for a variable of type `ty`.
     fn json(&mut self, ty: &TypeRef, depth: usize) -> String {
-        if self.rng.chance(6) {
+        if self.oops(6) {
             return match self.rng.below(7) {
                 0 => "null".into(),
-                1 => odd_json_string(&mut self.rng),
+                1 => odd_json_string(&mut self.rng, false),
                 2 => self.rng.pick(&NUMBERS).to_string(),
                 3 => "{\"a\": [1, {\"b\": null}]}".into(),
                 4 => nest("[", "0", "]", *self.rng.pick(&DEPTHS)),
@@ -502,11 +613,18 @@ impl<'m> Op<'m> {
                 match name.as_str() {
                     "ID" => {
                         if !model.ids.is_empty() && self.rng.chance(80) {
-                            json_string(self.rng.pick::<String>(&model.ids))
+                            json_string(&model.id(&mut self.rng, self.hint))
                         } else {
                             json_string(&URL_SAFE_NO_PAD.encode("Assignment:9223372036854775807"))
                         }
                     }
+                    "Int" if self.clean => self.rng.pick(&CLEAN_INTS).to_string(),
+                    "Float" if self.clean => self.rng.pick(&CLEAN_FLOATS).to_string(),
+                    "DateTime" if self.clean => {
+                        json_string(self.rng.pick::<&str>(&VALID_DATE_TIMES))
+                    }
+                    "Date" if self.clean => json_string(self.rng.pick::<&str>(&VALID_DATES)),
+                    "Boolean" if self.clean => self.rng.pick(&["true", "false"]).to_string(),
                     "Int" | "Float" => self.rng.pick(&NUMBERS).to_string(),
                     "Boolean" => self
                         .rng
@@ -521,7 +639,7 @@ impl<'m> Op<'m> {
                                 "x",
                             ]))
                         } else {
-                            odd_json_string(&mut self.rng)
+                            odd_json_string(&mut self.rng, self.clean)
                         }
                     }
                     _ => match model.ty(name) {
@@ -533,6 +651,7 @@ impl<'m> Op<'m> {
                             let mut parts = Vec::new();
                             for a in &inputs {
                                 if a.ty.required() || self.rng.chance(50) {
+                                    self.hint = id_kind(&a.name, "");
                                     parts.push(format!(
                                         "{}:{}",
                                         json_string(&a.name),
@@ -555,6 +674,7 @@ impl<'m> Op<'m> {
             if !(a.ty.required() || self.rng.chance(45)) {
                 continue;
             }
+            self.hint = id_kind(&a.name, &field.name);
             let v = if a.name == "after" && self.rng.chance(70) {
                 cursor(&mut self.rng, self.model)
             } else if a.name == "first" && self.rng.chance(60) {
@@ -579,7 +699,7 @@ impl<'m> Op<'m> {
             };
             parts.push(format!("{}: {v}", a.name));
         }
-        if self.rng.chance(3) {
+        if self.oops(3) {
             parts.push("notAnArgument: 1".into());
         }
         if parts.is_empty() {
@@ -593,14 +713,21 @@ impl<'m> Op<'m> {
         if !self.rng.chance(12) {
             return String::new();
         }
-        let n = if self.rng.chance(10) {
+        let n = if self.clean {
+            1
+        } else if self.rng.chance(10) {
             *self.rng.pick(&[20, 51, 500])
         } else {
             self.rng.range(1, 3)
         };
         let mut s = String::new();
         for _ in 0..n {
-            let d = match self.rng.below(6) {
+            let choice = if self.clean {
+                self.rng.below(3)
+            } else {
+                self.rng.below(6)
+            };
+            let d = match choice {
                 0 => "@include(if: true)".to_owned(),
                 1 => "@skip(if: false)".to_owned(),
                 2 => {
@@ -683,7 +810,11 @@ impl<'m> Op<'m> {
     }
 
     fn field(&mut self, f: &Field, depth: usize) -> String {
-        let alias = if self.rng.chance(12) {
+        // A clean document names every field with arguments apart, so no two conflict.
+        let alias = if self.clean && (!f.args.is_empty() || self.rng.chance(12)) {
+            self.aliases += 1;
+            format!("k{}: ", self.aliases)
+        } else if self.rng.chance(12) {
             format!(
                 "{}: ",
                 self.rng.pick(&["a", "b", "x", "id", "name", "me", "node"])
@@ -747,7 +878,11 @@ fn schema_document(model: &Model, rng: Rng, mutation: bool) -> (String, String) 
         fragments: Vec::new(),
         max_depth: 0,
         size: 0,
+        clean: false,
+        aliases: 0,
+        hint: None,
     };
+    op.clean = op.rng.chance(60);
     op.max_depth = if op.rng.chance(85) {
         op.rng.range(1, 6)
     } else {
@@ -779,7 +914,11 @@ fn schema_document(model: &Model, rng: Rng, mutation: bool) -> (String, String) 
     } else {
         op.selection(&root, 0)
     };
-    let d = op.directives();
+    let d = if op.clean {
+        String::new()
+    } else {
+        op.directives()
+    };
     let kind = if mutation { "mutation" } else { "query" };
     let (doc, vars) = op.finish(kind, body);
     // Directives on the operation go after its variables.
@@ -835,9 +974,22 @@ fn pathological(model: &Model, rng: &mut Rng) -> (String, String) {
         }
         16 => {
             // Connections nested through employees, each asking a full page, many times.
-            let levels = rng.range(2, 6);
-            let inner = nest("kpiHistory(first: 100) { nodes { employee { ", "id", " } } }", levels);
-            let aliases: Vec<String> = (0..rng.range(1, 10)).map(|i| format!("a{i}: me {{ {inner} }}")).collect();
+            // (Five levels under `me` is depth 16, the default limit.)
+            let levels = rng.range(1, 5);
+            let inner = nest(
+                "kpiHistory(first: 100) { nodes { employee { ",
+                "kpiHistory(first: 100) { nodes { kpi discipline } }",
+                " } } }",
+                levels - 1,
+            );
+            let (open, close) = *rng.pick(&[
+                ("me {", "}"),
+                ("employees(first: 100) { nodes {", "} }"),
+                ("assignments(first: 100) { nodes { assignee {", "} } }"),
+            ]);
+            let aliases: Vec<String> = (0..rng.range(1, 10))
+                .map(|i| format!("a{i}: {open} {inner} {close}"))
+                .collect();
             (format!("{{ {} }}", aliases.join(" ")), v)
         }
         17 => {

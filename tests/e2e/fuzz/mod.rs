@@ -4,7 +4,9 @@
 //!
 //! Every answer must come within a time bound, without a panic, with a status below 500, as
 //! JSON whose every error carries `extensions.code`; a refusal (4xx, or no `data`) must
-//! carry at least one error; and the server must answer a plain query afterwards.
+//! carry at least one error; and the server must answer a plain query afterwards (checked
+//! after every corpus case and every 25th generated one). A corpus case may also name the
+//! code every error must have (`expect.code`) and the `extensions.field` one must name.
 //!
 //! A request that overflows the stack aborts the whole process, and one that spins cannot be
 //! cancelled, so the requests run in a child process (this test binary again, running the
@@ -13,9 +15,11 @@
 //! test scratch folder, and starts a new child at the next case.
 //!
 //! Settings: `ZEROBOARD_FUZZ_SECONDS` (how long the generated run lasts, default 10; CI sets
-//! 90), `ZEROBOARD_FUZZ_SEED` (replays a run; printed by every run), and
-//! `ZEROBOARD_FUZZ_REQUEST_MS` (the time bound per request, default 2000), and
-//! `ZEROBOARD_FUZZ_CORPUS` (replays another folder of cases, e.g. the findings).
+//! 90), `ZEROBOARD_FUZZ_SEED` (replays a run; printed by every run),
+//! `ZEROBOARD_FUZZ_REQUEST_MS` (the time bound per request, default 2000),
+//! `ZEROBOARD_FUZZ_CORPUS` (replays another folder of cases, e.g. the findings), and
+//! `ZEROBOARD_FUZZ_TRACE` (a file to append one line per answered operation to: whether it
+//! got data and its first error, to see what the generator reaches).
 
 mod generate;
 
@@ -283,7 +287,7 @@ impl Target {
             "{ employees(first: 100) { nodes { id } edges { cursor } } departments { id } }",
             "{ periods(first: 30) { nodes { id } edges { cursor } } }",
             "{ assignments(first: 100) { nodes { id } edges { cursor } } }",
-            "{ me { kpiHistory(first: 10) { nodes { id } edges { cursor } } summary { knowledgeBaseNew { items(first: 10) { nodes { id } } } } } }",
+            "{ me { kpiHistory(first: 10) { nodes { id } edges { cursor } } summary { knowledgeBaseNew { items(first: 10) { nodes { id } } } proposalsToVote { items(first: 10) { nodes { id } } } } } }",
         ] {
             collect(&read(self.send(&admin(q)).await), &mut ids, &mut cursors);
         }
@@ -315,7 +319,7 @@ fn collect(v: &Value, ids: &mut Vec<String>, cursors: &mut Vec<String>) {
 }
 
 /// The rules every answer keeps; `Err` says which one it broke.
-fn check(case: &Case, answer: &Answer, bound: Duration) -> Result<(), String> {
+fn check(case: &Case, answer: &Answer, bound: Duration) -> Result<Seen, String> {
     if answer.status >= 500 {
         return Err(format!("status {}", answer.status));
     }
@@ -336,7 +340,9 @@ fn check(case: &Case, answer: &Answer, bound: Duration) -> Result<(), String> {
     }
     let mut codes = Vec::new();
     let mut fields = Vec::new();
+    let mut data = 0;
     for r in &responses {
+        data += usize::from(r["data"].is_object());
         let errors = r["errors"]
             .as_array()
             .map(Vec::as_slice)
@@ -375,7 +381,35 @@ fn check(case: &Case, answer: &Answer, bound: Duration) -> Result<(), String> {
             ));
         }
     }
-    Ok(())
+    // For tuning the generator: one line per operation, whether it got data, its first error.
+    if let Some(path) = std::env::var_os("ZEROBOARD_FUZZ_TRACE") {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .expect("the trace file");
+        for r in &responses {
+            let (data, error) = (r["data"].is_object(), &r["errors"][0]["message"]);
+            writeln!(file, "{} | {data} | {error}", case.about).expect("write the trace");
+        }
+    }
+    Ok(Seen {
+        responses: responses.len(),
+        data,
+        codes,
+    })
+}
+
+/// What a correct answer held.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+struct Seen {
+    /// Operations answered (more than one for a batch).
+    responses: usize,
+    /// Of them, those with data (they reached the resolvers).
+    data: usize,
+    /// The errors' codes.
+    codes: Vec<String>,
 }
 
 /// How a child process reports: one JSON object per line.
@@ -399,6 +433,7 @@ struct Done {
     bytes: usize,
     /// The case, when it is the slowest or largest of this child so far.
     preview: Option<String>,
+    seen: Seen,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -472,26 +507,26 @@ async fn run_child(mode: &str) {
         });
         let outcome = target.send(&case).await;
         let hung = outcome.is_err();
-        let mut done = None;
         let mut verdict = outcome.and_then(|a| {
             let ms = a.elapsed.as_secs_f64() * 1000.0;
             let record = ms > slowest || a.body.len() > largest;
             (slowest, largest) = (slowest.max(ms), largest.max(a.body.len()));
-            done = Some(Done {
+            check(&case, &a, target.bound).map(|seen| Done {
                 index,
                 status: a.status,
                 ms,
                 bytes: a.body.len(),
                 preview: record.then(|| preview(&case)),
-            });
-            check(&case, &a, target.bound)
+                seen,
+            })
         });
         if !hung && (mode == "corpus" || index % 25 == 0) {
-            verdict = verdict.and(target.alive().await);
+            let alive = target.alive().await;
+            verdict = verdict.and_then(|done| alive.map(|()| done));
         }
         match verdict {
-            Ok(()) => write(&Record {
-                done,
+            Ok(done) => write(&Record {
+                done: Some(done),
                 ..Record::default()
             }),
             Err(why) => {
@@ -756,6 +791,18 @@ fn generated_requests_are_answered_safely() {
         .iter()
         .for_each(|d| *statuses.entry(d.status).or_default() += 1);
     eprintln!("fuzz: answers by status {statuses:?}");
+    let operations: usize = run.done.iter().map(|d| d.seen.responses).sum();
+    let with_data: usize = run.done.iter().map(|d| d.seen.data).sum();
+    let mut codes: BTreeMap<&str, u64> = BTreeMap::new();
+    for d in &run.done {
+        d.seen
+            .codes
+            .iter()
+            .for_each(|c| *codes.entry(c).or_default() += 1);
+    }
+    eprintln!(
+        "fuzz: {operations} operations answered, {with_data} with data (past validation, into the resolvers); error codes {codes:?}"
+    );
     if let Some(d) = run
         .done
         .iter()
@@ -834,17 +881,26 @@ fn replay_corpus(kind: Kind) {
         run.children,
         run.seconds
     );
+    let name = |i: u64| {
+        cases
+            .get(i as usize)
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    for d in &run.done {
+        eprintln!(
+            "fuzz corpus: {}: {} in {:.1} ms, {} bytes",
+            name(d.index),
+            d.status,
+            d.ms,
+            d.bytes
+        );
+    }
     let failed: Vec<String> = run
         .findings
         .iter()
-        .map(|f| {
-            let file = cases
-                .get(f.index as usize)
-                .and_then(|p| p.file_name())
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            format!("- {file}: {}", f.why)
-        })
+        .map(|f| format!("- {}: {}", name(f.index), f.why))
         .collect();
     assert!(
         failed.is_empty(),
