@@ -3,7 +3,7 @@
 //! as a poem `Endpoint`, no socket) over the demo company on a fresh database.
 //!
 //! Every answer must come within a time bound, without a panic, with a status below 500, as
-//! JSON whose every error carries `extensions.code`; a refusal (4xx, or no `data`) must
+//! JSON whose every error carries `extensions.code` (and none is `INTERNAL`); a refusal (4xx, or no `data`) must
 //! carry at least one error; and the server must answer a plain query afterwards (checked
 //! after every corpus case and every 25th generated one). A corpus case may also name the
 //! code every error must have (`expect.code`) and the `extensions.field` one must name.
@@ -17,7 +17,8 @@
 //! Settings: `ZEROBOARD_FUZZ_SECONDS` (how long the generated run lasts, default 10; CI sets
 //! 90), `ZEROBOARD_FUZZ_SEED` (replays a run; printed by every run),
 //! `ZEROBOARD_FUZZ_REQUEST_MS` (the time bound per request, default 2000),
-//! `ZEROBOARD_FUZZ_CORPUS` (replays another folder of cases, e.g. the findings), and
+//! `ZEROBOARD_FUZZ_CORPUS` (replays another folder of cases, e.g. the findings),
+//! `ZEROBOARD_FUZZ_KEEP` (findings kept per kind of failure, default 3), and
 //! `ZEROBOARD_FUZZ_TRACE` (a file to append one line per answered operation to: whether it
 //! got data and its first error, to see what the generator reaches).
 
@@ -349,6 +350,8 @@ fn check(case: &Case, answer: &Answer, bound: Duration) -> Result<Seen, String> 
             .unwrap_or_default();
         for e in errors {
             match e["extensions"]["code"].as_str() {
+                // The server's own failure, answered with a 200: as bad as a 500.
+                Some("INTERNAL") => return Err(format!("an INTERNAL error: {e}")),
                 Some(code) => codes.push(code.to_owned()),
                 None => return Err(format!("an error without a code: {e}")),
             }
@@ -594,6 +597,8 @@ fn read_case(path: &Path) -> Case {
 #[derive(Default)]
 struct Run {
     findings: Vec<Finding>,
+    /// Findings not kept, being of a kind already kept often enough.
+    dropped: usize,
     done: Vec<Done>,
     children: usize,
     seconds: f64,
@@ -601,7 +606,7 @@ struct Run {
 
 impl Run {
     fn cases(&self) -> usize {
-        self.done.len() + self.findings.len()
+        self.done.len() + self.findings.len() + self.dropped
     }
 
     /// Keeps at most `per_kind` findings with the same first words (a run on code with a
@@ -776,7 +781,8 @@ fn generated_requests_are_answered_safely() {
             files.path().join(format!("fuzz-{n}.db")).display()
         )
     };
-    let run = run_children("generate", &db, seed, seconds * 1000, 3);
+    let keep_per_kind = env_number("ZEROBOARD_FUZZ_KEEP", 3) as usize;
+    let run = run_children("generate", &db, seed, seconds * 1000, keep_per_kind);
     let sending: f64 = run.done.iter().map(|d| d.ms).sum::<f64>() / 1000.0;
     eprintln!(
         "fuzz: seed {seed} (ZEROBOARD_FUZZ_SEED={seed} replays it): {} cases in {:.1} s over {} process(es), {:.0} cases/s overall, {:.0} cases/s while sending",
@@ -830,8 +836,9 @@ fn generated_requests_are_answered_safely() {
     if !run.findings.is_empty() {
         let dir = keep(&run.findings, seed);
         panic!(
-            "{} generated request(s) broke a rule (kept in {}; copy one into tests/fuzz-corpus/ with an `expect` to keep it as a regression case):\n{}",
+            "{} generated request(s) broke a rule, {} more of the same kinds not kept (kept in {}; copy one into tests/fuzz-corpus/ with an `expect` to keep it as a regression case):\n{}",
             run.findings.len(),
+            run.dropped,
             dir.display(),
             describe(&run.findings)
         );
@@ -841,7 +848,7 @@ fn generated_requests_are_answered_safely() {
 
 /// Every case kept in `tests/fuzz-corpus/`, on one database kind.
 fn replay_corpus(kind: Kind) {
-    let pg_names: std::cell::RefCell<Vec<String>> = Default::default();
+    let pg_names = PgDatabases::default();
     let files = tempfile::tempdir().expect("temp dir");
     let db = |n: usize| match kind {
         Kind::Sqlite => format!(
@@ -850,8 +857,8 @@ fn replay_corpus(kind: Kind) {
         ),
         Kind::Postgres => {
             let name = format!("zb_fuzz_{}_{n}", std::process::id());
-            pg_admin(&format!("CREATE DATABASE {name}"));
-            pg_names.borrow_mut().push(name.clone());
+            pg_admin(&format!("CREATE DATABASE {name}")).unwrap_or_else(|e| panic!("{e}"));
+            pg_names.0.borrow_mut().push(name.clone());
             let admin = pg_admin_url();
             format!(
                 "{}/{name}",
@@ -871,9 +878,6 @@ fn replay_corpus(kind: Kind) {
         60_000 + bound * 2 * cases.len() as u64,
         usize::MAX,
     );
-    for name in pg_names.borrow().iter() {
-        pg_admin(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-    }
     let ran = run.cases();
     eprintln!(
         "fuzz corpus: {} cases, {ran} answered or failed, {} process(es), {:.1} s",
@@ -912,23 +916,38 @@ fn replay_corpus(kind: Kind) {
     assert_eq!(ran, cases.len(), "every corpus case ran");
 }
 
+/// PostgreSQL databases the children used, dropped with this (a child that died could not).
+#[derive(Default)]
+struct PgDatabases(std::cell::RefCell<Vec<String>>);
+
+impl Drop for PgDatabases {
+    fn drop(&mut self) {
+        for name in self.0.borrow().iter() {
+            let _ = pg_admin(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+}
+
 /// Runs one statement on the PostgreSQL server as its admin.
-fn pg_admin(sql: &str) {
+fn pg_admin(sql: &str) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("runtime");
+        .map_err(|e| e.to_string())?;
     runtime.block_on(async {
         use sea_orm::ConnectionTrait;
         let admin = pg_admin_url();
         let conn = domain::db::connect(&admin)
             .await
-            .unwrap_or_else(|e| panic!("PostgreSQL at {admin}: {e}"));
-        conn.execute_unprepared(sql)
+            .map_err(|e| format!("PostgreSQL at {admin}: {e}"))?;
+        let result = conn
+            .execute_unprepared(sql)
             .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            .map(|_| ())
+            .map_err(|e| format!("{sql}: {e}"));
         conn.close().await.ok();
-    });
+        result
+    })
 }
 
 mod corpus_replays {
