@@ -523,7 +523,7 @@ async fn run_child(mode: &str) {
                 seen,
             })
         });
-        if !hung && (mode == "corpus" || index % 25 == 0) {
+        if !hung && (mode == "corpus" || index.is_multiple_of(25)) {
             let alive = target.alive().await;
             verdict = verdict.and_then(|done| alive.map(|()| done));
         }
