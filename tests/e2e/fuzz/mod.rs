@@ -968,3 +968,86 @@ mod corpus_replays {
         }
     }
 }
+
+/// The generator reaches every part of its grammar, from the real schema, and a case is the
+/// same whenever it is made again from its seed and index.
+#[tokio::test]
+async fn the_generator_covers_its_grammar() {
+    use base64::Engine;
+    let schema = api::build_schema(&api::Limits::default());
+    let data = schema
+        .execute(generate::INTROSPECTION)
+        .await
+        .data
+        .into_json()
+        .expect("introspection as JSON");
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let ids = ["Employee:1", "Department:1", "Period:1", "Assignment:1"]
+        .map(b64)
+        .to_vec();
+    let model = generate::Model::from_introspection(&data, ids, vec![b64("5")]);
+    let cases: Vec<Case> = (0..3_000).map(|i| generate::case(&model, 7, i)).collect();
+    let again = serde_json::to_string(&generate::case(&model, 7, 1_234)).unwrap();
+    assert_eq!(again, serde_json::to_string(&cases[1_234]).unwrap());
+    let bodies: Vec<&str> = cases.iter().filter_map(|c| c.body.as_deref()).collect();
+    let count = |needle: &str| bodies.iter().filter(|b| b.contains(needle)).count();
+    let deep_list = "[".repeat(3_000);
+    let deep_object = "{a: ".repeat(3_000);
+    let features: [(&str, &str); 20] = [
+        ("named fragments", "fragment F0 on"),
+        ("inline fragments", "... on "),
+        ("aliases", "k1: "),
+        ("@include with a variable", "@include(if: $v"),
+        ("unknown directives", "@unknown"),
+        ("variables", "($v0: "),
+        ("a list nested 3,000 deep", &deep_list),
+        ("an object nested 3,000 deep", &deep_object),
+        ("a self-spreading fragment", "...A ...A"),
+        ("a doubling fragment chain", "...F20 ...F20"),
+        (
+            "kpiHistory chains",
+            "kpiHistory(first: 100) { nodes { employee {",
+        ),
+        ("i64::MAX", "9223372036854775807"),
+        ("1e308", "1e308"),
+        ("-0", "-0"),
+        ("NUL in a string", "\\\\u0000"),
+        ("a bidi override", "\u{202E}"),
+        ("a lone surrogate in JSON", "\\ud800"),
+        ("an offset cursor of i64::MAX", "OTIyMzM3MjAzNjg1NDc3NTgwNw"),
+        ("mutations", "mutation Fuzz"),
+        ("enum values", "by: "),
+    ];
+    for (feature, needle) in features {
+        assert!(count(needle) > 0, "no case has {feature} (`{needle}`)");
+    }
+    // Every field of the query root is asked for by some case.
+    let roots = data["__schema"]["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "Query")
+        .unwrap()["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap().to_owned())
+        .collect::<Vec<_>>();
+    for root in &roots {
+        let asked = [" ", ": "]
+            .iter()
+            .flat_map(|before| ["(", " {"].map(|after| format!("{before}{root}{after}")))
+            .any(|needle| count(&needle) > 0);
+        assert!(asked, "no case asks for `{root}`");
+    }
+    // Every transport.
+    assert!(cases.iter().any(|c| c.method == "GET"), "GET");
+    assert!(bodies.iter().any(|b| b.starts_with('[')), "batches");
+    assert!(
+        cases.iter().any(|c| c.body_hex.is_some()),
+        "bodies that are not UTF-8 or not JSON"
+    );
+    let auths: std::collections::BTreeSet<String> =
+        cases.iter().map(|c| auth_key(c.auth)).collect();
+    assert_eq!(auths.len(), 7, "every kind of caller: {auths:?}");
+}
