@@ -340,7 +340,7 @@ fn check(case: &Case, answer: &Answer, bound: Duration) -> Result<Seen, String> 
     if responses.is_empty() {
         return Err("an empty batch answer".into());
     }
-    let mut codes = Vec::new();
+    let mut codes: Vec<String> = Vec::new();
     let mut fields = Vec::new();
     let mut data = 0;
     for r in &responses {
@@ -397,10 +397,14 @@ fn check(case: &Case, answer: &Answer, bound: Duration) -> Result<Seen, String> 
             writeln!(file, "{} | {data} | {error}", case.about).expect("write the trace");
         }
     }
+    let mut counted = BTreeMap::new();
+    codes
+        .into_iter()
+        .for_each(|c| *counted.entry(c).or_default() += 1);
     Ok(Seen {
         responses: responses.len(),
         data,
-        codes,
+        codes: counted,
     })
 }
 
@@ -412,8 +416,8 @@ struct Seen {
     responses: usize,
     /// Of them, those with data (they reached the resolvers).
     data: usize,
-    /// The errors' codes.
-    codes: Vec<String>,
+    /// How many errors had each code.
+    codes: BTreeMap<String, u64>,
 }
 
 /// How a child process reports: one JSON object per line.
@@ -802,10 +806,9 @@ fn generated_requests_are_answered_safely() {
     let with_data: usize = run.done.iter().map(|d| d.seen.data).sum();
     let mut codes: BTreeMap<&str, u64> = BTreeMap::new();
     for d in &run.done {
-        d.seen
-            .codes
-            .iter()
-            .for_each(|c| *codes.entry(c).or_default() += 1);
+        for (code, n) in &d.seen.codes {
+            *codes.entry(code).or_default() += n;
+        }
     }
     eprintln!(
         "fuzz: {operations} operations answered, {with_data} with data (past validation, into the resolvers); error codes {codes:?}"
