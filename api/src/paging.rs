@@ -28,9 +28,18 @@ pub fn page_cost(first: Option<i32>, child_complexity: usize) -> usize {
     )
 }
 
+/// The most one list may count. async-graphql adds the costs of sibling fields without
+/// saturating, so a cost of `usize::MAX` would overflow that sum (a panic in debug builds,
+/// a wrap to a small total in release ones); capped here, a body's worth of fields at this
+/// cost stays far inside `usize` while each is still far over any complexity limit.
+pub const MAX_COST: usize = 1 << 40;
+
 /// A list's complexity: the items it may hold times the selection on each.
 pub fn list_cost(items: usize, child_complexity: usize) -> usize {
-    items.saturating_mul(child_complexity).saturating_add(1)
+    items
+        .saturating_mul(child_complexity)
+        .saturating_add(1)
+        .min(MAX_COST)
 }
 
 /// Extra fields on every connection.
