@@ -418,7 +418,7 @@ async fn graphql(req: &Request, body: Body, Data(state): Data<&AppState>) -> Res
                             .to_string(),
                     );
             }
-            Checked::Ready(r, _) => checked.push(Ok(r)),
+            Checked::Ready(r, _) => checked.push(Ok(*r)),
             Checked::Refused(refusal) => {
                 let mut e = ServerError::new(refusal.to_string(), None);
                 e.extensions
@@ -507,10 +507,10 @@ async fn graphql(req: &Request, body: Body, Data(state): Data<&AppState>) -> Res
 /// GraphQL spec and GraphQL over HTTP), rather than `"data": null`.
 fn response_json(r: &async_graphql::Response) -> serde_json::Value {
     let mut value = serde_json::to_value(r).unwrap_or_else(|_| json!({ "errors": [{ "message": "unserialisable response", "extensions": { "code": code::INTERNAL } }] }));
-    if is_request_error(r) {
-        if let Some(map) = value.as_object_mut() {
-            map.remove("data");
-        }
+    if is_request_error(r)
+        && let Some(map) = value.as_object_mut()
+    {
+        map.remove("data");
     }
     value
 }
@@ -645,7 +645,7 @@ impl<'de> serde::Deserialize<'de> for RequestBody {
 
 enum Checked {
     /// Ready to run (with its document parsed), and whether it is a mutation.
-    Ready(async_graphql::Request, bool),
+    Ready(Box<async_graphql::Request>, bool),
     Refused(Refusal),
 }
 
@@ -661,7 +661,7 @@ fn check_request(mut r: async_graphql::Request, limits: &Limits) -> Checked {
         }
     }
     let Ok(doc) = async_graphql::parser::parse_query(&r.query) else {
-        return Checked::Ready(r, false);
+        return Checked::Ready(Box::new(r), false);
     };
     let mutation = match guard::operation(&doc, r.operation_name.as_deref()) {
         None => false,
@@ -672,7 +672,7 @@ fn check_request(mut r: async_graphql::Request, limits: &Limits) -> Checked {
     };
     // The executor reuses this parse instead of parsing again.
     r.set_parsed_query(doc);
-    Checked::Ready(r, mutation)
+    Checked::Ready(Box::new(r), mutation)
 }
 
 /// Whether the operation asks for `__schema` or `__type` (only valid at its root).

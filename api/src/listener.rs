@@ -215,7 +215,7 @@ mod tests {
         ];
         for (reads, ends) in cases {
             let mut head = HeadEnd::default();
-            let seen = reads.iter().fold(false, |seen, r| seen || head.feed(r));
+            let seen = reads.iter().any(|r| head.feed(r));
             assert_eq!(seen, ends, "{reads:?}");
         }
     }

@@ -228,6 +228,24 @@ pub fn has_left(left_on: Option<chrono::NaiveDate>, tz: chrono_tz::Tz, now: Date
     left_on.is_some_and(|left| left < now.with_timezone(&tz).date_naive())
 }
 
+/// Revokes a token; revoking twice is harmless.
+pub async fn revoke_token(
+    db: &impl ConnectionTrait,
+    token_id: i64,
+    now: DateTime<Utc>,
+) -> DomainResult<api_token::Model> {
+    let token = api_token::Entity::find_by_id(token_id)
+        .one(db)
+        .await?
+        .ok_or(DomainError::NotFound("token"))?;
+    if token.revoked_at.is_some() {
+        return Ok(token);
+    }
+    let mut active: api_token::ActiveModel = token.into();
+    active.revoked_at = Set(Some(now));
+    Ok(active.update(db).await?)
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::{NaiveDate, TimeZone, Utc};
@@ -254,22 +272,4 @@ mod tests {
         }
         assert!(!has_left(None, UTC, at(30, 0, 0)));
     }
-}
-
-/// Revokes a token; revoking twice is harmless.
-pub async fn revoke_token(
-    db: &impl ConnectionTrait,
-    token_id: i64,
-    now: DateTime<Utc>,
-) -> DomainResult<api_token::Model> {
-    let token = api_token::Entity::find_by_id(token_id)
-        .one(db)
-        .await?
-        .ok_or(DomainError::NotFound("token"))?;
-    if token.revoked_at.is_some() {
-        return Ok(token);
-    }
-    let mut active: api_token::ActiveModel = token.into();
-    active.revoked_at = Set(Some(now));
-    Ok(active.update(db).await?)
 }
