@@ -1,5 +1,6 @@
-//! HTTP: GraphQL over HTTP at `/graphql` (GET for queries only, POST with JSON), GraphiQL
-//! at `/`, health and readiness probes.
+//! HTTP: GraphQL over HTTP at `/graphql` (GET for queries only, POST with JSON), the
+//! GraphiQL playground at `/` and `/graphiql` (assets under `/assets/`, see `playground`),
+//! health and readiness probes.
 //!
 //! Status codes follow the GraphQL-over-HTTP spec: a body that is not a GraphQL request is
 //! 400; with `Accept: application/graphql-response+json`, a request that fails before
@@ -8,12 +9,11 @@
 
 use std::time::Duration;
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::{BatchRequest, ServerError};
 use domain::auth::{self, Principal};
 use poem::http::{HeaderMap, Method, StatusCode, header};
 use poem::listener::{Acceptor, TcpAcceptor};
-use poem::web::{Data, Html};
+use poem::web::Data;
 use poem::{Body, EndpointExt, IntoResponse, Request, Response, Route, get, handler};
 use serde_json::json;
 
@@ -26,7 +26,9 @@ use crate::schema::RequestCache;
 
 pub fn routes(state: AppState) -> impl poem::Endpoint {
     Route::new()
-        .at("/", get(graphiql))
+        .at("/", get(crate::playground::page))
+        .at("/graphiql", get(crate::playground::page))
+        .at("/assets/*path", get(crate::playground::asset))
         .at("/graphql", get(graphql).post(graphql))
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
@@ -86,16 +88,6 @@ pub async fn shutdown_signal() {
         }
     };
     tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
-}
-
-#[handler]
-fn graphiql() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .title("Zeroboard GraphiQL")
-            .finish(),
-    )
 }
 
 #[handler]

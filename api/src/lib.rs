@@ -14,6 +14,7 @@ mod listener;
 mod loaders;
 mod metrics;
 mod paging;
+mod playground;
 pub mod schema;
 
 use std::sync::Arc;

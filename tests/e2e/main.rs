@@ -10,6 +10,7 @@ mod graphql;
 mod hardening;
 mod http;
 mod payroll;
+mod playground;
 mod scheduler;
 mod snapshots;
 mod storage;
