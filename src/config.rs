@@ -22,15 +22,21 @@ pub struct SettingsArgs {
     /// Address to serve on [default: 127.0.0.1:8000]
     #[arg(long, global = true, env = "ZEROBOARD_BIND")]
     pub bind: Option<String>,
-    /// The company's IANA time zone, e.g. Europe/Berlin [default: UTC]
+    /// The company's IANA time zone, e.g. Europe/Berlin; must agree with the one the database
+    /// stores (change it with `company set`) [default: the database's; UTC for a new one]
     #[arg(long, global = true, env = "ZEROBOARD_TIMEZONE")]
     pub timezone: Option<String>,
-    /// Period cadence: weekly, biweekly[:MONDAY], semi-monthly or monthly [default: semi-monthly]
+    /// Period cadence: weekly, biweekly, biweekly:YYYY-MM-DD (the anchor Monday; plain
+    /// biweekly is anchored on 2024-01-01), semi-monthly or monthly; must agree with the
+    /// database's [default: the database's; semi-monthly for a new one]
     #[arg(long, global = true, env = "ZEROBOARD_CADENCE")]
     pub cadence: Option<String>,
     /// When the scheduler ticks: a cron expression with seconds [default: "0 * * * * *", every minute]
     #[arg(long, global = true, env = "ZEROBOARD_SCHEDULER_CRON")]
     pub scheduler_cron: Option<String>,
+    /// Days of scheduler run log (`scheduler_run`) to keep; older rows are removed after each tick [default: 30]
+    #[arg(long, global = true, env = "ZEROBOARD_SCHEDULER_RUN_RETENTION_DAYS")]
+    pub scheduler_run_retention_days: Option<usize>,
     /// Optional settings file [default: zeroboard.toml, if present]
     #[arg(long, global = true, env = "ZEROBOARD_CONFIG")]
     pub config: Option<PathBuf>,
@@ -84,6 +90,7 @@ struct FileSettings {
     timezone: Option<String>,
     cadence: Option<String>,
     scheduler_cron: Option<String>,
+    scheduler_run_retention_days: Option<usize>,
     max_depth: Option<usize>,
     max_complexity: Option<usize>,
     max_aliases: Option<usize>,
@@ -117,7 +124,12 @@ fn limit(
 pub struct Settings {
     pub database_url: String,
     pub bind: String,
+    /// The configured calendar, defaults included.
     pub calendar: Calendar,
+    /// The zone and cadence as given by a flag, the environment or the file (not defaulted):
+    /// the ones that must agree with the database's company.
+    pub given_tz: Option<Tz>,
+    pub given_cadence: Option<Cadence>,
     pub scheduler: scheduler::SchedulerConfig,
     pub limits: api::Limits,
     pub http: api::HttpOptions,
@@ -173,25 +185,25 @@ impl SettingsArgs {
                 format!("`{bind}` is not an address like 127.0.0.1:8000"),
             ));
         }
-        let timezone = self
-            .timezone
-            .clone()
-            .or(file.timezone)
-            .unwrap_or_else(|| "UTC".into());
-        let tz: Tz = timezone.parse().map_err(|_| {
-            bad(
-                "timezone",
-                format!("`{timezone}` is not an IANA time zone like Europe/Berlin"),
-            )
-        })?;
-        let cadence = self
-            .cadence
-            .clone()
-            .or(file.cadence)
-            .unwrap_or_else(|| "semi-monthly".into());
-        let cadence: Cadence = cadence
-            .parse()
-            .map_err(|e| bad("cadence", format!("{e}")))?;
+        let given_tz = match self.timezone.clone().or(file.timezone) {
+            Some(timezone) => Some(timezone.parse::<Tz>().map_err(|_| {
+                bad(
+                    "timezone",
+                    format!("`{timezone}` is not an IANA time zone like Europe/Berlin"),
+                )
+            })?),
+            None => None,
+        };
+        let given_cadence = match self.cadence.clone().or(file.cadence) {
+            Some(cadence) => Some(
+                cadence
+                    .parse::<Cadence>()
+                    .map_err(|e| bad("cadence", format!("{e}")))?,
+            ),
+            None => None,
+        };
+        let tz = given_tz.unwrap_or(Tz::UTC);
+        let cadence = given_cadence.unwrap_or(Cadence::SemiMonthly);
         let d = api::Limits::default();
         let page_size = limit(
             "max_page_size",
@@ -271,11 +283,31 @@ impl SettingsArgs {
             .or(file.scheduler_cron)
             .unwrap_or_else(|| scheduler::DEFAULT_CRON.into());
         scheduler::validate_cron(&cron).map_err(|e| bad("scheduler_cron", e))?;
+        let retention = limit(
+            "scheduler_run_retention_days",
+            self.scheduler_run_retention_days,
+            file.scheduler_run_retention_days,
+            scheduler::DEFAULT_RUN_RETENTION_DAYS as usize,
+        )?;
+        let run_retention_days = u32::try_from(retention)
+            .ok()
+            .filter(|days| *days <= 36_500)
+            .ok_or_else(|| {
+                bad(
+                    "scheduler_run_retention_days",
+                    "must be at most 36500 (a hundred years)",
+                )
+            })?;
         Ok(Settings {
             database_url,
             bind,
             calendar: Calendar::new(cadence, tz),
-            scheduler: scheduler::SchedulerConfig { cron },
+            given_tz,
+            given_cadence,
+            scheduler: scheduler::SchedulerConfig {
+                cron,
+                run_retention_days,
+            },
             limits,
             http,
         })
@@ -325,12 +357,21 @@ mod tests {
         assert_eq!(s.calendar.tz, chrono_tz::UTC);
         assert_eq!(s.calendar.cadence, Cadence::SemiMonthly);
         assert_eq!(s.scheduler.cron, "0 * * * * *");
+        assert_eq!(s.scheduler.run_retention_days, 30);
     }
 
     #[test]
     fn a_bad_value_names_its_setting() {
         type Case = (fn(&mut SettingsArgs), &'static str);
-        let cases: [Case; 6] = [
+        let cases: [Case; 8] = [
+            (
+                |a| a.scheduler_run_retention_days = Some(0),
+                "scheduler_run_retention_days",
+            ),
+            (
+                |a| a.scheduler_run_retention_days = Some(40_000),
+                "scheduler_run_retention_days",
+            ),
             (
                 |a| a.scheduler_cron = Some("* * * * *".into()),
                 "scheduler_cron",
@@ -353,7 +394,7 @@ mod tests {
     fn flags_beat_the_file_and_the_file_beats_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("zeroboard.toml");
-        std::fs::write(&path, "timezone = \"Europe/Berlin\"\ncadence = \"monthly\"\nbind = \"127.0.0.1:9000\"\nscheduler_cron = \"0 */5 * * * *\"\n").unwrap();
+        std::fs::write(&path, "timezone = \"Europe/Berlin\"\ncadence = \"monthly\"\nbind = \"127.0.0.1:9000\"\nscheduler_cron = \"0 */5 * * * *\"\nscheduler_run_retention_days = 7\n").unwrap();
         let s = args(|a| {
             a.config = Some(path.clone());
             a.cadence = Some("weekly".into());
@@ -364,6 +405,7 @@ mod tests {
         assert_eq!(s.calendar.cadence, Cadence::Weekly);
         assert_eq!(s.bind, "127.0.0.1:9000");
         assert_eq!(s.scheduler.cron, "0 */5 * * * *");
+        assert_eq!(s.scheduler.run_retention_days, 7);
         std::fs::write(&path, "colour = \"blue\"\n").unwrap();
         let err = args(|a| a.config = Some(path.clone()))
             .resolve()

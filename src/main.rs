@@ -27,9 +27,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Migrate, then serve GraphQL (and GraphiQL at /) and run the scheduler.
+    /// Bind, migrate, then serve GraphQL (and GraphiQL at /) and run the scheduler; `/readyz`
+    /// answers "starting" until the scheduler's start-up tick is done.
     Serve {
-        /// Load the demo company first when the database is empty, and print demo tokens.
+        /// Load the demo company first when the database is empty, and print demo tokens
+        /// (the same ones on every start while they stay valid).
         #[arg(long)]
         demo: bool,
         /// Serve only; another process runs `zeroboard scheduler`.
@@ -43,6 +45,12 @@ enum Command {
         /// The instant to tick at, RFC 3339 (e.g. 2026-12-01T00:00:00Z) [default: now]
         #[arg(long, value_parser = parse_instant)]
         now: Option<chrono::DateTime<chrono::Utc>>,
+        /// Accept a `--now` after the wall clock (it would close the running period early).
+        #[arg(long)]
+        allow_future: bool,
+        /// Print what the tick would do and write nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Export data for other systems.
     Export {
@@ -70,8 +78,29 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Show or change the company's time zone and cadence, stored in the database.
+    Company {
+        #[command(subcommand)]
+        command: CompanyCommand,
+    },
+    /// Write a consistent copy of a SQLite database to FILE while it is in use (for
+    /// PostgreSQL, print the pg_dump command to run instead).
+    Backup {
+        /// The copy to create; it must not exist yet.
+        file: std::path::PathBuf,
+    },
     /// Print the GraphQL schema (SDL).
     Schema,
+}
+
+#[derive(Subcommand)]
+enum CompanyCommand {
+    /// Print the stored time zone and cadence.
+    Show,
+    /// Make the given `--timezone` and/or `--cadence` the company's from the next period on:
+    /// the running period keeps its dates, the next one starts where it ends and ends at the
+    /// new calendar's next boundary.
+    Set,
 }
 
 #[derive(Subcommand)]
@@ -114,8 +143,54 @@ enum TokenCommand {
         /// A label to recognise the token by.
         #[arg(long)]
         name: Option<String>,
+        /// Days until the token expires [default: 90 for a service token, never for an employee's]
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=36_500), conflicts_with = "no_expiry")]
+        expires_in_days: Option<u32>,
+        /// A token that never expires.
+        #[arg(long)]
+        no_expiry: bool,
     },
+    /// List every token (never the secrets): id, status, owner, label and dates.
+    List,
+    /// Revoke a token by its id (see `token list`); revoking twice is harmless.
+    Revoke { id: i64 },
 }
+
+/// A mistake in how the program was called or configured: exit code 2, like clap's.
+#[derive(Debug)]
+struct Usage(String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+fn usage(message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Usage(message.into()))
+}
+
+/// An error and its causes on one line, each cause once: a database error's text often
+/// repeats its source's, which printed the message twice.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// How far past the wall clock `tick --now` may be without `--allow-future` (clock skew).
+const FUTURE_TOLERANCE: chrono::Duration = chrono::Duration::minutes(1);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -140,8 +215,12 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli.command, settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("zeroboard: {e:#}");
-            ExitCode::FAILURE
+            eprintln!("zeroboard: {}", one_line(&e));
+            if e.downcast_ref::<Usage>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -163,19 +242,55 @@ fn init_logging() {
     }
 }
 
-async fn connect(settings: &Settings) -> anyhow::Result<domain::db::DatabaseConnection> {
-    let db = domain::db::connect(&settings.database_url)
+/// Opens the database without migrating it; the error reads once, on one line.
+async fn open(settings: &Settings) -> anyhow::Result<domain::db::DatabaseConnection> {
+    domain::db::connect(&settings.database_url)
         .await
-        .with_context(|| {
-            format!(
-                "cannot open the database at {}",
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open the database at {}: {e}",
                 redact(&settings.database_url)
             )
-        })?;
+        })
+}
+
+async fn connect(settings: &Settings) -> anyhow::Result<domain::db::DatabaseConnection> {
+    let db = open(settings).await?;
     domain::db::migrate(&db)
         .await
-        .context("migrations failed")?;
+        .map_err(|e| anyhow::anyhow!("migrations failed: {e}"))?;
     Ok(db)
+}
+
+/// Connects for a command that uses the calendar: the database's stored company calendar,
+/// which every given setting must agree with (a new database stores the configured one).
+async fn connect_company(
+    settings: &Settings,
+) -> anyhow::Result<(domain::db::DatabaseConnection, Company)> {
+    let db = connect(settings).await?;
+    let calendar = company_calendar(&db, settings).await?;
+    Ok((db, Company { calendar }))
+}
+
+async fn company_calendar(
+    db: &domain::db::DatabaseConnection,
+    settings: &Settings,
+) -> anyhow::Result<domain::calendar::Calendar> {
+    use domain::calendar::Calendar;
+    if let Some(stored) = domain::company::stored(db).await? {
+        let given = Calendar::new(
+            settings.given_cadence.unwrap_or(stored.cadence),
+            settings.given_tz.unwrap_or(stored.tz),
+        );
+        return match domain::company::mismatch(&given, &stored) {
+            Some(m) => Err(usage(m.to_string())),
+            None => Ok(stored),
+        };
+    }
+    match domain::company::adopt(db, &settings.calendar, chrono::Utc::now()).await? {
+        Ok(()) => Ok(settings.calendar),
+        Err(m) => Err(usage(m.to_string())),
+    }
 }
 
 /// A database URL without its password, for messages.
@@ -191,9 +306,6 @@ fn redact(url: &str) -> String {
 }
 
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
-    let company = Company {
-        calendar: settings.calendar,
-    };
     let clock = Clock::System;
     match command {
         Command::Schema => {
@@ -201,42 +313,196 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate => {
-            connect(&settings).await?;
+            let db = connect(&settings).await?;
             eprintln!("migrations applied");
-            Ok(())
+            close(db).await
         }
         Command::Demo => {
-            let db = connect(&settings).await?;
+            let (db, company) = connect_company(&settings).await?;
             report_demo(domain::demo::load(&db, &company, clock.now()).await?);
-            Ok(())
+            close(db).await
         }
         Command::Seed {
             employees,
             periods,
             seed,
         } => {
-            let db = connect(&settings).await?;
+            let (db, company) = connect_company(&settings).await?;
             let spec = domain::demo::SeedSpec {
                 employees,
                 periods,
                 seed,
             };
             report_demo(domain::demo::seed(&db, &company, spec, clock.now()).await?);
-            Ok(())
+            close(db).await
         }
-        Command::Token {
-            command:
-                TokenCommand::Create {
-                    employee,
-                    service,
-                    scope,
-                    name,
-                },
+        Command::Token { command } => {
+            let db = connect(&settings).await?;
+            token(&db, command, clock.now()).await?;
+            close(db).await
+        }
+        Command::Company { command } => {
+            let db = connect(&settings).await?;
+            company(&db, command, &settings).await?;
+            close(db).await
+        }
+        Command::Backup { file } => backup(&settings, &file).await,
+        Command::Serve { demo, no_scheduler } => serve(&settings, demo, no_scheduler, clock).await,
+        Command::Scheduler => {
+            // Handlers first: a SIGTERM during start-up or the start-up tick stops cleanly
+            // (the tick's open transaction rolls back) instead of killing the process.
+            let stop = shutdown_signal();
+            tokio::pin!(stop);
+            let (db, company) = tokio::select! {
+                connected = connect_company(&settings) => connected?,
+                _ = &mut stop => return Ok(()),
+            };
+            let running = tokio::select! {
+                started = scheduler::start(db.clone(), company, clock, settings.scheduler.clone()) => started?,
+                _ = &mut stop => return close(db).await,
+            };
+            eprintln!(
+                "scheduler running on `{}`; stop with ctrl-c or SIGTERM",
+                settings.scheduler.cron
+            );
+            stop.await;
+            running.shutdown().await?;
+            close(db).await
+        }
+        Command::Tick {
+            now,
+            allow_future,
+            dry_run,
+        } => {
+            let wall = clock.now();
+            let at = now.unwrap_or(wall);
+            // A dry run writes nothing, so any instant may be planned.
+            if at > wall + FUTURE_TOLERANCE && !allow_future && !dry_run {
+                return Err(usage(format!(
+                    "--now {} is after the current time {}; a future tick would close the running period early. \
+                     Give --allow-future to do it anyway, or --dry-run to see what it would do",
+                    at.to_rfc3339(),
+                    wall.to_rfc3339()
+                )));
+            }
+            let (db, company) = connect_company(&settings).await?;
+            if dry_run {
+                let report = domain::tick::dry_run(&db, &company, at).await?;
+                println!("dry run: nothing was written; a tick would do this");
+                print!("{report}");
+            } else {
+                let report = domain::tick::tick(&db, &company, at).await?;
+                let horizon =
+                    wall - chrono::Duration::days(i64::from(settings.scheduler.run_retention_days));
+                domain::tick::prune_runs(&db, horizon).await?;
+                print!("{report}");
+            }
+            close(db).await
+        }
+        Command::Export {
+            command: ExportCommand::Bonus { period, format },
         } => {
             let db = connect(&settings).await?;
+            let rows = domain::export::bonus_rows(&db, period).await?;
+            match format {
+                ExportFormat::Csv => print!("{}", domain::export::to_csv(&rows)),
+                ExportFormat::Json => println!("{:#}", domain::export::to_json(&rows)),
+            }
+            close(db).await
+        }
+    }
+}
+
+/// Closes the pool; on SQLite this also folds the write-ahead log into the database file.
+async fn close(db: domain::db::DatabaseConnection) -> anyhow::Result<()> {
+    domain::db::close(db)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot close the database cleanly: {e}"))
+}
+
+/// `serve`: bind first (a port in use fails before anything is written), install the
+/// signal handlers, then migrate and load the demo; the scheduler's start-up tick runs in
+/// the background while requests are served, and `/readyz` says "starting" until it is done.
+async fn serve(
+    settings: &Settings,
+    demo: bool,
+    no_scheduler: bool,
+    clock: Clock,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&settings.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.bind))?;
+    let addr = listener.local_addr()?;
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    let prepared = async {
+        let (db, company) = connect_company(settings).await?;
+        if demo {
+            report_demo(domain::demo::load(&db, &company, clock.now()).await?);
+        }
+        anyhow::Ok((db, company))
+    };
+    let (db, company) = tokio::select! {
+        prepared = prepared => prepared?,
+        _ = &mut stop => return Ok(()),
+    };
+    println!(
+        "Zeroboard is serving GraphiQL at http://{addr}/ and GraphQL at http://{addr}/graphql"
+    );
+    if demo {
+        print_demo_tokens(&db, &settings.database_url, clock.now()).await?;
+    }
+    let ready = api::Readiness::starting();
+    let startup = if no_scheduler {
+        ready.set_ready();
+        None
+    } else {
+        let (db, clock, config, ready) = (
+            db.clone(),
+            clock.clone(),
+            settings.scheduler.clone(),
+            ready.clone(),
+        );
+        Some(tokio::spawn(async move {
+            let started = scheduler::start(db, company, clock, config).await;
+            ready.set_ready();
+            started
+        }))
+    };
+    let mut state = api::AppState::new(db.clone(), company, clock, settings.limits).with_http(settings.http.clone());
+    state.ready = ready;
+    let served = api::serve_until(state, listener, stop).await;
+    if let Some(startup) = startup {
+        if startup.is_finished() {
+            startup.await??.shutdown().await?;
+        } else {
+            // Still in the start-up tick: dropping it rolls its open transaction back, and
+            // the next start redoes it.
+            startup.abort();
+            let _ = startup.await;
+        }
+    }
+    served?;
+    close(db).await
+}
+
+async fn token(
+    db: &domain::db::DatabaseConnection,
+    command: TokenCommand,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create {
+            employee,
+            service,
+            scope,
+            name,
+            expires_in_days,
+            no_expiry,
+        } => {
             let owner = match (employee, service) {
                 (Some(email), _) => {
-                    let id = domain::directory::employee_id_by_email(&db, &email)
+                    let id = domain::directory::employee_id_by_email(db, &email)
                         .await?
                         .with_context(|| format!("no employee with e-mail {email}"))?;
                     TokenOwner::Employee(id)
@@ -249,83 +515,144 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                     TokenOwner::Service { name, scopes }
                 }
                 (None, None) => {
-                    anyhow::bail!("give --employee EMAIL or --service NAME --scope SCOPE")
+                    return Err(usage(
+                        "give --employee EMAIL or --service NAME --scope SCOPE",
+                    ));
                 }
             };
-            let label = name.unwrap_or_else(|| "cli".into());
-            let (_, secret) =
-                domain::auth::create_token(&db, owner, &label, None, clock.now()).await?;
-            println!("{secret}");
-            Ok(())
-        }
-        Command::Serve { demo, no_scheduler } => {
-            let db = connect(&settings).await?;
-            if demo {
-                report_demo(domain::demo::load(&db, &company, clock.now()).await?);
-            }
-            // The scheduler's start-up tick opens the current period before the API answers.
-            let scheduler = if no_scheduler {
-                None
-            } else {
-                Some(
-                    scheduler::start(
-                        db.clone(),
-                        company,
-                        clock.clone(),
-                        settings.scheduler.clone(),
-                    )
-                    .await?,
-                )
+            let days = match (expires_in_days, no_expiry, &owner) {
+                (Some(days), _, _) => Some(i64::from(days)),
+                (None, true, _) | (None, false, TokenOwner::Employee(_)) => None,
+                (None, false, TokenOwner::Service { .. }) => {
+                    Some(domain::auth::DEFAULT_SERVICE_TOKEN_DAYS)
+                }
             };
-            let listener = tokio::net::TcpListener::bind(&settings.bind)
-                .await
-                .with_context(|| format!("cannot listen on {}", settings.bind))?;
-            let addr = listener.local_addr()?;
+            let expires_at = days.map(|d| now + chrono::Duration::days(d));
+            let label = name.unwrap_or_else(|| "cli".into());
+            let (row, secret) =
+                domain::auth::create_token(db, owner, &label, expires_at, now).await?;
+            println!("{secret}");
+            match row.expires_at {
+                Some(at) => eprintln!(
+                    "token {} created; it expires at {}",
+                    row.id,
+                    at.to_rfc3339()
+                ),
+                None => eprintln!("token {} created; it does not expire", row.id),
+            }
+        }
+        TokenCommand::List => {
+            let date = |at: Option<chrono::DateTime<chrono::Utc>>| {
+                at.map_or("-".to_owned(), |at| at.format("%Y-%m-%d %H:%M").to_string())
+            };
             println!(
-                "Zeroboard is serving GraphiQL at http://{addr}/ and GraphQL at http://{addr}/graphql"
+                "{:>5}  {:<7}  {:<16}  {:<16}  {:<16}  {:<12}  OWNER",
+                "ID", "STATUS", "CREATED", "EXPIRES", "LAST USED", "NAME"
             );
-            if demo {
-                print_demo_tokens(&db, clock.now()).await?;
+            for (token, email) in domain::auth::list_tokens(db).await? {
+                let owner = match (email, &token.service) {
+                    (Some(email), _) => email,
+                    (None, Some(service)) => format!("service {service} ({})", token.scopes),
+                    (None, None) => "-".into(),
+                };
+                println!(
+                    "{:>5}  {:<7}  {:<16}  {:<16}  {:<16}  {:<12}  {owner}",
+                    token.id,
+                    domain::auth::TokenStatus::of(&token, now).as_str(),
+                    date(Some(token.created_at)),
+                    date(token.expires_at),
+                    date(token.last_used_at),
+                    token.name,
+                );
             }
-            let state = api::AppState::new(db, company, clock, settings.limits)
-                .with_http(settings.http.clone());
-            let served = api::serve(state, listener).await;
-            if let Some(scheduler) = scheduler {
-                scheduler.shutdown().await?;
-            }
-            served?;
-            Ok(())
         }
-        Command::Scheduler => {
-            let db = connect(&settings).await?;
-            let stop = shutdown_signal();
-            let running = scheduler::start(db, company, clock, settings.scheduler.clone()).await?;
-            eprintln!(
-                "scheduler running on `{}`; stop with ctrl-c or SIGTERM",
-                settings.scheduler.cron
-            );
-            stop.await;
-            running.shutdown().await
-        }
-        Command::Tick { now } => {
-            let db = connect(&settings).await?;
-            let report =
-                domain::tick::tick(&db, &company, now.unwrap_or_else(|| clock.now())).await?;
-            print!("{report}");
-            Ok(())
-        }
-        Command::Export {
-            command: ExportCommand::Bonus { period, format },
-        } => {
-            let db = connect(&settings).await?;
-            let rows = domain::export::bonus_rows(&db, period).await?;
-            match format {
-                ExportFormat::Csv => print!("{}", domain::export::to_csv(&rows)),
-                ExportFormat::Json => println!("{:#}", domain::export::to_json(&rows)),
-            }
-            Ok(())
+        TokenCommand::Revoke { id } => {
+            let token = domain::auth::revoke_token(db, id, now)
+                .await
+                .map_err(|e| match e {
+                    domain::DomainError::NotFound(_) => anyhow::anyhow!("no token with id {id}"),
+                    other => other.into(),
+                })?;
+            eprintln!("token {} ({}) revoked", token.id, token.name);
         }
     }
+    Ok(())
+}
+
+async fn company(
+    db: &domain::db::DatabaseConnection,
+    command: CompanyCommand,
+    settings: &Settings,
+) -> anyhow::Result<()> {
+    use domain::calendar::Calendar;
+    let stored = domain::company::stored(db).await?;
+    match command {
+        CompanyCommand::Show => {
+            let calendar = stored.unwrap_or(settings.calendar);
+            println!("timezone {}", calendar.tz);
+            println!("cadence  {}", calendar.cadence);
+            if stored.is_none() {
+                eprintln!(
+                    "(not stored yet: the first command that uses the calendar stores these)"
+                );
+            }
+        }
+        CompanyCommand::Set => {
+            if settings.given_tz.is_none() && settings.given_cadence.is_none() {
+                return Err(usage("give the new --timezone and/or --cadence"));
+            }
+            let base = stored.unwrap_or(settings.calendar);
+            let to = Calendar::new(
+                settings.given_cadence.unwrap_or(base.cadence),
+                settings.given_tz.unwrap_or(base.tz),
+            );
+            if stored == Some(to) {
+                eprintln!(
+                    "the company already uses {} and {}; nothing changed",
+                    to.tz, to.cadence
+                );
+                return Ok(());
+            }
+            let changed = domain::company::change(db, to, chrono::Utc::now()).await?;
+            println!("timezone {}", to.tz);
+            println!("cadence  {}", to.cadence);
+            match changed.next {
+                Some(next) => eprintln!(
+                    "from the next period on: it runs {} to {}, from {} to {}",
+                    next.dates.starts_on,
+                    next.dates.ends_on,
+                    next.starts_at.to_rfc3339(),
+                    next.ends_at.to_rfc3339()
+                ),
+                None => eprintln!("no period exists yet; the first one follows these settings"),
+            }
+            eprintln!("restart every zeroboard process with these settings");
+        }
+    }
+    Ok(())
+}
+
+async fn backup(settings: &Settings, file: &std::path::Path) -> anyhow::Result<()> {
+    if !settings.database_url.starts_with("sqlite:") {
+        anyhow::bail!(
+            "PostgreSQL is backed up with its own tool; run: pg_dump --format=custom --file={} '{}'",
+            file.display(),
+            redact(&settings.database_url)
+        );
+    }
+    if file.exists() {
+        return Err(usage(format!(
+            "{} exists already; give a new file",
+            file.display()
+        )));
+    }
+    let db = open(settings).await?;
+    domain::db::backup_sqlite(&db, file)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot write the backup to {}: {e}", file.display()))?;
+    close(db).await?;
+    eprintln!("backup written to {}", file.display());
+    Ok(())
 }
 
 /// Resolves on ctrl-c or, on Unix, SIGTERM: how a process manager stops the scheduler.
@@ -363,13 +690,48 @@ fn report_demo(loaded: domain::demo::Loaded) {
     }
 }
 
-/// Creates and prints one fresh token per demo role, to paste into GraphiQL's headers.
+/// Where `serve --demo` keeps its demo tokens' secrets so that it prints the same ones on
+/// every start: next to a SQLite file, or in the working directory for PostgreSQL (one file
+/// per database name). An in-memory database keeps none.
+fn demo_tokens_file(url: &str) -> Option<std::path::PathBuf> {
+    let without_query = url.split('?').next().unwrap_or(url);
+    if let Some(rest) = without_query.strip_prefix("sqlite:") {
+        let path = rest.strip_prefix("//").unwrap_or(rest);
+        if path.is_empty() || path.contains(":memory:") || url.contains("mode=memory") {
+            return None;
+        }
+        return Some(std::path::PathBuf::from(format!("{path}.demo-tokens")));
+    }
+    let name = without_query
+        .rsplit('/')
+        .next()
+        .filter(|n| !n.is_empty() && !n.contains('@'))?;
+    Some(std::path::PathBuf::from(format!(
+        "zeroboard-demo-tokens.{name}"
+    )))
+}
+
+/// Prints one token per demo role, to paste into GraphiQL's headers: the ones kept from an
+/// earlier start while they are still valid and belong to the same owner, else new ones
+/// (which are then kept, in a file only its owner may read).
 async fn print_demo_tokens(
     db: &domain::db::DatabaseConnection,
+    url: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<()> {
     use domain::demo::{DEMO_ADMIN, DEMO_EMPLOYEE, DEMO_MANAGER, email_of};
-    println!("Demo tokens (send as `Authorization: Bearer <token>`):");
+    let file = demo_tokens_file(url);
+    let kept: std::collections::HashMap<String, String> = file
+        .as_ref()
+        .and_then(|f| std::fs::read_to_string(f).ok())
+        .map(|text| {
+            text.lines()
+                .filter_map(|l| l.split_once(' '))
+                .map(|(role, secret)| (role.to_owned(), secret.trim().to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut roles: Vec<(&str, TokenOwner, String)> = Vec::new();
     for (role, name) in [
         ("employee", DEMO_EMPLOYEE),
         ("manager", DEMO_MANAGER),
@@ -379,15 +741,53 @@ async fn print_demo_tokens(
         let Some(id) = domain::directory::employee_id_by_email(db, &email).await? else {
             continue;
         };
-        let (_, secret) =
-            domain::auth::create_token(db, TokenOwner::Employee(id), "demo", None, now).await?;
-        println!("  {role:<9} {secret}   ({name}, {email})");
+        roles.push((role, TokenOwner::Employee(id), format!("{name}, {email}")));
     }
-    let payroll = TokenOwner::Service {
-        name: "payroll".into(),
-        scopes: vec![Scope::PayrollRead],
-    };
-    let (_, secret) = domain::auth::create_token(db, payroll, "demo", None, now).await?;
-    println!("  {:<9} {secret}   (payroll service)", "payroll");
+    roles.push((
+        "payroll",
+        TokenOwner::Service {
+            name: "payroll".into(),
+            scopes: vec![Scope::PayrollRead],
+        },
+        "payroll service".into(),
+    ));
+    println!("Demo tokens (send as `Authorization: Bearer <token>`):");
+    let mut lines = String::new();
+    for (role, owner, who) in roles {
+        let reusable = match kept.get(role) {
+            Some(secret) => domain::auth::usable_token(db, secret, now)
+                .await?
+                .filter(|t| match &owner {
+                    TokenOwner::Employee(id) => t.employee_id == Some(*id),
+                    TokenOwner::Service { name, .. } => t.service.as_deref() == Some(name.as_str()),
+                }),
+            None => None,
+        };
+        let secret = match (reusable, kept.get(role)) {
+            (Some(_), Some(secret)) => secret.clone(),
+            _ => {
+                domain::auth::create_token(db, owner, "demo", None, now)
+                    .await?
+                    .1
+            }
+        };
+        println!("  {role:<9} {secret}   ({who})");
+        lines.push_str(&format!("{role} {secret}\n"));
+    }
+    if let Some(file) = file
+        && let Err(e) = write_private(&file, &lines)
+    {
+        tracing::warn!(file = %file.display(), error = %e, "cannot keep the demo tokens; the next start prints new ones");
+    }
     Ok(())
+}
+
+/// Writes a file only its owner may read.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(text.as_bytes())
 }

@@ -59,22 +59,25 @@ fn cors(origins: &[String]) -> poem::middleware::Cors {
 
 /// Serves until ctrl-c or SIGTERM, on an already bound listener (tests bind port 0).
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    serve_until(state, listener, shutdown_signal()).await
+}
+
+/// Serves until `stop` resolves, then finishes the requests in flight (up to 10 s). The
+/// binary passes a signal future it installed before start-up, so a SIGTERM that arrives
+/// while it migrates or loads the demo is not lost.
+pub async fn serve_until(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    stop: impl std::future::Future<Output = ()> + Send,
+) -> std::io::Result<()> {
     crate::metrics::handle();
     let acceptor = TcpAcceptor::from_tokio(listener)?;
     let addr = acceptor.local_addr();
     tracing::info!(addr = ?addr.first(), "serving");
     let limits = state.limits;
-    poem::Server::new_with_acceptor(crate::listener::Capped::new(
-        acceptor,
-        limits.connections,
-        limits.read_timeout,
-    ))
-    .run_with_graceful_shutdown(
-        routes(state),
-        shutdown_signal(),
-        Some(Duration::from_secs(10)),
-    )
-    .await
+    poem::Server::new_with_acceptor(crate::listener::Capped::new(acceptor, limits.connections, limits.read_timeout))
+        .run_with_graceful_shutdown(routes(state), stop, Some(Duration::from_secs(10)))
+        .await
 }
 
 /// Resolves on ctrl-c or SIGTERM.
@@ -97,6 +100,9 @@ fn healthz() -> &'static str {
 
 #[handler]
 async fn readyz(Data(state): Data<&AppState>) -> Response {
+    if !state.ready.is_ready() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "starting").into_response();
+    }
     match state.db.ping().await {
         Ok(()) => "ready".into_response(),
         Err(e) => {

@@ -18,12 +18,13 @@ mod playground;
 pub mod schema;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use domain::Company;
 use domain::clock::Clock;
 use sea_orm::DatabaseConnection;
 
-pub use http::{routes, serve};
+pub use http::{routes, serve, serve_until};
 pub use limits::Limits;
 pub use schema::{ZeroboardSchema, build_schema, sdl};
 
@@ -36,9 +37,13 @@ pub struct AppState {
     pub limits: Limits,
     pub http: HttpOptions,
     pub schema: Arc<ZeroboardSchema>,
+    /// Whether start-up work (the scheduler's first tick) is done; `/readyz` says "starting"
+    /// until it is.
+    pub ready: Readiness,
 }
 
 impl AppState {
+    /// A state that is ready at once; `serve` replaces `ready` with one it sets later.
     pub fn new(db: DatabaseConnection, company: Company, clock: Clock, limits: Limits) -> Self {
         let schema = Arc::new(build_schema(&limits));
         AppState {
@@ -48,6 +53,7 @@ impl AppState {
             limits,
             http: HttpOptions::default(),
             schema,
+            ready: Readiness::ready(),
         }
     }
 
@@ -65,4 +71,26 @@ pub struct HttpOptions {
     pub public_metrics: bool,
     /// Answer introspection (`__schema`, `__type`) without a token; off by default.
     pub public_introspection: bool,
+}
+
+/// A flag shared between the server and whatever finishes start-up work.
+#[derive(Clone, Debug)]
+pub struct Readiness(Arc<AtomicBool>);
+
+impl Readiness {
+    pub fn ready() -> Self {
+        Readiness(Arc::new(AtomicBool::new(true)))
+    }
+
+    pub fn starting() -> Self {
+        Readiness(Arc::new(AtomicBool::new(false)))
+    }
+
+    pub fn set_ready(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
 }

@@ -246,6 +246,67 @@ pub async fn revoke_token(
     Ok(active.update(db).await?)
 }
 
+/// How long a service token lives unless its creator says otherwise.
+pub const DEFAULT_SERVICE_TOKEN_DAYS: i64 = 90;
+
+/// Whether a token can still be used at `now`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenStatus {
+    Active,
+    Expired,
+    Revoked,
+}
+
+impl TokenStatus {
+    pub fn of(token: &api_token::Model, now: DateTime<Utc>) -> Self {
+        if token.revoked_at.is_some() {
+            TokenStatus::Revoked
+        } else if token.expires_at.is_some_and(|at| at <= now) {
+            TokenStatus::Expired
+        } else {
+            TokenStatus::Active
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenStatus::Active => "active",
+            TokenStatus::Expired => "expired",
+            TokenStatus::Revoked => "revoked",
+        }
+    }
+}
+
+/// Every token, oldest first, with its employee's e-mail for employee tokens (never the
+/// secret, which is not stored).
+pub async fn list_tokens(
+    db: &impl ConnectionTrait,
+) -> DomainResult<Vec<(api_token::Model, Option<String>)>> {
+    use sea_orm::QueryOrder;
+    let rows = api_token::Entity::find()
+        .find_also_related(employee::Entity)
+        .order_by_asc(api_token::Column::Id)
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(token, person)| (token, person.map(|p| p.email)))
+        .collect())
+}
+
+/// The token a secret belongs to, if it is stored and can still be used; reads only.
+pub async fn usable_token(
+    db: &impl ConnectionTrait,
+    secret: &str,
+    now: DateTime<Utc>,
+) -> DomainResult<Option<api_token::Model>> {
+    let token = api_token::Entity::find()
+        .filter(api_token::Column::TokenHash.eq(hash_token(secret)))
+        .one(db)
+        .await?;
+    Ok(token.filter(|t| TokenStatus::of(t, now) == TokenStatus::Active))
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::{NaiveDate, TimeZone, Utc};

@@ -104,6 +104,14 @@ pub struct PeriodDates {
     pub ends_on: NaiveDate,
 }
 
+/// A period's dates with the instants it starts and ends at (end exclusive).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    pub dates: PeriodDates,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
 /// A cadence in a time zone: everything needed to turn dates into periods and
 /// periods into instants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,6 +170,36 @@ impl Calendar {
         PeriodDates {
             starts_on,
             ends_on: self.period_containing(starts_on).ends_on,
+        }
+    }
+
+    /// The period that follows a stored one which ended on the local date `prev_ends_on` at
+    /// the instant `prev_ends_at`, possibly cut by another cadence or time zone: the rule for
+    /// a change of either. It starts exactly where the previous one ended (no gap, no
+    /// overlap, whatever zone cut it) on the next day's date, and ends at this calendar's
+    /// next boundary that lies after that instant. With an unchanged calendar it is simply
+    /// the next period.
+    pub fn following(&self, prev_ends_on: NaiveDate, prev_ends_at: DateTime<Utc>) -> Span {
+        let mut dates = self.next_after(prev_ends_on);
+        // Only a zone far east of the old one can put this calendar's boundary before the
+        // old end (a one-day period of a weekly cadence, say); the period then runs on to
+        // the boundary after.
+        while self.ends_at(dates) <= prev_ends_at && dates.ends_on < NaiveDate::MAX {
+            dates.ends_on = self.period_containing(add_days(dates.ends_on, 1)).ends_on;
+        }
+        Span {
+            dates,
+            starts_at: prev_ends_at,
+            ends_at: self.ends_at(dates),
+        }
+    }
+
+    /// A period of this calendar with its instants.
+    pub fn span(&self, dates: PeriodDates) -> Span {
+        Span {
+            dates,
+            starts_at: self.starts_at(dates),
+            ends_at: self.ends_at(dates),
         }
     }
 
@@ -337,6 +375,37 @@ mod tests {
             "monthly",
         ] {
             assert!(message.contains(accepted), "{message}");
+        }
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn a_zone_or_cadence_change_starts_where_the_last_period_ended() {
+        use chrono_tz::{America::Los_Angeles, Asia::Tokyo, Pacific::{Kiritimati, Pago_Pago}};
+        // (old calendar, new calendar, last period's last day, expected dates, expected end)
+        let cases: [(Calendar, Calendar, &str, PeriodDates, &str); 7] = [
+            (cal(SemiMonthly), cal(SemiMonthly), "2026-11-30", p("2026-12-01", "2026-12-15"), "2026-12-16T00:00:00Z"),
+            (cal(SemiMonthly), Calendar::new(SemiMonthly, Tokyo), "2026-11-30", p("2026-12-01", "2026-12-15"), "2026-12-15T15:00:00Z"),
+            (cal(SemiMonthly), Calendar::new(SemiMonthly, Los_Angeles), "2026-11-30", p("2026-12-01", "2026-12-15"), "2026-12-16T08:00:00Z"),
+            (cal(SemiMonthly), cal(Weekly), "2026-11-30", p("2026-12-01", "2026-12-06"), "2026-12-07T00:00:00Z"),
+            (cal(SemiMonthly), cal(Monthly), "2026-11-15", p("2026-11-16", "2026-11-30"), "2026-12-01T00:00:00Z"),
+            (cal(Weekly), cal(SemiMonthly), "2026-12-06", p("2026-12-07", "2026-12-15"), "2026-12-16T00:00:00Z"),
+            // A period cut in UTC-11 that ends on a Saturday leaves a weekly cadence in UTC+14
+            // one day, whose end lies before the old end: the new period runs to the boundary after.
+            (Calendar::new(SemiMonthly, Pago_Pago), Calendar::new(Weekly, Kiritimati), "2026-10-31", p("2026-11-01", "2026-11-08"), "2026-11-08T10:00:00Z"),
+        ];
+        for (old, new, last_day, dates, ends_at) in cases {
+            let last = old.period_containing(d(last_day));
+            assert_eq!(last.ends_on, d(last_day), "the case's last day ends a period of the old calendar");
+            let prev_ends_at = old.ends_at(last);
+            let next = new.following(last.ends_on, prev_ends_at);
+            assert_eq!(next.dates, dates, "{old:?} -> {new:?}");
+            assert_eq!(next.starts_at, prev_ends_at, "no gap and no overlap");
+            assert_eq!(next.ends_at, utc(ends_at), "{old:?} -> {new:?}");
+            assert!(next.ends_at > next.starts_at);
+            // From then on the new calendar's own periods follow, back to back.
+            let after = new.following(next.dates.ends_on, next.ends_at);
+            assert_eq!(after, new.span(new.next_after(next.dates.ends_on)));
         }
     }
 

@@ -11,18 +11,23 @@ pub use sea_orm::DatabaseConnection;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseTransaction, DbErr, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseTransaction, DbErr,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
 /// How long a SQLite connection waits for the write lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Opens a connection pool for `url` (`sqlite://…` or `postgres://…`).
+/// How long opening the pool may take before an unreachable database is reported.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens a connection pool for `url` (`sqlite://…` or `postgres://…`). An unreachable or
+/// unanswering server fails within [`CONNECT_TIMEOUT`].
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .sqlx_logging(false)
+        .connect_timeout(CONNECT_TIMEOUT)
         .acquire_timeout(Duration::from_secs(30));
     if url.starts_with("sqlite:") {
         options
@@ -37,7 +42,40 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     } else {
         options.max_connections(16).min_connections(1);
     }
-    Database::connect(options).await
+    // The pool's first connection is made here; the overall bound also covers a server that
+    // accepts the connection but never answers.
+    match tokio::time::timeout(CONNECT_TIMEOUT, Database::connect(options)).await {
+        Ok(connected) => connected,
+        Err(_) => Err(DbErr::Custom(format!(
+            "no connection within {} s (is the server running and reachable?)",
+            CONNECT_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+/// Closes the pool. On SQLite it first folds the write-ahead log into the database file
+/// (and truncates the log), so that after a clean stop `zeroboard.db` alone holds all data.
+pub async fn close(db: DatabaseConnection) -> Result<(), DbErr> {
+    if db.get_database_backend() == DatabaseBackend::Sqlite {
+        db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+            .await?;
+    }
+    db.close().await
+}
+
+/// Writes a consistent copy of a SQLite database to `path` (`VACUUM INTO`), while other
+/// connections keep reading and writing. The file must not exist yet.
+pub async fn backup_sqlite(db: &DatabaseConnection, path: &std::path::Path) -> Result<(), DbErr> {
+    let path = path
+        .to_str()
+        .ok_or_else(|| DbErr::Custom(format!("{} is not a UTF-8 path", path.display())))?;
+    db.execute_raw(Statement::from_sql_and_values(
+        DatabaseBackend::Sqlite,
+        "VACUUM INTO ?",
+        [path.into()],
+    ))
+    .await?;
+    Ok(())
 }
 
 /// A connection or a transaction: services take either, so a caller can compose several

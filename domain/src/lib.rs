@@ -16,6 +16,7 @@ pub mod bounds;
 pub mod calendar;
 pub mod clock;
 pub mod close;
+pub mod company;
 pub mod db;
 pub mod demo;
 pub mod directory;

@@ -17,7 +17,7 @@ use sea_orm::{
 
 use crate::calendar::{Calendar, PeriodDates};
 use crate::db::{Db, begin_write};
-use crate::{Company, DomainResult};
+use crate::{Company, DomainError, DomainResult};
 
 /// Keys of the transaction-level advisory locks, one per scheduler step.
 #[derive(Clone, Copy, Debug)]
@@ -46,9 +46,14 @@ pub(crate) async fn advisory_lock(txn: &impl ConnectionTrait, key: i64) -> Domai
     Ok(())
 }
 
-/// Creates every missing period from the day after the last one up to the one containing
-/// today's local date (on the first run: just the period containing today). Returns the
-/// periods it created, oldest first.
+/// Creates every missing period from the end of the last one up to the one under way at
+/// `now` (on the first run: just the period containing today). Returns the periods it
+/// created, oldest first.
+///
+/// Each new period starts at the previous one's `ends_at` and ends at the company
+/// calendar's next boundary ([`Calendar::following`]), so a changed zone or cadence leaves
+/// no gap and no overlap. The calendar must be the company's stored one (it is stored here
+/// when none is yet): a process configured otherwise opens nothing and fails.
 pub async fn open_due(
     db: &impl Db,
     company: &Company,
@@ -57,23 +62,25 @@ pub async fn open_due(
     let txn = begin_write(db).await?;
     lock_step(&txn, Step::Open).await?;
     let calendar = &company.calendar;
-    let today = calendar.local_date(now);
+    if let Err(mismatch) = crate::company::ensure(&txn, calendar, now).await? {
+        return Err(DomainError::Conflict(mismatch.to_string()));
+    }
     let last = period::Entity::find()
         .order_by_desc(period::Column::StartsOn)
         .one(&txn)
         .await?;
     let mut next = match &last {
-        None => calendar.period_containing(today),
-        Some(last) => calendar.next_after(last.ends_on),
+        None => calendar.span(calendar.period_at(now)),
+        Some(last) => calendar.following(last.ends_on, last.ends_at),
     };
     let policy = crate::policy::current(&txn).await?;
     let mut created = Vec::new();
-    while next.starts_on <= today {
+    while next.starts_at <= now {
         let row = period::ActiveModel {
-            starts_on: Set(next.starts_on),
-            ends_on: Set(next.ends_on),
-            starts_at: Set(calendar.starts_at(next)),
-            ends_at: Set(calendar.ends_at(next)),
+            starts_on: Set(next.dates.starts_on),
+            ends_on: Set(next.dates.ends_on),
+            starts_at: Set(next.starts_at),
+            ends_at: Set(next.ends_at),
             status: Set(PeriodStatus::Open),
             policy_version: Set(policy.version),
             cadence: Set(calendar.cadence.to_string()),
@@ -88,7 +95,7 @@ pub async fn open_due(
         if let sea_orm::TryInsertResult::Inserted(row) = inserted {
             created.push(row);
         }
-        next = calendar.next_after(next.ends_on);
+        next = calendar.following(next.dates.ends_on, next.ends_at);
     }
     txn.commit().await?;
     Ok(created)

@@ -3,22 +3,29 @@
 //!
 //! Every step is idempotent, so a tick may run any number of times for any instant and
 //! by any number of instances at once. The tick stops at the first failing step (the next
-//! tick retries it); its transaction rolled back, so the failure is recorded by a separate
-//! write together with the steps that succeeded before it.
+//! tick retries it).
 //!
-//! The log is written once per tick, after the steps: one insert, so a minute cron adds
-//! one small write a minute. `tick_at` is the instant the tick ran for (the clock's `now`,
-//! fixed in tests and `tick --now`); `started_at` and `finished_at` are wall-clock
-//! measurements of the run itself, which is what an operator reading the log wants.
+//! Each step's log row is written in the step's own transaction, so a step that commits is
+//! logged and one that rolls back is not (a crash between the two cannot leave a committed
+//! step unlogged); a failing step rolls back, and its failure is then recorded by a separate
+//! write. `tick_at` is the instant the tick ran for (the clock's `now`, fixed in tests and
+//! `tick --now`); `started_at` and `finished_at` are wall-clock measurements of the run
+//! itself, which is what an operator reading the log wants. Old rows are removed by
+//! [`prune_runs`] (the scheduler calls it with its retention setting).
+//!
+//! [`dry_run`] runs the same tick inside one outer transaction and rolls it back: every
+//! step's transaction is then a savepoint of it (PostgreSQL's transaction-level advisory
+//! locks are held until the rollback, SQLite's write lock likewise), so the plan it reports
+//! is exactly what a tick would do, and nothing is written.
 
 use std::fmt;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{period, scheduler_run};
-use sea_orm::{EntityTrait, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
 
 use crate::close::{self, Closed};
-use crate::db::Db;
+use crate::db::{Db, begin_write};
 use crate::periods::{self, Generated};
 use crate::{Company, DomainError, DomainResult};
 
@@ -97,56 +104,32 @@ const GENERATE: &str = "generate";
 const CLOSE: &str = "close";
 
 /// Runs one tick at `now`: opens due periods, generates their duties, closes due periods.
-/// On a failing step the error is returned after the log is written; nothing of the failed
-/// step is left behind.
+/// On a failing step the error is returned after the failure is logged; nothing of the
+/// failed step is left behind.
 pub async fn tick(db: &impl Db, company: &Company, now: DateTime<Utc>) -> DomainResult<TickReport> {
-    let mut log = Log {
-        tick_at: now,
-        runs: Vec::new(),
-    };
-    match steps(db, company, now, &mut log).await {
-        Ok(report) => {
-            log.write(db).await?;
-            Ok(report)
-        }
-        Err(e) => {
-            // The log is secondary: if it cannot be written either, the step's error is
-            // the one worth returning.
-            if let Err(log_error) = log.write(db).await {
-                tracing::warn!(error = %log_error, "cannot record the failed scheduler step");
-            }
-            Err(e)
-        }
-    }
-}
-
-async fn steps(
-    db: &impl Db,
-    company: &Company,
-    now: DateTime<Utc>,
-    log: &mut Log,
-) -> DomainResult<TickReport> {
-    let started = Utc::now();
-    let opened = log.step(
+    let opened = logged(
+        db,
+        now,
         OPEN,
         None,
-        started,
-        periods::open_due(db, company, now).await,
+        async |txn| periods::open_due(txn, company, now).await,
         |created| serde_json::json!({ "opened": created.len() }),
-    )?;
+    )
+    .await?;
     let opened: Vec<PeriodSummary> = opened.iter().map(PeriodSummary::from).collect();
     for p in &opened {
         tracing::debug!(period.id = p.id, period.starts_on = %p.starts_on, "period opened");
     }
 
-    let started = Utc::now();
-    let generated = log.step(
+    let generated = logged(
+        db,
+        now,
         GENERATE,
         None,
-        started,
-        periods::generate_due(db, company, now).await,
+        async |txn| periods::generate_due(txn, company, now).await,
         |g| serde_json::to_value(g).unwrap_or_default(),
-    )?;
+    )
+    .await?;
     if generated.created > 0 {
         tracing::debug!(duties = generated.created, "duties generated");
     }
@@ -155,23 +138,48 @@ async fn steps(
     let due = match close::due(db, now).await {
         Ok(due) => due,
         Err(e) => {
-            log.failed(CLOSE, None, started, &e);
+            record_failure(
+                db,
+                run(
+                    now,
+                    CLOSE,
+                    None,
+                    started,
+                    "failed",
+                    serde_json::Value::Null,
+                    Some(describe(&e)),
+                ),
+            )
+            .await;
             return Err(e);
         }
     };
     if due.is_empty() {
-        log.ok(CLOSE, None, started, serde_json::json!({ "closed": 0 }));
+        insert_runs(
+            db,
+            vec![run(
+                now,
+                CLOSE,
+                None,
+                started,
+                "ok",
+                serde_json::json!({ "closed": 0 }),
+                None,
+            )],
+        )
+        .await?;
     }
     let mut closed = Vec::new();
     for period_id in due {
-        let started = Utc::now();
-        let done = log.step(
+        let done = logged(
+            db,
+            now,
             CLOSE,
             Some(period_id),
-            started,
-            close::close_if_due(db, company, period_id, now).await,
+            async |txn| close::close_if_due(txn, company, period_id, now).await,
             |c| serde_json::to_value(c).unwrap_or_default(),
-        )?;
+        )
+        .await?;
         if let Some(c) = done {
             tracing::debug!(
                 period.id = c.period_id,
@@ -190,84 +198,118 @@ async fn steps(
     })
 }
 
-/// The runs of one tick, written together at its end.
-struct Log {
-    tick_at: DateTime<Utc>,
-    runs: Vec<scheduler_run::ActiveModel>,
+/// What a tick at `now` would do, without writing anything: the tick runs inside one
+/// transaction that is rolled back.
+pub async fn dry_run(
+    db: &impl Db,
+    company: &Company,
+    now: DateTime<Utc>,
+) -> DomainResult<TickReport> {
+    let txn = begin_write(db).await?;
+    let report = tick(&txn, company, now).await;
+    txn.rollback().await?;
+    report
 }
 
-impl Log {
-    /// Records a step's outcome and passes its result on.
-    fn step<T>(
-        &mut self,
-        step: &'static str,
-        period_id: Option<i64>,
-        started_at: DateTime<Utc>,
-        result: DomainResult<T>,
-        counts: impl FnOnce(&T) -> serde_json::Value,
-    ) -> DomainResult<T> {
-        match &result {
-            Ok(value) => self.ok(step, period_id, started_at, counts(value)),
-            Err(e) => self.failed(step, period_id, started_at, e),
-        }
-        result
-    }
+/// Removes the log rows of runs that started before `before`; returns how many.
+pub async fn prune_runs(db: &impl ConnectionTrait, before: DateTime<Utc>) -> DomainResult<u64> {
+    let deleted = scheduler_run::Entity::delete_many()
+        .filter(scheduler_run::Column::StartedAt.lt(before))
+        .exec(db)
+        .await?;
+    Ok(deleted.rows_affected)
+}
 
-    fn ok(
-        &mut self,
-        step: &'static str,
-        period_id: Option<i64>,
-        started_at: DateTime<Utc>,
-        counts: serde_json::Value,
-    ) {
-        self.push(step, period_id, started_at, "ok", counts, None);
-    }
-
-    fn failed(
-        &mut self,
-        step: &'static str,
-        period_id: Option<i64>,
-        started_at: DateTime<Utc>,
-        e: &DomainError,
-    ) {
-        self.push(
-            step,
-            period_id,
-            started_at,
-            "failed",
-            serde_json::Value::Null,
-            Some(describe(e)),
-        );
-    }
-
-    fn push(
-        &mut self,
-        step: &'static str,
-        period_id: Option<i64>,
-        started_at: DateTime<Utc>,
-        outcome: &'static str,
-        counts: serde_json::Value,
-        error: Option<String>,
-    ) {
-        self.runs.push(scheduler_run::ActiveModel {
-            step: Set(step.into()),
-            period_id: Set(period_id),
-            tick_at: Set(self.tick_at),
-            started_at: Set(started_at),
-            finished_at: Set(Some(Utc::now())),
-            outcome: Set(outcome.into()),
-            counts: Set(counts.to_string()),
-            error: Set(error),
-            ..Default::default()
-        });
-    }
-
-    async fn write(self, db: &impl Db) -> DomainResult<()> {
-        scheduler_run::Entity::insert_many(self.runs)
-            .exec_without_returning(db)
+/// Runs one step in a write transaction that also records its log row, so the step and its
+/// record commit together. A failing step rolls back and its failure is recorded apart.
+async fn logged<T>(
+    db: &impl Db,
+    tick_at: DateTime<Utc>,
+    step: &'static str,
+    period_id: Option<i64>,
+    work: impl AsyncFnOnce(&DatabaseTransaction) -> DomainResult<T>,
+    counts: impl FnOnce(&T) -> serde_json::Value,
+) -> DomainResult<T> {
+    let started = Utc::now();
+    let txn = begin_write(db).await?;
+    match work(&txn).await {
+        Ok(value) => {
+            insert_runs(
+                &txn,
+                vec![run(
+                    tick_at,
+                    step,
+                    period_id,
+                    started,
+                    "ok",
+                    counts(&value),
+                    None,
+                )],
+            )
             .await?;
-        Ok(())
+            txn.commit().await?;
+            Ok(value)
+        }
+        Err(e) => {
+            if let Err(rollback) = txn.rollback().await {
+                tracing::warn!(error = %rollback, "cannot roll back the failed scheduler step");
+            }
+            record_failure(
+                db,
+                run(
+                    tick_at,
+                    step,
+                    period_id,
+                    started,
+                    "failed",
+                    serde_json::Value::Null,
+                    Some(describe(&e)),
+                ),
+            )
+            .await;
+            Err(e)
+        }
     }
+}
+
+/// Records a failed step. The log is secondary: if it cannot be written either, the step's
+/// error is the one worth returning, so this only warns.
+async fn record_failure(db: &impl ConnectionTrait, row: scheduler_run::ActiveModel) {
+    if let Err(log_error) = insert_runs(db, vec![row]).await {
+        tracing::warn!(error = %log_error, "cannot record the failed scheduler step");
+    }
+}
+
+fn run(
+    tick_at: DateTime<Utc>,
+    step: &'static str,
+    period_id: Option<i64>,
+    started_at: DateTime<Utc>,
+    outcome: &'static str,
+    counts: serde_json::Value,
+    error: Option<String>,
+) -> scheduler_run::ActiveModel {
+    scheduler_run::ActiveModel {
+        step: Set(step.into()),
+        period_id: Set(period_id),
+        tick_at: Set(tick_at),
+        started_at: Set(started_at),
+        finished_at: Set(Some(Utc::now())),
+        outcome: Set(outcome.into()),
+        counts: Set(counts.to_string()),
+        error: Set(error),
+        ..Default::default()
+    }
+}
+
+async fn insert_runs(
+    db: &impl ConnectionTrait,
+    runs: Vec<scheduler_run::ActiveModel>,
+) -> DomainResult<()> {
+    scheduler_run::Entity::insert_many(runs)
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
 }
 
 /// The error text kept in the log: the full chain, since only operators read it.

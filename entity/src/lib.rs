@@ -10,6 +10,7 @@ pub mod article;
 pub mod article_read;
 pub mod assignment;
 pub mod assignment_event;
+pub mod company;
 pub mod department;
 pub mod duty_template;
 pub mod employee;

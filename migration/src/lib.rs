@@ -6,6 +6,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_model;
+mod m20261127_000001_company;
 mod m20261127_000002_email_key;
 
 pub struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
             Box::new(m20261126_000001_model::Migration),
+            Box::new(m20261127_000001_company::Migration),
             Box::new(m20261127_000002_email_key::Migration),
         ]
     }

@@ -21,17 +21,25 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 /// Every minute, at second 0.
 pub const DEFAULT_CRON: &str = "0 * * * * *";
 
+/// How many days of `scheduler_run` rows the scheduler keeps (about 4,300 rows a day per
+/// instance on the default cron).
+pub const DEFAULT_RUN_RETENTION_DAYS: u32 = 30;
+
 /// How the scheduler runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SchedulerConfig {
     /// A cron expression with seconds: `sec min hour day-of-month month day-of-week`.
     pub cron: String,
+    /// After each tick, log rows of runs that started more than this many days ago (by the
+    /// wall clock) are deleted.
+    pub run_retention_days: u32,
 }
 
 impl Default for SchedulerConfig {
     fn default() -> Self {
         SchedulerConfig {
             cron: DEFAULT_CRON.into(),
+            run_retention_days: DEFAULT_RUN_RETENTION_DAYS,
         }
     }
 }
@@ -56,6 +64,7 @@ struct Ticker {
     running: Mutex<()>,
     /// The last failure logged, so a failure that repeats every minute is logged once.
     last_error: std::sync::Mutex<Option<String>>,
+    run_retention_days: u32,
 }
 
 impl Ticker {
@@ -68,6 +77,13 @@ impl Ticker {
         let started = std::time::Instant::now();
         let outcome = domain::tick::tick(&self.db, &self.company, now).await;
         let duration_ms = started.elapsed().as_millis();
+        let horizon =
+            chrono::Utc::now() - chrono::Duration::days(i64::from(self.run_retention_days));
+        match domain::tick::prune_runs(&self.db, horizon).await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::debug!(pruned, "old scheduler runs removed"),
+            Err(e) => tracing::warn!(error = %e, "cannot remove old scheduler runs"),
+        }
         let label = if outcome.is_ok() { "ok" } else { "failed" };
         metrics::counter!("zeroboard_scheduler_ticks_total", "outcome" => label).increment(1);
         metrics::histogram!("zeroboard_scheduler_tick_duration_seconds")
@@ -130,6 +146,7 @@ pub async fn start(
         clock,
         running: Mutex::new(()),
         last_error: std::sync::Mutex::new(None),
+        run_retention_days: config.run_retention_days,
     });
     ticker.tick().await;
     let cron = JobScheduler::new()

@@ -898,7 +898,7 @@ on_both! {
         let out = run(&["tick", "--now", "tomorrow"]);
         assert_eq!(out.status.code(), Some(2), "a bad instant is a usage error");
 
-        let out = run(&["tick", "--now", "2026-12-02T00:00:00Z"]);
+        let out = run(&["tick", "--now", "2026-12-02T00:00:00Z", "--allow-future"]);
         assert!(String::from_utf8(out.stdout).unwrap().contains("closed:    2026-11-16 to 2026-11-30"));
         let csv = String::from_utf8(run(&["export", "bonus", "--period", "2026-11-16", "--format", "csv"]).stdout).unwrap();
         let json: serde_json::Value = serde_json::from_slice(&run(&["export", "bonus", "--period", "2026-11-16", "--format", "json"]).stdout).unwrap();
@@ -1025,5 +1025,164 @@ on_both! {
         let retried = tick(&db, &company, close_time + Duration::minutes(1)).await;
         assert_eq!(retried.closed.len(), 1);
         assert_eq!(periods(&db).await[0].status, PeriodStatus::Closed);
+    }
+}
+
+/// Every stored period starts exactly where the one before it ends.
+fn assert_back_to_back(stored: &[period::Model]) {
+    for pair in stored.windows(2) {
+        assert_eq!(
+            pair[1].starts_at, pair[0].ends_at,
+            "gap or overlap between {} and {}",
+            pair[0].starts_on, pair[1].starts_on
+        );
+        assert_eq!(pair[1].starts_on, pair[0].ends_on.succ_opt().unwrap());
+    }
+    assert!(stored.iter().all(|p| p.ends_at > p.starts_at));
+}
+
+on_both! {
+    async fn a_zone_or_cadence_change_applies_from_the_next_boundary_without_gap_or_overlap(kind: Kind) {
+        let test_db = TestDb::new(kind).await;
+        let db = test_db.connect().await;
+        seed_org(&db).await;
+        let utc_semi = utc_company();
+        tick(&db, &utc_semi, t0()).await; // 16–30 November, UTC
+        assert_eq!(domain::company::stored(&db).await.unwrap(), Some(utc_semi.calendar), "the first tick stores the calendar");
+
+        // Tokyo from the next boundary on.
+        let tokyo = Company { calendar: Calendar::new(Cadence::SemiMonthly, chrono_tz::Asia::Tokyo) };
+        let changed = domain::company::change(&db, tokyo.calendar, t0()).await.unwrap();
+        assert_eq!(changed.from, Some(utc_semi.calendar));
+        let next = changed.next.expect("the next period");
+        assert_eq!((next.dates.starts_on, next.starts_at, next.ends_at), (date(2026, 12, 1), utc(2026, 12, 1, 0), utc(2026, 12, 15, 15)));
+        // A process still configured with UTC opens nothing and says why.
+        let stale = domain::tick::tick(&db, &utc_semi, utc(2026, 12, 1, 1)).await;
+        assert!(matches!(&stale, Err(domain::DomainError::Conflict(m)) if m.contains("`timezone`")), "{stale:?}");
+        assert_eq!(periods(&db).await.len(), 1);
+        // Tokyo's first tick after UTC midnight opens the next period at the old end: no
+        // nine hours in two periods, and a proposal closing in them is judged once.
+        let report = tick(&db, &tokyo, utc(2026, 12, 1, 0)).await;
+        assert_eq!(report.opened.len(), 1);
+        let stored = periods(&db).await;
+        assert_eq!((stored[1].starts_at, stored[1].ends_at, stored[1].ends_on), (utc(2026, 12, 1, 0), utc(2026, 12, 15, 15), date(2026, 12, 15)));
+        tick(&db, &tokyo, utc(2026, 12, 16, 0)).await;
+        assert_eq!(periods(&db).await[2].starts_at, utc(2026, 12, 15, 15), "then Tokyo's own midnights");
+
+        // Los Angeles and monthly together: the next period starts at Tokyo's end (no
+        // eight-hour gap) and runs to the end of the LA month.
+        let la_monthly = Company { calendar: Calendar::new(Cadence::Monthly, chrono_tz::America::Los_Angeles) };
+        domain::company::change(&db, la_monthly.calendar, t0()).await.unwrap();
+        tick(&db, &la_monthly, utc(2027, 1, 2, 0)).await;
+        tick(&db, &la_monthly, utc(2027, 2, 3, 0)).await;
+        let stored = periods(&db).await;
+        assert_back_to_back(&stored);
+        let dates: Vec<(NaiveDate, NaiveDate, String)> = stored.iter().map(|p| (p.starts_on, p.ends_on, p.cadence.clone())).collect();
+        assert_eq!(dates, [
+            (date(2026, 11, 16), date(2026, 11, 30), "semi-monthly".to_owned()),
+            (date(2026, 12, 1), date(2026, 12, 15), "semi-monthly".to_owned()),
+            (date(2026, 12, 16), date(2026, 12, 31), "semi-monthly".to_owned()),
+            (date(2027, 1, 1), date(2027, 1, 31), "monthly".to_owned()),
+            (date(2027, 2, 1), date(2027, 2, 28), "monthly".to_owned()),
+        ]);
+        assert_eq!(stored[3].starts_at, utc(2026, 12, 31, 15), "Tokyo's end, not LA's midnight");
+        assert_eq!(stored[3].ends_at, utc(2027, 2, 1, 8), "LA's midnight");
+    }
+}
+
+on_both! {
+    async fn a_database_with_periods_but_no_stored_calendar_adopts_only_the_one_that_cut_them(kind: Kind) {
+        use sea_orm::ConnectionTrait;
+        let test_db = TestDb::new(kind).await;
+        let db = test_db.connect().await;
+        seed_org(&db).await;
+        tick(&db, &utc_company(), t0()).await;
+        // As if the periods predated the stored settings.
+        db.execute_unprepared("DELETE FROM company").await.unwrap();
+        let tokyo = Calendar::new(Cadence::SemiMonthly, chrono_tz::Asia::Tokyo);
+        let refused = domain::company::adopt(&db, &tokyo, t0()).await.unwrap().unwrap_err();
+        assert_eq!(refused.setting, "timezone");
+        let monthly = Calendar::new(Cadence::Monthly, chrono_tz::UTC);
+        assert_eq!(domain::company::adopt(&db, &monthly, t0()).await.unwrap().unwrap_err().setting, "cadence");
+        assert_eq!(domain::company::stored(&db).await.unwrap(), None, "nothing stored on a refusal");
+        assert_eq!(domain::company::adopt(&db, &utc_company().calendar, t0()).await.unwrap(), Ok(()));
+        assert_eq!(domain::company::stored(&db).await.unwrap(), Some(utc_company().calendar));
+    }
+}
+
+on_both! {
+    async fn a_dry_run_reports_what_a_tick_would_do_and_writes_nothing(kind: Kind) {
+        let test_db = TestDb::new(kind).await;
+        let db = test_db.connect().await;
+        let company = utc_company();
+        seed_org(&db).await;
+        tick(&db, &company, t0()).await;
+        let before = domain_rows(&db).await;
+        let runs = scheduler_run::Entity::find().count(&db).await.unwrap();
+        let later = utc(2026, 12, 17, 0);
+        let planned = domain::tick::dry_run(&db, &company, later).await.unwrap();
+        assert_eq!(planned.opened.len(), 2);
+        assert_eq!(planned.closed.len(), 2, "16–30 November and 1–15 December, a day after its end");
+        assert!(planned.generated.created > 0);
+        assert_eq!(domain_rows(&db).await, before, "nothing written");
+        assert_eq!(scheduler_run::Entity::find().count(&db).await.unwrap(), runs, "not even the log");
+        // The real tick then does what was planned.
+        let done = tick(&db, &company, later).await;
+        let dates = |r: &domain::tick::TickReport| {
+            (r.opened.iter().map(|p| (p.starts_on, p.ends_on)).collect::<Vec<_>>(), r.closed.iter().map(|c| (c.starts_on, c.results, c.missed)).collect::<Vec<_>>(), r.generated.clone())
+        };
+        assert_eq!(dates(&done), dates(&planned));
+    }
+}
+
+on_both! {
+    async fn each_step_is_logged_as_it_commits_and_old_runs_are_pruned(kind: Kind) {
+        let test_db = TestDb::new(kind).await;
+        let db = test_db.connect().await;
+        seed_org(&db).await;
+        tick(&db, &utc_company(), t0()).await;
+        let runs = scheduler_run::Entity::find().order_by_asc(scheduler_run::Column::Id).all(&db).await.unwrap();
+        let steps: Vec<(&str, &str)> = runs.iter().map(|r| (r.step.as_str(), r.outcome.as_str())).collect();
+        assert_eq!(steps, [("open", "ok"), ("generate", "ok"), ("close", "ok")]);
+        // Each row is written by its step's own transaction: the open row's counts are the
+        // open step's, committed before the generate step began.
+        assert_eq!(runs[0].counts, r#"{"opened":1}"#);
+        assert!(runs[0].finished_at.unwrap() <= runs[1].started_at);
+
+        // An old row (40 days by the wall clock) goes; recent ones stay.
+        let old = Utc::now() - Duration::days(40);
+        scheduler_run::ActiveModel {
+            step: Set("open".into()), period_id: Set(None), tick_at: Set(old), started_at: Set(old), finished_at: Set(Some(old)),
+            outcome: Set("ok".into()), counts: Set("{}".into()), error: Set(None), ..Default::default()
+        }
+        .insert(&db)
+        .await
+        .unwrap();
+        // Through the binary, whose tick prunes by `scheduler_run_retention_days`.
+        let out = crate::cli::zeroboard(&test_db.url).args(["tick", "--now", "2026-11-20T11:00:00Z", "--scheduler-run-retention-days", "30"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let left = scheduler_run::Entity::find().all(&db).await.unwrap();
+        assert_eq!(left.len(), 6, "the old row went, the two ticks' rows stayed");
+        assert!(left.iter().all(|r| r.started_at > old));
+        assert_eq!(domain::tick::prune_runs(&db, Utc::now() + Duration::minutes(1)).await.unwrap(), 6);
+    }
+}
+
+on_both! {
+    async fn readyz_says_starting_until_start_up_work_is_done(kind: Kind) {
+        let app = TestApp::start(kind).await;
+        let ready = api::Readiness::starting();
+        let mut state = api::AppState::new(app.db.clone(), app.company, app.clock.clone(), api::Limits::default());
+        state.ready = ready.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(api::serve(state, listener));
+        let readyz = app.http.get(format!("{base}/readyz")).send().await.unwrap();
+        assert_eq!(readyz.status(), 503);
+        assert_eq!(readyz.text().await.unwrap(), "starting");
+        assert_eq!(app.http.get(format!("{base}/healthz")).send().await.unwrap().status(), 200, "alive meanwhile");
+        ready.set_ready();
+        assert_eq!(app.http.get(format!("{base}/readyz")).send().await.unwrap().status(), 200);
+        server.abort();
     }
 }
