@@ -469,7 +469,8 @@ async fn serve(
             started
         }))
     };
-    let mut state = api::AppState::new(db.clone(), company, clock, settings.limits).with_http(settings.http.clone());
+    let mut state = api::AppState::new(db.clone(), company, clock, settings.limits)
+        .with_http(settings.http.clone());
     state.ready = ready;
     let served = api::serve_until(state, listener, stop).await;
     if let Some(startup) = startup {

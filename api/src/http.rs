@@ -75,9 +75,13 @@ pub async fn serve_until(
     let addr = acceptor.local_addr();
     tracing::info!(addr = ?addr.first(), "serving");
     let limits = state.limits;
-    poem::Server::new_with_acceptor(crate::listener::Capped::new(acceptor, limits.connections, limits.read_timeout))
-        .run_with_graceful_shutdown(routes(state), stop, Some(Duration::from_secs(10)))
-        .await
+    poem::Server::new_with_acceptor(crate::listener::Capped::new(
+        acceptor,
+        limits.connections,
+        limits.read_timeout,
+    ))
+    .run_with_graceful_shutdown(routes(state), stop, Some(Duration::from_secs(10)))
+    .await
 }
 
 /// Resolves on ctrl-c or SIGTERM.
@@ -103,8 +107,13 @@ async fn readyz(Data(state): Data<&AppState>) -> Response {
     if !state.ready.is_ready() {
         return (StatusCode::SERVICE_UNAVAILABLE, "starting").into_response();
     }
-    match state.db.ping().await {
-        Ok(()) => "ready".into_response(),
+    // Ready means able to do the work: reach the database and write to it.
+    match domain::db::writable(&state.db).await {
+        Ok(true) => "ready".into_response(),
+        Ok(false) => {
+            tracing::warn!("the database is read-only");
+            (StatusCode::SERVICE_UNAVAILABLE, "database read-only").into_response()
+        }
         Err(e) => {
             tracing::warn!(error = %e, "database not reachable");
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()

@@ -78,6 +78,46 @@ pub async fn backup_sqlite(db: &DatabaseConnection, path: &std::path::Path) -> R
     Ok(())
 }
 
+/// Whether the database takes writes: false for a read-only SQLite file and for a
+/// PostgreSQL session that is read-only (a standby, `default_transaction_read_only`). Writes
+/// nothing: on SQLite a statement that would write (and matches no row) runs in a
+/// transaction that is rolled back.
+pub async fn writable(db: &DatabaseConnection) -> Result<bool, DbErr> {
+    match db.get_database_backend() {
+        DatabaseBackend::Sqlite => {
+            let txn = begin_write(db).await;
+            let probe = match &txn {
+                Ok(txn) => txn
+                    .execute_unprepared("DELETE FROM scheduler_run WHERE 1 = 0")
+                    .await
+                    .map(|_| ()),
+                Err(e) => Err(DbErr::Custom(e.to_string())),
+            };
+            if let Ok(txn) = txn {
+                txn.rollback().await?;
+            }
+            match probe {
+                Ok(()) => Ok(true),
+                Err(e) if e.to_string().contains("readonly") => Ok(false),
+                Err(e) => Err(e),
+            }
+        }
+        _ => {
+            let row = db
+                .query_one_raw(Statement::from_string(
+                    db.get_database_backend(),
+                    "SELECT current_setting('transaction_read_only') AS ro",
+                ))
+                .await?;
+            Ok(row
+                .map(|r| r.try_get::<String>("", "ro"))
+                .transpose()?
+                .as_deref()
+                != Some("on"))
+        }
+    }
+}
+
 /// A connection or a transaction: services take either, so a caller can compose several
 /// services in one transaction (the demo loader does) or let each run in its own.
 pub trait Db: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction> {}

@@ -91,6 +91,8 @@ impl Ticker {
         let mut last_error = self.last_error.lock().unwrap_or_else(|e| e.into_inner());
         match outcome {
             Ok(report) => {
+                metrics::gauge!("zeroboard_scheduler_last_success_timestamp_seconds")
+                    .set(now.timestamp() as f64);
                 if last_error.take().is_some() {
                     tracing::info!(tick.at = %now, "the scheduler recovered");
                 }

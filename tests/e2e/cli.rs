@@ -323,11 +323,11 @@ on_both! {
         assert_eq!(days(&token(&forever).await), None);
         // A week later the employee's token no longer authenticates.
         let later = now + chrono::Duration::days(8);
-        assert!(matches!(domain::auth::authenticate(db, &employee, later).await, Err(domain::DomainError::Unauthenticated)));
+        assert!(matches!(domain::auth::authenticate(db, &utc_company(), &employee, later).await, Err(domain::DomainError::Unauthenticated)));
 
         let out = zeroboard(&test_db.url).args(["token", "revoke", &service_row.id.to_string()]).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert!(matches!(domain::auth::authenticate(db, &service, now).await, Err(domain::DomainError::Unauthenticated)));
+        assert!(matches!(domain::auth::authenticate(db, &utc_company(), &service, now).await, Err(domain::DomainError::Unauthenticated)));
         let out = zeroboard(&test_db.url).args(["token", "revoke", "999999"]).output().unwrap();
         assert!(!out.status.success() && one_line(&out).contains("no token with id 999999"));
 

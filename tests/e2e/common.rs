@@ -202,6 +202,11 @@ impl TestApp {
         }
     }
 
+    /// The URL of the app's database.
+    pub fn url(&self) -> &str {
+        &self._test_db.url
+    }
+
     /// Loads the demo company at the clock's now.
     pub async fn demo(&self) {
         domain::demo::load(&self.db, &self.company, self.clock.now())

@@ -356,3 +356,44 @@ on_both! {
         assert!(events.iter().any(|e| e["level"] == "INFO" && e["fields"]["message"].is_string()), "{json}");
     }
 }
+
+on_both! {
+    async fn a_read_only_database_is_not_ready_but_still_serves_reads(kind: Kind) {
+        let app = TestApp::start(kind).await;
+        app.demo().await;
+        let me = employee_token_query(&app).await;
+        let ready = app.http.get(format!("{}/readyz", app.base)).send().await.unwrap();
+        assert_eq!(ready.status(), StatusCode::OK);
+        // The same database, read-only: a SQLite file opened so, a PostgreSQL session so.
+        let url = match kind {
+            Kind::Sqlite => app.url().replace("mode=rwc", "mode=ro"),
+            Kind::Postgres => {
+                use sea_orm::ConnectionTrait;
+                let name = app.url().rsplit('/').next().unwrap().to_owned();
+                app.db.execute_unprepared(&format!("ALTER DATABASE {name} SET default_transaction_read_only = on")).await.unwrap();
+                app.url().to_owned()
+            }
+        };
+        let db = domain::db::connect(&url).await.expect("connect");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        // Later than the token's last recorded use, so authenticating tries to write.
+        let later = domain::clock::Clock::fixed(t0() + chrono::Duration::hours(1));
+        let state = api::AppState::new(db, app.company, later, api::Limits::default());
+        tokio::spawn(async move { api::serve(state, listener).await.ok() });
+        let ready = app.http.get(format!("{base}/readyz")).send().await.unwrap();
+        assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(ready.text().await.unwrap().trim(), "database read-only");
+        let answer = app
+            .http
+            .post(format!("{base}/graphql"))
+            .bearer_auth(&me)
+            .json(&json!({ "query": "{ me { name summary { duties { total } } } }" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::OK);
+        let body: Value = answer.json().await.unwrap();
+        assert!(body.get("errors").is_none() && body["data"]["me"]["name"].is_string(), "{body}");
+    }
+}
