@@ -4,7 +4,8 @@
 //! `ZEROBOARD_TEST_DATABASES` picks the kinds (`sqlite,postgres` by default);
 //! `ZEROBOARD_TEST_PG_URL` is the PostgreSQL server's admin URL
 //! (default `postgres://postgres@127.0.0.1:5432/postgres`). A test for a kind that is not
-//! selected returns at once and says so; a selected kind that cannot be reached fails.
+//! selected is compiled as ignored (see `build.rs`), so it reports itself skipped; a
+//! selected kind that cannot be reached fails.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -22,23 +23,28 @@ pub enum Kind {
     Postgres,
 }
 
-pub fn selected(kind: Kind) -> bool {
-    let wanted =
-        std::env::var("ZEROBOARD_TEST_DATABASES").unwrap_or_else(|_| "sqlite,postgres".into());
-    let name = match kind {
-        Kind::Sqlite => "sqlite",
-        Kind::Postgres => "postgres",
-    };
-    let on = wanted.split(',').any(|w| w.trim() == name);
-    if !on {
-        eprintln!("{name} not in ZEROBOARD_TEST_DATABASES; skipped");
-    }
-    on
-}
-
 pub fn pg_admin_url() -> String {
     std::env::var("ZEROBOARD_TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// With `TEST_LOG` set (e.g. `TEST_LOG=1`, or a filter like `TEST_LOG=api=debug`), the
+/// servers' logs go to the test's output, which the harness shows for a failing test.
+fn test_log() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if let Ok(filter) = std::env::var("TEST_LOG") {
+            let filter = if filter == "1" {
+                "info".to_owned()
+            } else {
+                filter
+            };
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
+    });
 }
 
 /// A fresh, empty database, removed when dropped.
@@ -167,6 +173,8 @@ impl TestApp {
         Self::start_full(kind, company, now, limits, api::HttpOptions::default()).await
     }
 
+    /// The real server with every option; `TEST_LOG=1` shows its log (through the test
+    /// harness's capture, so only a failing test prints it).
     pub async fn start_full(
         kind: Kind,
         company: Company,
@@ -174,6 +182,7 @@ impl TestApp {
         limits: api::Limits,
         http: api::HttpOptions,
     ) -> TestApp {
+        test_log();
         let test_db = TestDb::new(kind).await;
         let mut db = test_db.connect().await;
         let statements = Arc::new(AtomicUsize::new(0));
@@ -298,12 +307,14 @@ macro_rules! on_both {
             use super::*;
             async fn run($kind: Kind) $body
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(zb_skip_sqlite, ignore = "sqlite is not in ZEROBOARD_TEST_DATABASES")]
             async fn sqlite() {
-                if $crate::common::selected(Kind::Sqlite) { run(Kind::Sqlite).await }
+                run(Kind::Sqlite).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(zb_skip_postgres, ignore = "postgres is not in ZEROBOARD_TEST_DATABASES")]
             async fn postgres() {
-                if $crate::common::selected(Kind::Postgres) { run(Kind::Postgres).await }
+                run(Kind::Postgres).await
             }
         }
     };

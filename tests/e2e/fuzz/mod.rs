@@ -958,17 +958,18 @@ mod corpus_replays {
     use super::*;
 
     #[test]
+    #[cfg_attr(zb_skip_sqlite, ignore = "sqlite is not in ZEROBOARD_TEST_DATABASES")]
     fn sqlite() {
-        if selected(Kind::Sqlite) {
-            replay_corpus(Kind::Sqlite)
-        }
+        replay_corpus(Kind::Sqlite)
     }
 
     #[test]
+    #[cfg_attr(
+        zb_skip_postgres,
+        ignore = "postgres is not in ZEROBOARD_TEST_DATABASES"
+    )]
     fn postgres() {
-        if selected(Kind::Postgres) {
-            replay_corpus(Kind::Postgres)
-        }
+        replay_corpus(Kind::Postgres)
     }
 }
 
