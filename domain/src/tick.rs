@@ -118,7 +118,7 @@ pub async fn tick(db: &impl Db, company: &Company, now: DateTime<Utc>) -> Domain
     .await?;
     let opened: Vec<PeriodSummary> = opened.iter().map(PeriodSummary::from).collect();
     for p in &opened {
-        tracing::debug!(period.id = p.id, period.starts_on = %p.starts_on, "period opened");
+        tracing::info!(period.id = p.id, period.starts_on = %p.starts_on, period.ends_on = %p.ends_on, "period opened");
     }
 
     let generated = logged(
@@ -181,10 +181,10 @@ pub async fn tick(db: &impl Db, company: &Company, now: DateTime<Utc>) -> Domain
         )
         .await?;
         if let Some(c) = done {
-            tracing::debug!(
+            tracing::info!(
                 period.id = c.period_id,
                 results = c.results,
-                missed = c.missed,
+                assignments.missed = c.missed,
                 "period closed"
             );
             closed.push(c);

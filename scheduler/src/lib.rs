@@ -97,7 +97,16 @@ impl Ticker {
                     tracing::info!(tick.at = %now, "the scheduler recovered");
                 }
                 if report.did_something() {
-                    tracing::info!(tick.at = %now, duration_ms, "tick:\n{report}");
+                    // One line; the steps logged their own events with their ids.
+                    tracing::info!(
+                        tick.at = %now,
+                        duration_ms,
+                        periods.opened = report.opened.len(),
+                        duties.generated = report.generated.created,
+                        duties.skipped = report.generated.skipped_no_controller,
+                        periods.closed = report.closed.len(),
+                        "tick"
+                    );
                 } else {
                     tracing::debug!(tick.at = %now, duration_ms, "tick: nothing to do");
                 }

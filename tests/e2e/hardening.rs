@@ -355,6 +355,15 @@ on_both! {
         let json = run(Some("json"));
         let events: Vec<Value> = json.lines().filter(|l| l.starts_with('{')).map(|l| serde_json::from_str(l).expect("a JSON log line")).collect();
         assert!(events.iter().any(|e| e["level"] == "INFO" && e["fields"]["message"].is_string()), "{json}");
+        // A tick's events carry their ids, one line each (crates.io's logging guide).
+        let mut tick = super::cli::zeroboard(&test_db.url);
+        tick.args(["tick", "--now", "2026-11-20T10:00:00Z"]).env("ZEROBOARD_LOG", "info").env("ZEROBOARD_LOG_FORMAT", "json");
+        let out = tick.output().expect("run zeroboard tick");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let logs = String::from_utf8(out.stderr).unwrap();
+        let events: Vec<Value> = logs.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not one JSON event a line: {l:?}"))).collect();
+        let opened = events.iter().find(|e| e["fields"]["message"] == "period opened").unwrap_or_else(|| panic!("{logs}"));
+        assert!(opened["fields"]["period.id"].is_i64() && opened["fields"]["period.starts_on"] == "2026-11-16", "{opened}");
     }
 }
 
