@@ -106,11 +106,13 @@ async fn check_department(db: &impl Db, id: i64) -> DomainResult<()> {
     }
 }
 
+/// Adds an employee; `today` is the company's local date (the default hiring day).
 pub async fn create_employee(
     db: &impl Db,
     who: &Principal,
     input: EmployeeInput,
     now: DateTime<Utc>,
+    today: chrono::NaiveDate,
 ) -> DomainResult<employee::Model> {
     access::require_admin(who)?;
     let name = text::check(
@@ -119,7 +121,7 @@ pub async fn create_employee(
         input.name.as_deref().unwrap_or(""),
     )?;
     let email = text::email("input.email", input.email.as_deref().unwrap_or(""))?;
-    let hired_on = bounds::date("input.hiredOn", input.hired_on.unwrap_or(now.date_naive()))?;
+    let hired_on = bounds::date("input.hiredOn", input.hired_on.unwrap_or(today))?;
     let department_id = input
         .department_id
         .ok_or_else(|| DomainError::bad_input("input.departmentId", "a department is required"))?;

@@ -160,7 +160,7 @@ pub async fn create_template(
         every_n_periods: Set(1),
         due_offset_days: Set(None),
         active: Set(true),
-        starts_on: Set(now.date_naive()),
+        starts_on: Set(today),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()

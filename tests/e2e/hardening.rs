@@ -407,3 +407,23 @@ on_both! {
         assert!(body.get("errors").is_none() && body["data"]["me"]["name"].is_string(), "{body}");
     }
 }
+
+on_both! {
+    async fn defaults_are_the_companys_local_date(kind: Kind) {
+        // 16:00 UTC on the 20th is already 01:00 on the 21st in Tokyo.
+        let tokyo = domain::Company { calendar: domain::calendar::Calendar::new(domain::calendar::Cadence::SemiMonthly, chrono_tz::Asia::Tokyo) };
+        let now = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 20, 16, 0, 0).unwrap();
+        let app = TestApp::start_with(kind, tokyo, now, api::Limits::default()).await;
+        app.demo().await;
+        let admin = app.admin().await;
+        let department = app.gql(&admin, "{ departments { id } }", json!({})).await["departments"][0]["id"].clone();
+        let hired = app
+            .gql(&admin, "mutation($d: ID!) { createEmployee(input: {name: \"Kenji Sato\", email: \"kenji@example.com\", departmentId: $d}) { id hiredOn } }", json!({ "d": department }))
+            .await;
+        assert_eq!(hired["createEmployee"]["hiredOn"], "2026-11-21", "{hired}");
+        let template = app
+            .gql(&admin, "mutation($e: ID!) { createDutyTemplate(input: {title: \"Weekly notes\", employeeId: $e}) { startsOn } }", json!({ "e": hired["createEmployee"]["id"] }))
+            .await;
+        assert_eq!(template["createDutyTemplate"]["startsOn"], "2026-11-21", "{template}");
+    }
+}

@@ -378,7 +378,7 @@ impl AdminMutation {
             .hired_on
             .get_or_insert(c.state.company.calendar.local_date(c.now()));
         Ok(Employee(
-            domain::org::create_employee(c.db(), c.who, input, c.now())
+            domain::org::create_employee(c.db(), c.who, input, c.now(), c.today())
                 .await
                 .gql()?,
         ))
