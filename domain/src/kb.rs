@@ -236,12 +236,14 @@ pub async fn vote(
     }
     .insert(&txn)
     .await
-    .map_err(|e| match unique_as("proposalId", "")(e) {
-        DomainError::BadInput { .. } => {
-            DomainError::Conflict("you have voted on this proposal already".into())
-        }
-        other => other,
-    })?;
+    .map_err(
+        |e| match unique_as(crate::error::ONE_VOTE, "proposalId", "")(e) {
+            DomainError::BadInput { .. } => {
+                DomainError::Conflict("you have voted on this proposal already".into())
+            }
+            other => other,
+        },
+    )?;
     txn.commit().await?;
     Ok(row)
 }

@@ -32,7 +32,11 @@ pub async fn create_department(
     }
     .insert(db)
     .await
-    .map_err(unique_as("name", "a department with this name exists"))
+    .map_err(unique_as(
+        crate::error::DEPARTMENT_NAME,
+        "name",
+        "a department with this name exists",
+    ))
 }
 
 pub async fn rename_department(
@@ -49,9 +53,11 @@ pub async fn rename_department(
         .ok_or(DomainError::NotFound("department"))?;
     let mut row: department::ActiveModel = row.into();
     row.name = Set(name);
-    row.update(db)
-        .await
-        .map_err(unique_as("name", "a department with this name exists"))
+    row.update(db).await.map_err(unique_as(
+        crate::error::DEPARTMENT_NAME,
+        "name",
+        "a department with this name exists",
+    ))
 }
 
 /// What an admin gives to create or change an employee; `None` leaves a field as it is.
@@ -146,6 +152,7 @@ pub async fn create_employee(
     .insert(&txn)
     .await
     .map_err(unique_as(
+        crate::error::EMPLOYEE_EMAIL,
         "input.email",
         "an employee with this e-mail exists",
     ))?;
@@ -217,6 +224,7 @@ pub async fn update_employee(
         row.hired_on = Set(hired_on);
     }
     let row = row.update(&txn).await.map_err(unique_as(
+        crate::error::EMPLOYEE_EMAIL,
         "input.email",
         "an employee with this e-mail exists",
     ))?;

@@ -427,3 +427,21 @@ on_both! {
         assert_eq!(template["createDutyTemplate"]["startsOn"], "2026-11-21", "{template}");
     }
 }
+
+on_both! {
+    async fn unique_violations_name_their_own_field(kind: Kind) {
+        let app = TestApp::start(kind).await;
+        app.demo().await;
+        let admin = app.admin().await;
+        let make = "mutation { createDepartment(name: \"Twice\") { id } }";
+        app.gql(&admin, make, json!({})).await;
+        let (_, answer) = app.post(Some(&admin), make, json!({})).await;
+        assert_eq!(codes(&answer), ["BAD_USER_INPUT"], "{answer}");
+        assert_eq!(answer["errors"][0]["extensions"]["field"], "name", "{answer}");
+        let department = app.gql(&admin, "{ departments { id } }", json!({})).await["departments"][0]["id"].clone();
+        let hire = "mutation($d: ID!) { createEmployee(input: {name: \"Same Mail\", email: \"same@example.com\", departmentId: $d}) { id } }";
+        app.gql(&admin, hire, json!({ "d": department })).await;
+        let (_, answer) = app.post(Some(&admin), hire, json!({ "d": department })).await;
+        assert_eq!(answer["errors"][0]["extensions"]["field"], "input.email", "{answer}");
+    }
+}
