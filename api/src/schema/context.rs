@@ -47,11 +47,18 @@ impl<'a> Ctx<'a> {
     /// The request's context; `UNAUTHENTICATED` when no valid token came with it.
     pub fn new(ctx: &'a Context<'_>) -> async_graphql::Result<Self> {
         let who = ctx.data_opt::<Principal>().ok_or_else(unauthenticated)?;
+        // The HTTP layer puts these into every request; a request built another way (a
+        // test, a future transport) gets an INTERNAL error, not a panic.
+        fn part<'a, T: std::any::Any + Send + Sync>(
+            ctx: &'a Context<'_>,
+        ) -> async_graphql::Result<&'a T> {
+            ctx.data::<T>().map_err(|e| internal(&e.message))
+        }
         Ok(Ctx {
-            state: ctx.data_unchecked::<AppState>(),
+            state: part(ctx)?,
             who,
-            loaders: ctx.data_unchecked::<Loaders>(),
-            cache: ctx.data_unchecked::<RequestCache>(),
+            loaders: part(ctx)?,
+            cache: part(ctx)?,
         })
     }
 
@@ -160,4 +167,36 @@ impl<'a> Ctx<'a> {
 /// A sea-orm result inside a resolver: errors become `INTERNAL`.
 pub fn db<T>(r: Result<T, sea_orm::DbErr>) -> async_graphql::Result<T> {
     r.gql()
+}
+
+#[cfg(test)]
+mod tests {
+    use entity::enums::Role;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_request_without_its_parts_is_internal_not_a_panic() {
+        let schema = crate::build_schema(&crate::Limits::default());
+        let who = Principal::Employee {
+            id: 1,
+            role: Role::Employee,
+            token_id: 1,
+        };
+        let answer = schema
+            .execute(async_graphql::Request::new("{ me { name } }").data(who))
+            .await;
+        let code = answer
+            .errors
+            .first()
+            .and_then(|e| e.extensions.as_ref())
+            .and_then(|x| x.get("code"))
+            .cloned();
+        assert_eq!(
+            code,
+            Some(async_graphql::Value::from("INTERNAL")),
+            "{:?}",
+            answer.errors
+        );
+    }
 }
