@@ -16,20 +16,7 @@ use crate::error::{OrGql, internal, not_found};
 use crate::id::{Kind, decode, encode};
 use crate::paging::{Order, Page, PageArgs, page};
 
-macro_rules! mirror_enum {
-    ($(#[$meta:meta])* $name:ident <=> $stored:ident { $($variant:ident),* $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
-        pub enum $name { $($variant),* }
-        impl From<$stored> for $name {
-            fn from(s: $stored) -> Self { match s { $($stored::$variant => $name::$variant),* } }
-        }
-        impl From<$name> for $stored {
-            fn from(s: $name) -> Self { match s { $($name::$variant => $stored::$variant),* } }
-        }
-    };
-}
-pub(crate) use mirror_enum;
+use super::mirror::mirror_enum;
 
 mirror_enum!(AssignmentStatus <=> Stored { Todo, InProgress, Submitted, Accepted, Returned, Cancelled, Missed });
 mirror_enum!(AssignmentKind <=> StoredKind { Duty, Additional });

@@ -6,8 +6,8 @@ use entity::enums::VoteChoice as Stored;
 use entity::{article, proposal};
 use sea_orm::EntityTrait;
 
-use super::assignment::mirror_enum;
 use super::context::{Ctx, db};
+use super::mirror::mirror_enum;
 use super::org::Department;
 use crate::error::OrGql;
 use crate::id::{Kind, decode, encode};

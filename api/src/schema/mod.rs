@@ -5,6 +5,7 @@ mod assignment;
 mod context;
 mod kb;
 mod kpi;
+mod mirror;
 mod org;
 mod period;
 mod scalars;

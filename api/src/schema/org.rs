@@ -4,9 +4,9 @@ use async_graphql::{Context, Enum, ID, Object};
 use entity::{department, employee};
 use sea_orm::{EntityTrait, QueryOrder};
 
-use super::assignment::mirror_enum;
 use super::context::{Ctx, db};
 use super::kpi::KpiResult;
+use super::mirror::mirror_enum;
 use super::scalars::Date;
 use super::summary::{Summary, prefetch, summary_of};
 use crate::error::internal;

@@ -6,8 +6,8 @@ use entity::enums::PeriodStatus as Stored;
 use entity::period;
 use sea_orm::EntityTrait;
 
-use super::assignment::mirror_enum;
 use super::context::Ctx;
+use super::mirror::mirror_enum;
 use super::scalars::Date;
 use crate::id::{Kind, encode};
 use crate::paging::{Order, Page, PageArgs, page};
