@@ -49,7 +49,7 @@ cases = [
     ("20,000 repeats of one field", q("{ me { " + "name " * 19990 + "} }")),
     ("16,384 fields through 14 doubling fragments", q("query { ...F0 } " + chain(14, "__typename"))),
     ("2^40 fields through 40 doubling fragments", q("query { ...F0 } " + chain(40, "__typename"))),
-    ("brackets 32 deep (the nesting limit)", q("{ node(id: " + "[" * 29 + "1" + "]" * 29 + ") { id } }")),
+    ("a list 29 deep (inside the nesting limit; validation refuses it)", q("{ node(id: " + "[" * 29 + "1" + "]" * 29 + ") { id } }")),
     ("100 employees with every tile and 60 KPI results each", q("{ employees(first: 100) { nodes { name department { name } manager { name } " + summary + " kpiHistory(first: 60) { nodes { kpi period { startsOn } } } } } }")),
     ("100 assignments with events, people and their tiles", q("{ assignments(first: 100) { totalCount nodes { title events { actor { name } } assignee { name " + summary + " } controller { name } period { startsOn } } } }")),
     ("the three reports with 100 assignments a row", q("{ a: assignmentReport(by: ASSIGNEE) { employee { name } total assignments(first: 100) { nodes { title } } } b: assignmentReport(by: CONTROLLER) { awaitingFrom { count } assignments(first: 100) { nodes { title } } } c: assignmentReport(by: DEBTORS) { overdue assignments(first: 100) { nodes { title } } } }")),
