@@ -92,18 +92,7 @@ pub fn value(field: &'static str, value: f64) -> DomainResult<f64> {
 
 /// A date between [`earliest_date`] and [`latest_date`].
 pub fn date(field: &'static str, value: NaiveDate) -> DomainResult<NaiveDate> {
-    if (earliest_date()..=latest_date()).contains(&value) {
-        Ok(value)
-    } else {
-        Err(DomainError::bad_input(
-            field,
-            format!(
-                "`{field}` must be between {} and {}, got {value}",
-                earliest_date(),
-                latest_date()
-            ),
-        ))
-    }
+    within(field, earliest_date()..=latest_date(), value)
 }
 
 /// An instant whose UTC date is between [`earliest_date`] and [`latest_date`].
@@ -113,6 +102,15 @@ pub fn instant(field: &'static str, value: DateTime<Utc>) -> DomainResult<DateTi
 
 /// A whole number within `range`.
 pub fn whole(field: &'static str, range: RangeInclusive<i32>, value: i32) -> DomainResult<i32> {
+    within(field, range, value)
+}
+
+/// A value within `range`, or bad input on `field` naming the range.
+fn within<T: PartialOrd + std::fmt::Display>(
+    field: &'static str,
+    range: RangeInclusive<T>,
+    value: T,
+) -> DomainResult<T> {
     if range.contains(&value) {
         Ok(value)
     } else {
