@@ -23,53 +23,14 @@ fn dependencies(manifest: &Path) -> BTreeSet<String> {
 #[test]
 fn crates_depend_only_where_the_architecture_allows() {
     // (crate, what it must not depend on)
+    #[rustfmt::skip]
     let rules: [(&str, &[&str]); 6] = [
-        (
-            "entity",
-            &[
-                "migration",
-                "domain",
-                "api",
-                "scheduler",
-                "async-graphql",
-                "poem",
-                "tokio-cron-scheduler",
-            ],
-        ),
-        (
-            "migration",
-            &[
-                "domain",
-                "api",
-                "scheduler",
-                "async-graphql",
-                "poem",
-                "tokio-cron-scheduler",
-            ],
-        ),
-        (
-            "domain",
-            &[
-                "api",
-                "scheduler",
-                "async-graphql",
-                "poem",
-                "tokio-cron-scheduler",
-            ],
-        ),
+        ("entity", &["migration", "domain", "api", "scheduler", "async-graphql", "poem", "tokio-cron-scheduler"]),
+        ("migration", &["domain", "api", "scheduler", "async-graphql", "poem", "tokio-cron-scheduler"]),
+        ("domain", &["api", "scheduler", "async-graphql", "poem", "tokio-cron-scheduler"]),
         ("api", &["scheduler", "tokio-cron-scheduler"]),
         ("scheduler", &["api", "async-graphql", "poem"]),
-        (
-            ".",
-            &[
-                "tokio-cron-scheduler",
-                "async-graphql",
-                "poem",
-                "sea-orm",
-                "migration",
-                "entity",
-            ],
-        ),
+        (".", &["tokio-cron-scheduler", "async-graphql", "poem", "sea-orm", "migration", "entity"]),
     ];
     let mut broken = Vec::new();
     for (krate, forbidden) in rules {

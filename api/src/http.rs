@@ -303,12 +303,21 @@ fn request_error(
     code: &'static str,
     message: impl Into<String>,
 ) -> Response {
+    with_retry_headers(errors_response(
+        status,
+        media,
+        vec![coded_error(code, message)],
+    ))
+}
+
+/// An error with its `extensions.code`, as sent before execution.
+fn coded_error(code: &'static str, message: impl Into<String>) -> ServerError {
     let mut error = ServerError::new(message, None);
     error
         .extensions
         .get_or_insert_with(Default::default)
         .set("code", code);
-    with_retry_headers(errors_response(status, media, vec![error]))
+    error
 }
 
 /// A 401 names the scheme to use (RFC 6750); a 503 says when to try again.
@@ -416,22 +425,20 @@ async fn graphql(req: &Request, body: Body, Data(state): Data<&AppState>) -> Res
     for r in requests {
         match check_request(r, limits) {
             Checked::Ready(_, true) if req.method() == Method::GET => {
-                return Response::builder()
-                    .status(StatusCode::METHOD_NOT_ALLOWED)
-                    .header(header::ALLOW, "POST")
-                    .content_type(media.content_type())
-                    .body(
-                        json!({ "errors": [{ "message": "mutations must be sent with POST", "extensions": { "code": code::BAD_USER_INPUT } }] })
-                            .to_string(),
-                    );
+                let mut response = request_error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    media,
+                    code::BAD_USER_INPUT,
+                    "mutations must be sent with POST",
+                );
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, poem::http::HeaderValue::from_static("POST"));
+                return response;
             }
             Checked::Ready(r, _) => checked.push(Ok(*r)),
             Checked::Refused(refusal) => {
-                let mut e = ServerError::new(refusal.to_string(), None);
-                e.extensions
-                    .get_or_insert_with(Default::default)
-                    .set("code", code::BAD_USER_INPUT);
-                checked.push(Err(e));
+                checked.push(Err(coded_error(code::BAD_USER_INPUT, refusal.to_string())))
             }
         }
     }
@@ -463,14 +470,10 @@ async fn graphql(req: &Request, body: Body, Data(state): Data<&AppState>) -> Res
         let r = match r {
             Ok(mut r) if principal.is_none() && !state.http.public_introspection => {
                 if asks_introspection(&mut r) {
-                    let mut e = ServerError::new(
+                    Err(coded_error(
+                        code::UNAUTHENTICATED,
                         "introspection needs a token: send `Authorization: Bearer <token>`",
-                        None,
-                    );
-                    e.extensions
-                        .get_or_insert_with(Default::default)
-                        .set("code", code::UNAUTHENTICATED);
-                    Err(e)
+                    ))
                 } else {
                     Ok(r)
                 }
