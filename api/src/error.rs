@@ -85,16 +85,12 @@ pub fn is_unavailable(err: &sea_orm::DbErr) -> bool {
 }
 
 pub fn internal(err: &dyn std::fmt::Display) -> Error {
-    let error_id = next_error_id();
+    let error_id = random_id();
     tracing::error!(error.id = error_id, error = %err, "internal error");
     Error::new(format!(
         "internal error (id {error_id}); the server log has the details"
     ))
     .extend_with(|_, e| e.set("code", code::INTERNAL))
-}
-
-fn next_error_id() -> String {
-    random_id()
 }
 
 /// Sixteen random hex digits: an id that says nothing about the process or its traffic.
