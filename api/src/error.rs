@@ -117,6 +117,16 @@ impl<T> OrGql<T> for Result<T, DomainError> {
     }
 }
 
+/// A batch that failed for every resolver waiting on it (a DataLoader's error).
+impl<T> OrGql<T> for Result<T, std::sync::Arc<DomainError>> {
+    fn gql(self) -> async_graphql::Result<T> {
+        self.map_err(|e| match &*e {
+            DomainError::Db(db) => from_db(db),
+            other => internal(other),
+        })
+    }
+}
+
 impl<T> OrGql<T> for Result<T, sea_orm::DbErr> {
     fn gql(self) -> async_graphql::Result<T> {
         self.map_err(|e| from_db(&e))

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use entity::assignment;
-use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+use sea_orm::ConnectionTrait;
 
 use crate::auth::{Principal, Scope};
 use crate::{DomainError, DomainResult};
@@ -53,6 +53,16 @@ impl Reach {
         self.sees_employee(a.assignee_id) || self.sees_employee(a.controller_id)
     }
 
+    /// The reach of an employee restricted to themselves: it answers every question about
+    /// that one employee as their whole reach does (they see themselves and do not manage
+    /// themselves), without reading the management chain.
+    pub fn of_self(me: i64) -> Reach {
+        Reach::Team {
+            me,
+            below: HashSet::new(),
+        }
+    }
+
     /// The employees whose details are visible, or `None` for everyone.
     pub fn visible_ids(&self) -> Option<Vec<i64>> {
         match self {
@@ -79,30 +89,68 @@ pub async fn reach(db: &impl ConnectionTrait, who: &Principal) -> DomainResult<R
     })
 }
 
-/// Everyone below `manager` in the management chain (a recursive CTE, portable).
+/// Everyone below `manager` in the management chain: one recursive query. The chain is a
+/// tree (a manager change holds the org-structure lock while it checks for cycles), so the
+/// steps are joined with `UNION ALL`, which needs no hash table of the rows seen; a depth
+/// bound keeps even a corrupted chain finite.
 pub async fn below(db: &impl ConnectionTrait, manager: i64) -> DomainResult<HashSet<i64>> {
-    let backend = db.get_database_backend();
-    let param = if backend == DatabaseBackend::Postgres {
-        "$1"
-    } else {
-        "?"
+    use entity::employee;
+    use sea_orm::sea_query::{
+        CommonTableExpression, Expr, ExprTrait, JoinType, Query, UnionType, WithClause,
     };
-    let sql = format!(
-        "WITH RECURSIVE below(id) AS (SELECT id FROM employee WHERE manager_id = {param} \
-         UNION SELECT e.id FROM employee e JOIN below b ON e.manager_id = b.id) SELECT id FROM below"
-    );
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [manager.into()],
-        ))
-        .await?;
+    const MAX_DEPTH: i64 = 1_000;
+    let first = Query::select()
+        .column(employee::Column::Id)
+        .expr(Expr::val(1i64))
+        .from(employee::Entity)
+        .and_where(Expr::col(employee::Column::ManagerId).eq(manager))
+        .to_owned();
+    let next = Query::select()
+        .column((employee::Entity, employee::Column::Id))
+        .expr(Expr::col(("below", "depth")).add(1i64))
+        .from(employee::Entity)
+        .join(
+            JoinType::InnerJoin,
+            "below",
+            Expr::col(("below", "id")).equals((employee::Entity, employee::Column::ManagerId)),
+        )
+        .and_where(Expr::col(("below", "depth")).lt(MAX_DEPTH))
+        .to_owned();
+    let below = CommonTableExpression::new()
+        .query(first.clone().union(UnionType::All, next).to_owned())
+        .columns(["id", "depth"])
+        .table_name("below")
+        .to_owned();
+    let query = Query::select()
+        .column("id")
+        .from("below")
+        .to_owned()
+        .with(WithClause::new().recursive(true).cte(below).to_owned());
+    let rows = db.query_all(&query).await?;
     let mut ids = HashSet::new();
     for row in rows {
         ids.insert(row.try_get::<i64>("", "id")?);
     }
     Ok(ids)
+}
+
+/// Whether the principal sees an employee's private fields (e-mail, hiring and leaving
+/// dates): the employee, those above them, admins and payroll. Others see the directory's
+/// names and departments only.
+pub fn private_fields(who: &Principal, reach: &Reach, employee_id: i64) -> bool {
+    who.has_scope(Scope::PayrollRead) || reach.sees_employee(employee_id)
+}
+
+/// Whether the principal sees an employee's KPI history: the employee, those above them,
+/// admins and payroll.
+pub fn history(who: &Principal, reach: &Reach, employee_id: i64) -> bool {
+    who.has_scope(Scope::PayrollRead) || reach.sees_employee(employee_id)
+}
+
+/// Whether the principal sees an employee's board (tiles, current KPI): the employee, those
+/// above them and admins; payroll reads results, not boards.
+pub fn board(reach: &Reach, employee_id: i64) -> bool {
+    reach.sees_employee(employee_id)
 }
 
 /// Only admins (an admin employee or a service with the admin scope).

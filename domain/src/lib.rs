@@ -5,7 +5,7 @@
 //! and [`bounds`] (the documented ranges of numbers and dates).
 //! Services over sea-orm that every entry point calls (GraphQL, scheduler, CLI): [`db`],
 //! [`auth`], [`access`] (who sees what), [`assignments`] (transitions), [`org`], [`work`], [`kb`],
-//! [`reports`], [`periods`] (open, generate), [`close`] (close, live KPI), [`tick`] (the three
+//! [`read`] (the read model: tiles, reports, rows by id), [`periods`] (open, generate), [`close`] (close, live KPI), [`tick`] (the three
 //! steps in order, logged), [`policy`], [`results`], [`export`], [`demo`]. Nothing here
 //! knows GraphQL, HTTP or cron.
 
@@ -27,7 +27,7 @@ pub mod kpi;
 pub mod org;
 pub mod periods;
 pub mod policy;
-pub mod reports;
+pub mod read;
 pub mod results;
 pub mod text;
 pub mod tick;

@@ -4,7 +4,7 @@
 use async_graphql::connection::{Connection, ConnectionNameType, EmptyFields, OpaqueCursor};
 use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use domain::reports::{self, By, Counts, Filter};
+use domain::read::reports::{self, By, Counts, Filter};
 use domain::transition::Action;
 use entity::assignment;
 use entity::enums::{AssignmentKind as StoredKind, AssignmentStatus as Stored};
@@ -12,7 +12,7 @@ use entity::enums::{AssignmentKind as StoredKind, AssignmentStatus as Stored};
 use super::context::Ctx;
 use super::org::Employee;
 use super::period::Period;
-use crate::error::{OrGql, internal, not_found};
+use crate::error::{OrGql, not_found};
 use crate::id::{Kind, decode, encode};
 use crate::paging::{Order, Page, PageArgs, page};
 
@@ -83,7 +83,7 @@ impl Assignment {
             .events
             .load_one(self.0.id)
             .await
-            .map_err(|e| internal(&e))?;
+            .gql()?;
         Ok(rows
             .unwrap_or_default()
             .into_iter()
@@ -197,7 +197,6 @@ pub async fn list(
     )
     .await?;
     let rows: Vec<&assignment::Model> = page.edges.iter().map(|e| &e.node.0).collect();
-    let failed = |e: std::sync::Arc<sea_orm::DbErr>| internal(&e);
     let mut people: Vec<i64> = Vec::new();
     if node.field("assignee").exists() {
         people.extend(rows.iter().map(|a| a.assignee_id));
@@ -210,7 +209,7 @@ pub async fn list(
             .periods
             .load_many(rows.iter().map(|a| a.period_id))
             .await
-            .map_err(failed)?;
+            .gql()?;
     }
     if node.field("events").exists() {
         let events = c
@@ -218,17 +217,13 @@ pub async fn list(
             .events
             .load_many(rows.iter().map(|a| a.id))
             .await
-            .map_err(failed)?;
+            .gql()?;
         if node.field("events").field("actor").exists() {
             people.extend(events.values().flatten().filter_map(|e| e.actor_id));
         }
     }
     if !people.is_empty() {
-        c.loaders
-            .employees
-            .load_many(people)
-            .await
-            .map_err(failed)?;
+        c.loaders.employees.load_many(people).await.gql()?;
     }
     Ok(page)
 }
@@ -452,13 +447,7 @@ impl AssignmentCountsFields {
 
 /// An assignment if the principal may see it.
 pub async fn load_visible(c: &Ctx<'_>, id: i64) -> async_graphql::Result<Option<Assignment>> {
-    let Some(row) = c
-        .loaders
-        .assignments
-        .load_one(id)
-        .await
-        .map_err(|e| internal(&e))?
-    else {
+    let Some(row) = c.loaders.assignments.load_one(id).await.gql()? else {
         return Ok(None);
     };
     Ok(c.reach()

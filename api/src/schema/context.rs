@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use domain::access::Reach;
 use domain::auth::Principal;
 use entity::{kpi_policy, period};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use tokio::sync::OnceCell;
 
 use super::org::{Department, Employee};
@@ -83,6 +82,21 @@ impl<'a> Ctx<'a> {
             .gql()
     }
 
+    /// The reach that answers a question about one employee: for an employee asking about
+    /// themselves, `Reach::of_self` (no recursive query); otherwise the whole reach.
+    pub async fn reach_for(
+        &self,
+        employee_id: i64,
+    ) -> async_graphql::Result<std::borrow::Cow<'_, Reach>> {
+        use std::borrow::Cow;
+        match self.who.employee_id() {
+            Some(me) if me == employee_id && !self.who.is_admin() => {
+                Ok(Cow::Owned(Reach::of_self(me)))
+            }
+            _ => Ok(Cow::Borrowed(self.reach().await?)),
+        }
+    }
+
     /// The period containing now, whatever its status (one closed early, by an admin or a
     /// tick run ahead of time, keeps its tiles); when the scheduler has not opened it yet,
     /// the newest period that has started.
@@ -91,12 +105,7 @@ impl<'a> Ctx<'a> {
         let found = self
             .cache
             .current_period
-            .get_or_try_init(|| {
-                period::Entity::find()
-                    .filter(period::Column::StartsAt.lte(now))
-                    .order_by_desc(period::Column::StartsOn)
-                    .one(self.db())
-            })
+            .get_or_try_init(|| domain::read::current_period(self.db(), now))
             .await
             .gql()?;
         Ok(found.as_ref())
@@ -106,13 +115,7 @@ impl<'a> Ctx<'a> {
     pub async fn policy(&self) -> async_graphql::Result<&kpi_policy::Model> {
         self.cache
             .policy
-            .get_or_try_init(|| async {
-                kpi_policy::Entity::find()
-                    .order_by_desc(kpi_policy::Column::Version)
-                    .one(self.db())
-                    .await?
-                    .ok_or_else(|| sea_orm::DbErr::RecordNotFound("kpi_policy".into()))
-            })
+            .get_or_try_init(|| domain::read::current_policy(self.db()))
             .await
             .gql()
     }
@@ -139,7 +142,7 @@ impl<'a> Ctx<'a> {
             .employees
             .load_one(id)
             .await
-            .map_err(|e| internal(&e))?
+            .gql()?
             .map(Employee))
     }
 
@@ -149,18 +152,12 @@ impl<'a> Ctx<'a> {
             .departments
             .load_one(id)
             .await
-            .map_err(|e| internal(&e))?
+            .gql()?
             .map(Department))
     }
 
     pub async fn period(&self, id: i64) -> async_graphql::Result<Option<Period>> {
-        Ok(self
-            .loaders
-            .periods
-            .load_one(id)
-            .await
-            .map_err(|e| internal(&e))?
-            .map(Period))
+        Ok(self.loaders.periods.load_one(id).await.gql()?.map(Period))
     }
 }
 

@@ -283,8 +283,7 @@ pub async fn history(
     first: Option<i32>,
     after: Option<String>,
 ) -> async_graphql::Result<Page<KpiResult>> {
-    let payroll = c.who.has_scope(domain::auth::Scope::PayrollRead);
-    if !payroll && !c.reach().await?.sees_employee(employee_id) {
+    if !domain::access::history(c.who, &*c.reach_for(employee_id).await?, employee_id) {
         return Err(not_found("employee"));
     }
     let q = kpi_result::Entity::find().filter(kpi_result::Column::EmployeeId.eq(employee_id));

@@ -9,7 +9,7 @@ use super::kpi::KpiResult;
 use super::mirror::mirror_enum;
 use super::scalars::Date;
 use super::summary::{Summary, prefetch, summary_of};
-use crate::error::internal;
+use crate::error::OrGql;
 use crate::id::{Kind, decode, encode};
 use crate::paging::{Order, Page, PageArgs, page};
 
@@ -25,8 +25,11 @@ impl Employee {
     /// above them, admins and payroll.
     async fn private(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
         let c = Ctx::new(ctx)?;
-        Ok(c.who.has_scope(domain::auth::Scope::PayrollRead)
-            || c.reach().await?.sees_employee(self.0.id))
+        Ok(domain::access::private_fields(
+            c.who,
+            &*c.reach_for(self.0.id).await?,
+            self.0.id,
+        ))
     }
 }
 
@@ -163,14 +166,14 @@ impl OrgQuery {
                 .departments
                 .load_many(rows.iter().map(|e| e.department_id))
                 .await
-                .map_err(|e| internal(&e))?;
+                .gql()?;
         }
         if node.field("manager").exists() {
             c.loaders
                 .employees
                 .load_many(rows.iter().filter_map(|e| e.manager_id))
                 .await
-                .map_err(|e| internal(&e))?;
+                .gql()?;
         }
         let ids: Vec<i64> = rows.iter().map(|e| e.id).collect();
         prefetch(&c, node.field("summary"), &ids).await?;

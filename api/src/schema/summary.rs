@@ -3,16 +3,15 @@
 //! the same number of statements as a page of 5.
 
 use async_graphql::{ComplexObject, Context, ID, Object, SimpleObject};
+use domain::read::tiles::{self, BoardPeriod};
 use entity::enums::{AssignmentKind as StoredKind, AssignmentStatus as Stored, PeriodStatus};
-use entity::{article, assignment, period, proposal};
-use sea_orm::sea_query::Query;
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
+use entity::period;
 
 use super::assignment::{Assignment, AssignmentStatus, WorkCounts};
 use super::context::Ctx;
 use super::kb::{Article, Proposal};
 use super::period::Period;
-use crate::error::internal;
+use crate::error::OrGql;
 use crate::paging::{Order, Page, PageArgs, page, page_by_offset};
 
 /// The tiles of one employee for one period.
@@ -22,14 +21,8 @@ pub struct Summary {
 }
 
 impl Summary {
-    async fn work(&self, c: &Ctx<'_>) -> async_graphql::Result<Vec<assignment::Model>> {
-        let rows = c
-            .loaders
-            .work
-            .load_one((self.employee_id, self.period.id))
-            .await
-            .map_err(|e| internal(&e))?;
-        Ok(rows.unwrap_or_default())
+    fn board_period(&self) -> BoardPeriod {
+        BoardPeriod::from(&self.period)
     }
 
     async fn work_tile(
@@ -38,22 +31,15 @@ impl Summary {
         kind: StoredKind,
     ) -> async_graphql::Result<WorkTile> {
         let c = Ctx::new(ctx)?;
-        let now = c.now();
-        let mut counts = domain::reports::Counts::default();
-        for a in self
-            .work(&c)
-            .await?
-            .iter()
-            .filter(|a| a.kind == kind && a.assignee_id == self.employee_id)
-        {
-            counts.add(
-                a.status,
-                u64::from(domain::transition::is_overdue(a.status, a.due_at, now)),
-                1,
-            );
-        }
+        let work = c
+            .loaders
+            .work
+            .load_one((self.employee_id, self.period.id))
+            .await
+            .gql()?
+            .unwrap_or_default();
         Ok(WorkTile {
-            counts: counts.into(),
+            counts: work.of(kind).into(),
             employee_id: self.employee_id,
             period_id: self.period.id,
             kind,
@@ -73,24 +59,17 @@ impl Summary {
     /// still waits for its acceptances); for a closed one, what was left at its close.
     async fn to_accept(&self, ctx: &Context<'_>) -> async_graphql::Result<ToAcceptTile> {
         let c = Ctx::new(ctx)?;
-        let count = if self.period.status == PeriodStatus::Open {
-            c.loaders
-                .open_submissions
-                .load_one(self.employee_id)
-                .await
-                .map_err(|e| internal(&e))?
-                .map_or(0, |rows| rows.len())
-        } else {
-            self.work(&c)
-                .await?
-                .iter()
-                .filter(|a| a.controller_id == self.employee_id && a.status == Stored::Submitted)
-                .count()
-        };
+        let count = c
+            .loaders
+            .to_accept
+            .load_one((self.employee_id, self.board_period()))
+            .await
+            .gql()?
+            .unwrap_or(0);
         Ok(ToAcceptTile {
-            count: count as u64,
+            count,
             employee_id: self.employee_id,
-            period: self.period.clone(),
+            period: self.board_period(),
         })
     }
 
@@ -115,7 +94,7 @@ impl Summary {
             .new_articles
             .load_one(self.employee_id)
             .await
-            .map_err(|e| internal(&e))?
+            .gql()?
             .unwrap_or(0);
         Ok(KnowledgeBaseTile {
             count,
@@ -131,7 +110,7 @@ impl Summary {
             .proposals_to_vote
             .load_one(self.employee_id)
             .await
-            .map_err(|e| internal(&e))?
+            .gql()?
             .unwrap_or(0);
         Ok(ProposalsTile {
             count,
@@ -150,7 +129,7 @@ impl Summary {
                 .results
                 .load_one(self.employee_id)
                 .await
-                .map_err(|e| internal(&e))?
+                .gql()?
                 .unwrap_or_default();
             return Ok(results
                 .iter()
@@ -165,7 +144,7 @@ impl Summary {
             .live_kpi
             .load_one((self.employee_id, self.period.id))
             .await
-            .map_err(|e| internal(&e))
+            .gql()
     }
 
     /// Mean KPI of my last `averageWindow` closed periods; null until one has closed.
@@ -177,7 +156,7 @@ impl Summary {
             .results
             .load_one(self.employee_id)
             .await
-            .map_err(|e| internal(&e))?
+            .gql()?
             .unwrap_or_default();
         // Results come newest first (period ids grow with their start dates).
         Ok(
@@ -191,7 +170,7 @@ impl Summary {
 pub struct ToAcceptTile {
     count: u64,
     employee_id: i64,
-    period: period::Model,
+    period: BoardPeriod,
 }
 
 #[Object]
@@ -208,17 +187,7 @@ impl ToAcceptTile {
         after: Option<String>,
     ) -> async_graphql::Result<Page<Assignment>> {
         let c = Ctx::new(ctx)?;
-        let mut q = assignment::Entity::find();
-        q = if self.period.status == PeriodStatus::Open {
-            q.filter(crate::loaders::open_submissions([self.employee_id]))
-        } else {
-            q.filter(assignment::Column::ControllerId.eq(self.employee_id))
-                .filter(assignment::Column::PeriodId.eq(self.period.id))
-                .filter(assignment::Column::Status.eq(Stored::Submitted))
-        };
-        let q = q
-            .order_by_asc(assignment::Column::SubmittedAt)
-            .order_by_asc(assignment::Column::Id);
+        let q = tiles::to_accept_list(self.employee_id, self.period);
         page_by_offset(&c, q, PageArgs::new(first, after), Assignment).await
     }
 }
@@ -249,21 +218,13 @@ impl WorkTile {
         status: Option<AssignmentStatus>,
     ) -> async_graphql::Result<Page<Assignment>> {
         let c = Ctx::new(ctx)?;
-        let mut q = assignment::Entity::find()
-            .filter(assignment::Column::AssigneeId.eq(self.employee_id))
-            .filter(assignment::Column::PeriodId.eq(self.period_id))
-            .filter(assignment::Column::Kind.eq(self.kind));
-        if let Some(status) = status {
-            q = q.filter(assignment::Column::Status.eq(Stored::from(status)));
-        }
-        page_by_offset(
-            &c,
-            q.order_by_asc(assignment::Column::DueAt)
-                .order_by_asc(assignment::Column::Id),
-            PageArgs::new(first, after),
-            Assignment,
-        )
-        .await
+        let q = tiles::work_list(
+            self.employee_id,
+            self.period_id,
+            self.kind,
+            status.map(Stored::from),
+        );
+        page_by_offset(&c, q, PageArgs::new(first, after), Assignment).await
     }
 }
 
@@ -287,28 +248,14 @@ impl KnowledgeBaseTile {
         after: Option<String>,
     ) -> async_graphql::Result<Page<Article>> {
         let c = Ctx::new(ctx)?;
-        let me = self.employee_id;
-        let department = c.employee(me).await?.map(|e| e.0.department_id);
-        let q = article::Entity::find()
-            .filter(
-                Condition::any()
-                    .add(article::Column::DepartmentId.is_null())
-                    .add(article::Column::DepartmentId.eq(department)),
-            )
-            .filter(article::Column::PublishedAt.lte(c.now()))
-            .filter(
-                article::Column::Id.not_in_subquery(
-                    Query::select()
-                        .column(entity::article_read::Column::ArticleId)
-                        .from(entity::article_read::Entity)
-                        .and_where(entity::article_read::Column::EmployeeId.eq(me))
-                        .to_owned(),
-                ),
-            );
+        let Some(me) = c.employee(self.employee_id).await? else {
+            return Err(crate::error::not_found("employee"));
+        };
+        let q = tiles::new_articles_list(me.0.id, me.0.department_id, c.now());
         page(
             &c,
             q,
-            article::Column::Id,
+            entity::article::Column::Id,
             Order::Descending,
             PageArgs::new(first, after),
             |a| a.id,
@@ -338,28 +285,10 @@ impl ProposalsTile {
         after: Option<String>,
     ) -> async_graphql::Result<Page<Proposal>> {
         let c = Ctx::new(ctx)?;
-        let me = self.employee_id;
-        let now = c.now();
-        let department = c.employee(me).await?.map(|e| e.0.department_id);
-        let q = proposal::Entity::find()
-            .filter(
-                Condition::any()
-                    .add(proposal::Column::DepartmentId.is_null())
-                    .add(proposal::Column::DepartmentId.eq(department)),
-            )
-            .filter(proposal::Column::OpensAt.lte(now))
-            .filter(proposal::Column::ClosesAt.gt(now))
-            .filter(
-                proposal::Column::Id.not_in_subquery(
-                    Query::select()
-                        .column(entity::vote::Column::ProposalId)
-                        .from(entity::vote::Entity)
-                        .and_where(entity::vote::Column::EmployeeId.eq(me))
-                        .to_owned(),
-                ),
-            )
-            .order_by_asc(proposal::Column::ClosesAt)
-            .order_by_asc(proposal::Column::Id);
+        let Some(me) = c.employee(self.employee_id).await? else {
+            return Err(crate::error::not_found("employee"));
+        };
+        let q = tiles::proposals_to_vote_list(me.0.id, me.0.department_id, c.now());
         page_by_offset(&c, q, PageArgs::new(first, after), Proposal).await
     }
 }
@@ -370,7 +299,7 @@ pub async fn summary_of(
     employee_id: i64,
     period_id: Option<ID>,
 ) -> async_graphql::Result<Summary> {
-    if !c.reach().await?.sees_employee(employee_id) {
+    if !domain::access::board(&*c.reach_for(employee_id).await?, employee_id) {
         return Err(crate::error::not_found("employee"));
     }
     let period_id = period_id
@@ -399,70 +328,61 @@ pub async fn prefetch(
     let ids: Vec<i64> = employee_ids
         .iter()
         .copied()
-        .filter(|id| reach.sees_employee(*id))
+        .filter(|id| domain::access::board(reach, *id))
         .collect();
     let asks = |tile: &str| summary.field(tile).exists();
-    let current = c.current_period().await?;
+    let Some(period) = c.current_period().await? else {
+        return Ok(());
+    };
     // A closed period's tiles read what its close left (see `Summary`).
-    let closed = current.is_some_and(|p| p.status == PeriodStatus::Closed);
-    if asks("toAccept") && !closed {
+    let closed = period.status == PeriodStatus::Closed;
+    if asks("toAccept") {
+        let board = BoardPeriod::from(period);
         c.loaders
-            .open_submissions
-            .load_many(ids.iter().copied())
+            .to_accept
+            .load_many(ids.iter().map(|id| (*id, board)))
             .await
-            .map_err(|e| internal(&e))?;
+            .gql()?;
     }
-    if let Some(period) = current
-        && (asks("duties") || asks("additional") || (asks("toAccept") && closed))
-    {
+    if asks("duties") || asks("additional") {
         c.loaders
             .work
             .load_many(ids.iter().map(|id| (*id, period.id)))
             .await
-            .map_err(|e| internal(&e))?;
+            .gql()?;
     }
     if asks("knowledgeBaseNew") {
         c.loaders
             .new_articles
             .load_many(ids.iter().copied())
             .await
-            .map_err(|e| internal(&e))?;
+            .gql()?;
     }
     if asks("proposalsToVote") {
         c.loaders
             .proposals_to_vote
             .load_many(ids.iter().copied())
             .await
-            .map_err(|e| internal(&e))?;
+            .gql()?;
     }
-    if let Some(period) = current
-        && asks("currentKpi")
-    {
-        if closed {
-            c.loaders
-                .results
-                .load_many(ids.iter().copied())
-                .await
-                .map_err(|e| internal(&e))?;
-        } else {
-            c.loaders
-                .live_kpi
-                .loader()
-                .remember(period, Some(c.policy().await?));
-            c.loaders
-                .live_kpi
-                .load_many(ids.iter().map(|id| (*id, period.id)))
-                .await
-                .map_err(|e| internal(&e))?;
-        }
+    if asks("currentKpi") && !closed {
+        c.loaders
+            .live_kpi
+            .loader()
+            .remember(period, Some(c.policy().await?));
+        c.loaders
+            .live_kpi
+            .load_many(ids.iter().map(|id| (*id, period.id)))
+            .await
+            .gql()?;
     }
-    if asks("averageKpi") {
+    if asks("averageKpi") || (asks("currentKpi") && closed) {
         c.policy().await?;
         c.loaders
             .results
             .load_many(ids.iter().copied())
             .await
-            .map_err(|e| internal(&e))?;
+            .gql()?;
     }
     Ok(())
 }
