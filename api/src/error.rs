@@ -71,14 +71,19 @@ pub fn is_unavailable(err: &sea_orm::DbErr) -> bool {
     match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
         DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-            matches!(
-                &**e,
+            match &**e {
                 Sqlx::Io(_)
-                    | Sqlx::PoolTimedOut
-                    | Sqlx::PoolClosed
-                    | Sqlx::Tls(_)
-                    | Sqlx::WorkerCrashed
-            )
+                | Sqlx::PoolTimedOut
+                | Sqlx::PoolClosed
+                | Sqlx::Tls(_)
+                | Sqlx::WorkerCrashed => true,
+                // PostgreSQL's connection exceptions (08) and operator intervention (57P:
+                // shutdown, restart, a terminated backend): the server went away.
+                Sqlx::Database(db) => db
+                    .code()
+                    .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+                _ => false,
+            }
         }
         _ => false,
     }

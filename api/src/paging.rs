@@ -1,7 +1,8 @@
 //! Relay cursor connections over an ordered sea-orm select, keyed by row id.
 
 use async_graphql::connection::{Connection, Edge, EmptyFields, OpaqueCursor};
-use async_graphql::{OutputType, SimpleObject};
+use async_graphql::futures_util::future::BoxFuture;
+use async_graphql::{Object, OutputType};
 use sea_orm::{
     ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
@@ -42,11 +43,40 @@ pub fn list_cost(items: usize, child_complexity: usize) -> usize {
         .min(MAX_COST)
 }
 
-/// Extra fields on every connection.
-#[derive(SimpleObject)]
+/// Extra fields on every connection. The total is counted only when a client asks for it.
 pub struct Counted {
+    count: Box<dyn Fn() -> BoxFuture<'static, Result<u64, sea_orm::DbErr>> + Send + Sync>,
+}
+
+impl Counted {
+    /// The total of a select, counted when `totalCount` is resolved.
+    fn of<E: EntityTrait>(c: &Ctx<'_>, select: &Select<E>) -> Self
+    where
+        E::Model: Sync,
+    {
+        let db = c.db().clone();
+        let select = select.clone();
+        Counted {
+            count: Box::new(move || {
+                let (db, select) = (db.clone(), select.clone());
+                Box::pin(async move { select.count(&db).await })
+            }),
+        }
+    }
+}
+
+impl Counted {
+    pub async fn count(&self) -> async_graphql::Result<u64> {
+        (self.count)().await.gql()
+    }
+}
+
+#[Object]
+impl Counted {
     /// How many items the whole list has, over all pages.
-    pub total_count: u64,
+    async fn total_count(&self) -> async_graphql::Result<u64> {
+        self.count().await
+    }
 }
 
 pub type Page<T> = Connection<OpaqueCursor<i64>, T, Counted, EmptyFields>;
@@ -111,7 +141,7 @@ where
     let db = c.db();
     let size = page_size(args.first, c.state.limits.page_size)?;
     let after = decode_after(args.after)?;
-    let total = select.clone().count(db).await.gql()?;
+    let total = Counted::of(c, &select);
     let mut rows = select;
     if let Some(after) = after {
         rows = match order {
@@ -126,11 +156,7 @@ where
     let mut items = rows.limit(size + 1).all(db).await.gql()?;
     let has_next = items.len() as u64 > size;
     items.truncate(size as usize);
-    let mut connection = Connection::with_additional_fields(
-        after.is_some(),
-        has_next,
-        Counted { total_count: total },
-    );
+    let mut connection = Connection::with_additional_fields(after.is_some(), has_next, total);
     connection.edges.extend(
         items
             .into_iter()
@@ -159,12 +185,11 @@ where
         Some(_) => return Err(bad_input("after", "`after` is not a cursor of this list")),
         None => 0,
     };
-    let total = select.clone().count(db).await.gql()?;
+    let total = Counted::of(c, &select);
     let mut items = select.offset(start).limit(size + 1).all(db).await.gql()?;
     let has_next = items.len() as u64 > size;
     items.truncate(size as usize);
-    let mut connection =
-        Connection::with_additional_fields(start > 0, has_next, Counted { total_count: total });
+    let mut connection = Connection::with_additional_fields(start > 0, has_next, total);
     connection.edges.extend(
         items
             .into_iter()

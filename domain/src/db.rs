@@ -25,6 +25,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// unanswering server fails within [`CONNECT_TIMEOUT`].
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
+    // The pool pings a connection before handing it out (a round trip per checkout). Without
+    // the ping, every connection the server dropped (a restart, a terminated backend) fails
+    // one request after the database is back, so the ping stays.
     options
         .sqlx_logging(false)
         .connect_timeout(CONNECT_TIMEOUT)

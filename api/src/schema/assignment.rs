@@ -355,7 +355,7 @@ impl AssignmentQuery {
             page.has_previous_page,
             page.has_next_page,
             AssignmentCountsFields {
-                total_count: page.additional_fields.total_count,
+                total: page.additional_fields,
                 filter,
             },
         );
@@ -426,16 +426,18 @@ impl ConnectionNameType for AssignmentListName {
 }
 
 /// `totalCount` and `counts` of an `assignments` list.
-#[derive(SimpleObject)]
-#[graphql(complex, name = "AssignmentListFields")]
 pub struct AssignmentCountsFields {
-    pub total_count: u64,
-    #[graphql(skip)]
+    total: crate::paging::Counted,
     filter: Filter,
 }
 
-#[ComplexObject]
+#[Object(name = "AssignmentListFields")]
 impl AssignmentCountsFields {
+    /// How many items the whole list has, over all pages.
+    async fn total_count(&self) -> async_graphql::Result<u64> {
+        self.total.count().await
+    }
+
     /// Counts over everything the filter matches, not just this page.
     async fn counts(&self, ctx: &Context<'_>) -> async_graphql::Result<WorkCounts> {
         let c = Ctx::new(ctx)?;
