@@ -89,3 +89,38 @@ fn collect(dir: &Path, out: &mut BTreeSet<String>) {
         }
     }
 }
+
+/// A policy field is spelled out in three places: its row in `domain::policy_fields!`, its
+/// column in `entity::kpi_policy` and the migration that adds it. Any other file naming
+/// most of the fields would be a fourth place to change.
+#[test]
+fn the_policy_fields_are_spelled_out_in_three_places() {
+    let kpi = std::fs::read_to_string(root().join("domain/src/kpi.rs")).expect("kpi.rs");
+    let rows = kpi
+        .split("macro_rules! policy_fields")
+        .nth(1)
+        .and_then(|s| s.split("\n    };").next())
+        .expect("the policy_fields! macro");
+    let fields: Vec<&str> = rows
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with("///"))
+        .filter_map(|l| l.split_once(':').map(|(name, _)| name))
+        .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        .collect();
+    assert!(fields.len() >= 15, "found {fields:?}");
+    let mut files = BTreeSet::new();
+    collect(&root(), &mut files);
+    let allowed = ["domain/src/kpi.rs", "entity/src/kpi_policy.rs"];
+    let mut places = Vec::new();
+    for file in files.iter().filter(|f| {
+        !f.starts_with("migration/") && !f.starts_with("tests/") && !allowed.contains(&f.as_str())
+    }) {
+        let text = std::fs::read_to_string(root().join(file)).expect("readable");
+        let named = fields.iter().filter(|f| text.contains(*f)).count();
+        if named * 2 > fields.len() {
+            places.push(format!("{file} ({named} fields)"));
+        }
+    }
+    assert!(places.is_empty(), "policy fields spelled out in {places:?}");
+}

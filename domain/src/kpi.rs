@@ -20,68 +20,96 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::bounds::{
-    AVERAGE_WINDOW_MAX, CLOSE_AFTER_HOURS_MAX, KPI_MAX, MAX_LATE_DUTIES_MAX, POLICY_WEIGHT_MAX,
-    SLA_HOURS_MAX, TARGET_CAP_MAX,
-};
+use crate::bounds::{KPI_MAX, TARGET_CAP_MAX};
 
-/// The knobs of the KPI and bonus rules. Stored with each evaluation by
-/// `version`, so a report can always be recomputed under the rules it was
-/// made with.
-///
-/// Missing fields deserialize to their defaults, so a configuration file only
-/// needs to name what it changes.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
-pub struct Policy {
-    pub version: i32,
-    /// The credit for a late obligation, between 0 and 1.
-    pub late_credit: f64,
-    pub duty_weight: f64,
-    pub additional_weight: f64,
-    pub acceptance_weight: f64,
-    pub acceptance_sla_hours: i64,
-    pub vote_weight: f64,
-    pub reading_weight: f64,
-    pub reading_sla_hours: i64,
-    /// The most a target can count for, as a ratio of actual to target.
-    pub target_cap: f64,
-    /// The share of discipline in the KPI when there are targets.
-    pub discipline_share: f64,
-    /// How many duties may be late with the bonus still paid.
-    pub max_late_duties: u32,
-    pub bonus_min_kpi: f64,
-    /// The KPI above which the bonus factor stops growing.
-    pub bonus_cap_kpi: f64,
-    /// How many periods the running average spans.
-    pub average_window: u32,
-    /// How long after a period ends it is closed, so late decisions on the
-    /// last day still count.
-    pub close_after_hours: i64,
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Self {
-            version: 1,
-            late_credit: 0.5,
-            duty_weight: 1.0,
-            additional_weight: 1.0,
-            acceptance_weight: 0.5,
-            acceptance_sla_hours: 48,
-            vote_weight: 0.25,
-            reading_weight: 0.25,
-            reading_sla_hours: 72,
-            target_cap: 1.2,
-            discipline_share: 0.5,
-            max_late_duties: 0,
-            bonus_min_kpi: 80.0,
-            bonus_cap_kpi: 120.0,
-            average_window: 6,
-            close_after_hours: 24,
+/// Every field of the KPI policy, spelled out once: its type in the rules, its default (the
+/// first version), its documented range and what a value outside it is told. `$then!`
+/// receives the rows; [`Policy`] and its checks, the stored form (`policy::rules`,
+/// `policy::amend`) and the API's object and input are all generated from them, so adding
+/// a field is a row here, a column in `entity::kpi_policy` and a migration.
+#[macro_export]
+macro_rules! policy_fields {
+    ($then:path) => {
+        $then! {
+            /// The credit of a late obligation: from 0 to 1.
+            late_credit: f64 = 0.5, 0.0..=1.0, "must be between 0 and 1";
+            /// The weight of a duty (times its own weight): from 0 to 100.
+            duty_weight: f64 = 1.0, 0.0..=$crate::bounds::POLICY_WEIGHT_MAX, "must be a number from 0 to 100";
+            /// The weight of additional work (times its own weight): from 0 to 100.
+            additional_weight: f64 = 1.0, 0.0..=$crate::bounds::POLICY_WEIGHT_MAX, "must be a number from 0 to 100";
+            /// The weight of an acceptance owed by a controller: from 0 to 100.
+            acceptance_weight: f64 = 0.5, 0.0..=$crate::bounds::POLICY_WEIGHT_MAX, "must be a number from 0 to 100";
+            /// Hours a controller has to decide on a submission: from 0 to 8760.
+            acceptance_sla_hours: i64 = 48, 0..=$crate::bounds::SLA_HOURS_MAX, "must be a whole number of hours from 0 to 8760";
+            /// The weight of a vote: from 0 to 100.
+            vote_weight: f64 = 0.25, 0.0..=$crate::bounds::POLICY_WEIGHT_MAX, "must be a number from 0 to 100";
+            /// The weight of reading a mandatory article: from 0 to 100.
+            reading_weight: f64 = 0.25, 0.0..=$crate::bounds::POLICY_WEIGHT_MAX, "must be a number from 0 to 100";
+            /// Hours to read a mandatory article: from 0 to 8760.
+            reading_sla_hours: i64 = 72, 0..=$crate::bounds::SLA_HOURS_MAX, "must be a whole number of hours from 0 to 8760";
+            /// The most a target counts for, as a ratio of actual to target: above 0, at most 10.
+            target_cap: f64 = 1.2, f64::MIN_POSITIVE..=$crate::bounds::TARGET_CAP_MAX, "must be a number above 0 and at most 10";
+            /// The share of discipline in the KPI when there are targets: from 0 to 1.
+            discipline_share: f64 = 0.5, 0.0..=1.0, "must be between 0 and 1";
+            /// How many duties may be late with the bonus still paid: from 0 to 1000.
+            max_late_duties: u32 = 0, 0..=$crate::bounds::MAX_LATE_DUTIES_MAX, "must be a whole number from 0 to 1000";
+            /// The KPI below which no bonus is paid: from 0 to 1000.
+            bonus_min_kpi: f64 = 80.0, 0.0..=$crate::bounds::KPI_MAX, "must be a number from 0 to 1000";
+            /// The KPI above which the bonus factor stops growing: from 0 to 1000.
+            bonus_cap_kpi: f64 = 120.0, 0.0..=$crate::bounds::KPI_MAX, "must be a number from 0 to 1000";
+            /// How many closed periods the running average spans: from 1 to 120.
+            average_window: u32 = 6, 1..=$crate::bounds::AVERAGE_WINDOW_MAX, "must be a whole number from 1 to 120";
+            /// Hours after a period ends before it is closed, so late decisions on the last
+            /// day still count: from 0 to 720.
+            close_after_hours: i64 = 24, 0..=$crate::bounds::CLOSE_AFTER_HOURS_MAX, "must be a whole number of hours from 0 to 720";
         }
-    }
+    };
 }
+
+/// Defines [`Policy`], its default and its checks from the rows of [`policy_fields!`].
+macro_rules! define_policy {
+    ($($(#[doc = $doc:literal])* $name:ident: $ty:ty = $default:expr, $range:expr, $rule:literal;)*) => {
+        /// The knobs of the KPI and bonus rules. Stored with each evaluation by
+        /// `version`, so a report can always be recomputed under the rules it was
+        /// made with.
+        ///
+        /// Missing fields deserialize to their defaults, so a configuration file only
+        /// needs to name what it changes.
+        #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[serde(default)]
+        pub struct Policy {
+            pub version: i32,
+            $($(#[doc = $doc])* pub $name: $ty,)*
+        }
+
+        impl Default for Policy {
+            fn default() -> Self {
+                Self {
+                    version: 1,
+                    $($name: $default,)*
+                }
+            }
+        }
+
+        impl Policy {
+            /// Checks every field, reporting the first bad one by name. NaN fails every
+            /// range, and every range is finite (they are documented in `bounds`).
+            pub fn validate(&self) -> Result<(), PolicyError> {
+                if self.version < 1 {
+                    return Err(PolicyError { field: "version", rule: "must be at least 1" });
+                }
+                $(
+                    if !($range).contains(&self.$name) {
+                        return Err(PolicyError { field: stringify!($name), rule: $rule });
+                    }
+                )*
+                Ok(())
+            }
+        }
+    };
+}
+
+policy_fields!(define_policy);
 
 /// A policy field with a value the rules cannot work with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -92,65 +120,6 @@ pub struct PolicyError {
 }
 
 impl Policy {
-    /// Checks every field, reporting the first bad one by name.
-    pub fn validate(&self) -> Result<(), PolicyError> {
-        fn check(ok: bool, field: &'static str, rule: &'static str) -> Result<(), PolicyError> {
-            if ok {
-                Ok(())
-            } else {
-                Err(PolicyError { field, rule })
-            }
-        }
-        // NaN fails every comparison, so these checks reject it too, and
-        // every range is finite. The ranges are documented in `bounds`.
-        let weight = |x: f64| (0.0..=POLICY_WEIGHT_MAX).contains(&x);
-        let fraction = |x: f64| (0.0..=1.0).contains(&x);
-        let kpi = |x: f64| (0.0..=KPI_MAX).contains(&x);
-        let sla = |h: i64| (0..=SLA_HOURS_MAX).contains(&h);
-        const WEIGHT: &str = "must be a number from 0 to 100";
-        const FRACTION: &str = "must be between 0 and 1";
-        const KPI: &str = "must be a number from 0 to 1000";
-        const SLA: &str = "must be a whole number of hours from 0 to 8760";
-
-        check(self.version >= 1, "version", "must be at least 1")?;
-        check(fraction(self.late_credit), "late_credit", FRACTION)?;
-        check(weight(self.duty_weight), "duty_weight", WEIGHT)?;
-        check(weight(self.additional_weight), "additional_weight", WEIGHT)?;
-        check(weight(self.acceptance_weight), "acceptance_weight", WEIGHT)?;
-        check(sla(self.acceptance_sla_hours), "acceptance_sla_hours", SLA)?;
-        check(weight(self.vote_weight), "vote_weight", WEIGHT)?;
-        check(weight(self.reading_weight), "reading_weight", WEIGHT)?;
-        check(sla(self.reading_sla_hours), "reading_sla_hours", SLA)?;
-        check(
-            self.target_cap > 0.0 && self.target_cap <= TARGET_CAP_MAX,
-            "target_cap",
-            "must be a number above 0 and at most 10",
-        )?;
-        check(
-            fraction(self.discipline_share),
-            "discipline_share",
-            FRACTION,
-        )?;
-        check(
-            self.max_late_duties <= MAX_LATE_DUTIES_MAX,
-            "max_late_duties",
-            "must be a whole number from 0 to 1000",
-        )?;
-        check(kpi(self.bonus_min_kpi), "bonus_min_kpi", KPI)?;
-        check(kpi(self.bonus_cap_kpi), "bonus_cap_kpi", KPI)?;
-        check(
-            (1..=AVERAGE_WINDOW_MAX).contains(&self.average_window),
-            "average_window",
-            "must be a whole number from 1 to 120",
-        )?;
-        check(
-            (0..=CLOSE_AFTER_HOURS_MAX).contains(&self.close_after_hours),
-            "close_after_hours",
-            "must be a whole number of hours from 0 to 720",
-        )?;
-        Ok(())
-    }
-
     /// The credit of an outcome, between 0 and 1 even for a policy that was
     /// never validated.
     fn credit(&self, outcome: Outcome) -> f64 {

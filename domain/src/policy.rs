@@ -16,30 +16,62 @@ use crate::{DomainError, DomainResult};
 /// changing the policy at once get versions n+1 and n+2 instead of a key violation.
 const CREATE_LOCK: i64 = 0x5a42_0101;
 
-/// The rules of a stored version.
-///
-/// Stored integers that the rules keep unsigned are clamped: a negative count of allowed
-/// late duties means none, and an average spans at least one period.
-pub fn rules(model: &kpi_policy::Model) -> Policy {
-    Policy {
-        version: model.version,
-        late_credit: model.late_credit,
-        duty_weight: model.duty_weight,
-        additional_weight: model.additional_weight,
-        acceptance_weight: model.acceptance_weight,
-        acceptance_sla_hours: model.acceptance_sla_hours,
-        vote_weight: model.vote_weight,
-        reading_weight: model.reading_weight,
-        reading_sla_hours: model.reading_sla_hours,
-        target_cap: model.target_cap,
-        discipline_share: model.discipline_share,
-        max_late_duties: u32::try_from(model.max_late_duties).unwrap_or(0),
-        bonus_min_kpi: model.bonus_min_kpi,
-        bonus_cap_kpi: model.bonus_cap_kpi,
-        average_window: u32::try_from(model.average_window).unwrap_or(1).max(1),
-        close_after_hours: model.close_after_hours,
+/// How a rule's value is kept in its column: as itself, or (the unsigned counts) in a
+/// signed column.
+pub trait Stored<Column> {
+    fn load(column: Column) -> Self;
+    fn store(self) -> Column;
+}
+
+impl<T> Stored<T> for T {
+    fn load(column: T) -> T {
+        column
+    }
+    fn store(self) -> T {
+        self
     }
 }
+
+/// A negative stored count means none; counts beyond `i32` cannot pass validation.
+impl Stored<i32> for u32 {
+    fn load(column: i32) -> u32 {
+        u32::try_from(column).unwrap_or(0)
+    }
+    fn store(self) -> i32 {
+        i32::try_from(self).unwrap_or(i32::MAX)
+    }
+}
+
+/// The policy's fields of a stored version (`kpi_policy::Model` or `ActiveModel`).
+macro_rules! from_model {
+    ($($(#[doc = $doc:literal])* $name:ident: $ty:ty = $default:expr, $range:expr, $rule:literal;)*) => {
+        /// The rules of a stored version.
+        ///
+        /// Stored integers that the rules keep unsigned are clamped: a negative count of
+        /// allowed late duties means none, and an average spans at least one period.
+        pub fn rules(model: &kpi_policy::Model) -> Policy {
+            let policy = Policy {
+                version: model.version,
+                $($name: Stored::load(model.$name),)*
+            };
+            Policy {
+                average_window: policy.average_window.max(1),
+                ..policy
+            }
+        }
+
+        /// The stored form of a policy's fields as version `version`.
+        fn to_row(new: &Policy, version: i32) -> kpi_policy::ActiveModel {
+            kpi_policy::ActiveModel {
+                version: Set(version),
+                $($name: Set(new.$name.store()),)*
+                ..Default::default()
+            }
+        }
+    };
+}
+
+crate::policy_fields!(from_model);
 
 /// The version in force now: the newest one.
 pub async fn current(db: &impl ConnectionTrait) -> DomainResult<kpi_policy::Model> {
@@ -98,31 +130,12 @@ pub async fn amend(
     }
     .validate()
     .map_err(|e| DomainError::bad_input(e.field, e.to_string()))?;
-    let max_late_duties = i32::try_from(new.max_late_duties)
-        .map_err(|_| DomainError::bad_input("max_late_duties", "max_late_duties is too large"))?;
-    let average_window = i32::try_from(new.average_window)
-        .map_err(|_| DomainError::bad_input("average_window", "average_window is too large"))?;
     let version = current.version + 1;
     let row = kpi_policy::ActiveModel {
-        version: Set(version),
-        late_credit: Set(new.late_credit),
-        duty_weight: Set(new.duty_weight),
-        additional_weight: Set(new.additional_weight),
-        acceptance_weight: Set(new.acceptance_weight),
-        acceptance_sla_hours: Set(new.acceptance_sla_hours),
-        vote_weight: Set(new.vote_weight),
-        reading_weight: Set(new.reading_weight),
-        reading_sla_hours: Set(new.reading_sla_hours),
-        target_cap: Set(new.target_cap),
-        discipline_share: Set(new.discipline_share),
-        max_late_duties: Set(max_late_duties),
-        bonus_min_kpi: Set(new.bonus_min_kpi),
-        bonus_cap_kpi: Set(new.bonus_cap_kpi),
-        average_window: Set(average_window),
-        close_after_hours: Set(new.close_after_hours),
         created_at: Set(now),
         created_by: Set(author),
         note: Set(note),
+        ..to_row(&new, version)
     };
     let stored = kpi_policy::Entity::insert(row)
         .exec_with_returning(&txn)
@@ -138,28 +151,17 @@ mod tests {
     use super::*;
 
     fn stored(version: i32, max_late_duties: i32, average_window: i32) -> kpi_policy::Model {
-        let p = Policy::default();
-        kpi_policy::Model {
-            version,
-            late_credit: p.late_credit,
-            duty_weight: p.duty_weight,
-            additional_weight: p.additional_weight,
-            acceptance_weight: p.acceptance_weight,
-            acceptance_sla_hours: p.acceptance_sla_hours,
-            vote_weight: p.vote_weight,
-            reading_weight: p.reading_weight,
-            reading_sla_hours: p.reading_sla_hours,
-            target_cap: p.target_cap,
-            discipline_share: p.discipline_share,
-            max_late_duties,
-            bonus_min_kpi: p.bonus_min_kpi,
-            bonus_cap_kpi: p.bonus_cap_kpi,
-            average_window,
-            close_after_hours: p.close_after_hours,
-            created_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
-            created_by: None,
-            note: None,
+        use sea_orm::TryIntoModel;
+        kpi_policy::ActiveModel {
+            max_late_duties: Set(max_late_duties),
+            average_window: Set(average_window),
+            created_at: Set(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()),
+            created_by: Set(None),
+            note: Set(None),
+            ..to_row(&Policy::default(), version)
         }
+        .try_into_model()
+        .expect("every column set")
     }
 
     #[test]

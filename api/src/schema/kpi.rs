@@ -152,91 +152,52 @@ impl KpiAdjustment {
     }
 }
 
-/// One version of the KPI policy.
-#[derive(SimpleObject)]
-pub struct KpiPolicy {
-    version: i32,
-    late_credit: f64,
-    duty_weight: f64,
-    additional_weight: f64,
-    acceptance_weight: f64,
-    acceptance_sla_hours: i64,
-    vote_weight: f64,
-    reading_weight: f64,
-    reading_sla_hours: i64,
-    target_cap: f64,
-    discipline_share: f64,
-    max_late_duties: i32,
-    bonus_min_kpi: f64,
-    bonus_cap_kpi: f64,
-    average_window: i32,
-    close_after_hours: i64,
-    created_at: DateTime<Utc>,
-    note: Option<String>,
-}
-
-impl From<kpi_policy::Model> for KpiPolicy {
-    fn from(m: kpi_policy::Model) -> Self {
-        KpiPolicy {
-            version: m.version,
-            late_credit: m.late_credit,
-            duty_weight: m.duty_weight,
-            additional_weight: m.additional_weight,
-            acceptance_weight: m.acceptance_weight,
-            acceptance_sla_hours: m.acceptance_sla_hours,
-            vote_weight: m.vote_weight,
-            reading_weight: m.reading_weight,
-            reading_sla_hours: m.reading_sla_hours,
-            target_cap: m.target_cap,
-            discipline_share: m.discipline_share,
-            max_late_duties: m.max_late_duties,
-            bonus_min_kpi: m.bonus_min_kpi,
-            bonus_cap_kpi: m.bonus_cap_kpi,
-            average_window: m.average_window,
-            close_after_hours: m.close_after_hours,
-            created_at: m.created_at,
-            note: m.note,
+/// The policy's object and input, from the rows of `domain::policy_fields!`.
+macro_rules! policy_types {
+    ($($(#[doc = $doc:literal])* $name:ident: $ty:ty = $default:expr, $range:expr, $rule:literal;)*) => {
+        /// One version of the KPI policy.
+        #[derive(SimpleObject)]
+        pub struct KpiPolicy {
+            version: i32,
+            $($(#[doc = $doc])* $name: $ty,)*
+            created_at: DateTime<Utc>,
+            note: Option<String>,
         }
-    }
+
+        impl From<kpi_policy::Model> for KpiPolicy {
+            fn from(m: kpi_policy::Model) -> Self {
+                let rules = domain::policy::rules(&m);
+                KpiPolicy {
+                    version: m.version,
+                    $($name: rules.$name,)*
+                    created_at: m.created_at,
+                    note: m.note,
+                }
+            }
+        }
+
+        /// Changes to the policy; fields left out keep the current version's value. Each
+        /// field has a documented range, so every KPI figure stays finite: the KPI is at
+        /// most 1000.
+        #[derive(InputObject, Default)]
+        pub struct KpiPolicyInput {
+            $($(#[doc = $doc])* $name: Option<$ty>,)*
+            /// At most 2,000 characters.
+            note: Option<String>,
+        }
+
+        impl KpiPolicyInput {
+            /// The current version with the given fields changed.
+            fn apply(&self, p: &mut domain::kpi::Policy) {
+                $(if let Some(v) = self.$name {
+                    p.$name = v;
+                })*
+            }
+        }
+    };
 }
 
-/// Changes to the policy; fields left out keep the current version's value. Each field has
-/// a documented range, so every KPI figure stays finite: the KPI is at most 1000.
-#[derive(InputObject, Default)]
-pub struct KpiPolicyInput {
-    /// The credit of a late obligation: from 0 to 1.
-    late_credit: Option<f64>,
-    /// From 0 to 100.
-    duty_weight: Option<f64>,
-    /// From 0 to 100.
-    additional_weight: Option<f64>,
-    /// From 0 to 100.
-    acceptance_weight: Option<f64>,
-    /// From 0 to 8760 hours.
-    acceptance_sla_hours: Option<i64>,
-    /// From 0 to 100.
-    vote_weight: Option<f64>,
-    /// From 0 to 100.
-    reading_weight: Option<f64>,
-    /// From 0 to 8760 hours.
-    reading_sla_hours: Option<i64>,
-    /// The most a target counts for, as a ratio of actual to target: above 0, at most 10.
-    target_cap: Option<f64>,
-    /// The share of discipline in the KPI: from 0 to 1.
-    discipline_share: Option<f64>,
-    /// From 0 to 1000.
-    max_late_duties: Option<u32>,
-    /// From 0 to 1000.
-    bonus_min_kpi: Option<f64>,
-    /// From 0 to 1000.
-    bonus_cap_kpi: Option<f64>,
-    /// From 1 to 120 periods.
-    average_window: Option<u32>,
-    /// From 0 to 720 hours.
-    close_after_hours: Option<i64>,
-    /// At most 2,000 characters.
-    note: Option<String>,
-}
+domain::policy_fields!(policy_types);
 
 /// One step of one scheduler tick.
 pub struct SchedulerRun(scheduler_run::Model);
@@ -409,28 +370,7 @@ impl KpiMutation {
         let c = Ctx::new(ctx)?;
         domain::access::require_admin(c.who).gql()?;
         let note = input.note.clone();
-        let edit = move |p: &mut domain::kpi::Policy| {
-            macro_rules! set {
-                ($($field:ident),*) => { $(if let Some(v) = input.$field { p.$field = v; })* };
-            }
-            set!(
-                late_credit,
-                duty_weight,
-                additional_weight,
-                acceptance_weight,
-                acceptance_sla_hours,
-                vote_weight,
-                reading_weight,
-                reading_sla_hours,
-                target_cap,
-                discipline_share,
-                max_late_duties,
-                bonus_min_kpi,
-                bonus_cap_kpi,
-                average_window,
-                close_after_hours
-            );
-        };
+        let edit = move |p: &mut domain::kpi::Policy| input.apply(p);
         let row = domain::policy::amend(c.db(), edit, c.who.employee_id(), note, c.now())
             .await
             .map_err(|e| match e {
