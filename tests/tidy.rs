@@ -124,3 +124,34 @@ fn the_policy_fields_are_spelled_out_in_three_places() {
     }
     assert!(places.is_empty(), "policy fields spelled out in {places:?}");
 }
+
+/// The API's plumbing (request context, paging, loaders, errors, limits, HTTP guards) sits
+/// below the GraphQL types and never imports them, so only the types, which reference
+/// each other as the graph they describe does, form a cycle.
+#[test]
+fn the_api_plumbing_never_imports_the_graphql_types() {
+    let plumbing = [
+        "context",
+        "paging",
+        "loaders",
+        "error",
+        "guard",
+        "limits",
+        "listener",
+        "id",
+        "metrics",
+        "playground",
+    ];
+    let mut broken = Vec::new();
+    for module in plumbing {
+        let path = root().join("api/src").join(format!("{module}.rs"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{module}: {e}"));
+        if text.contains("crate::schema") {
+            broken.push(module);
+        }
+    }
+    assert!(
+        broken.is_empty(),
+        "api modules importing the GraphQL types: {broken:?}"
+    );
+}

@@ -18,11 +18,11 @@ use poem::{Body, EndpointExt, IntoResponse, Request, Response, Route, get, handl
 use serde_json::json;
 
 use crate::AppState;
+use crate::context::RequestCache;
 use crate::error::code;
 use crate::guard::{self, Refusal};
 use crate::limits::Limits;
 use crate::loaders::Loaders;
-use crate::schema::RequestCache;
 
 pub fn routes(state: AppState) -> impl poem::Endpoint {
     Route::new()

@@ -5,6 +5,7 @@
 //! Invariants: resolvers hold no rules (they call `domain`); loaders are created per request,
 //! never kept in schema-global data; every error leaving here carries `extensions.code`.
 
+mod context;
 mod error;
 mod guard;
 mod http;

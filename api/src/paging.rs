@@ -7,8 +7,8 @@ use sea_orm::{
     ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 
+use crate::context::Ctx;
 use crate::error::{OrGql, bad_input};
-use crate::schema::Ctx;
 
 pub const DEFAULT_PAGE: i32 = 20;
 

@@ -10,9 +10,10 @@ use domain::work::{AssignmentInput, TemplateInput};
 use entity::{api_token, duty_template, kpi_target};
 
 use super::assignment::Assignment;
-use super::context::Ctx;
 use super::org::{Department, Employee, Role};
+use super::period::Period;
 use super::scalars::Date;
+use crate::context::Ctx;
 use crate::error::{OrGql, bad_input};
 use crate::id::{Kind, decode, encode};
 
@@ -52,21 +53,21 @@ impl DutyTemplate {
     /// The fixed controller; null means each employee's manager.
     async fn controller(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Employee>> {
         match self.0.controller_id {
-            Some(id) => Ctx::new(ctx)?.employee(id).await,
+            Some(id) => Ok(Ctx::new(ctx)?.employee(id).await?.map(Employee)),
             None => Ok(None),
         }
     }
     /// The one employee targeted, if the template targets an employee.
     async fn employee(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Employee>> {
         match self.0.employee_id {
-            Some(id) => Ctx::new(ctx)?.employee(id).await,
+            Some(id) => Ok(Ctx::new(ctx)?.employee(id).await?.map(Employee)),
             None => Ok(None),
         }
     }
     /// The department targeted (every active member), if the template targets one.
     async fn department(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Department>> {
         match self.0.department_id {
-            Some(id) => Ctx::new(ctx)?.department(id).await,
+            Some(id) => Ok(Ctx::new(ctx)?.department(id).await?.map(Department)),
             None => Ok(None),
         }
     }
@@ -94,13 +95,16 @@ impl KpiTarget {
         encode(Kind::KpiTarget, self.0.id)
     }
     async fn employee(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Employee>> {
-        Ctx::new(ctx)?.employee(self.0.employee_id).await
+        Ok(Ctx::new(ctx)?
+            .employee(self.0.employee_id)
+            .await?
+            .map(Employee))
     }
     async fn period(
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<super::period::Period>> {
-        Ctx::new(ctx)?.period(self.0.period_id).await
+        Ok(Ctx::new(ctx)?.period(self.0.period_id).await?.map(Period))
     }
     async fn metric(&self) -> &str {
         &self.0.metric
@@ -133,7 +137,7 @@ impl ApiToken {
     }
     async fn employee(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Employee>> {
         match self.0.employee_id {
-            Some(id) => Ctx::new(ctx)?.employee(id).await,
+            Some(id) => Ok(Ctx::new(ctx)?.employee(id).await?.map(Employee)),
             None => Ok(None),
         }
     }

@@ -9,9 +9,9 @@ use domain::transition::Action;
 use entity::assignment;
 use entity::enums::{AssignmentKind as StoredKind, AssignmentStatus as Stored};
 
-use super::context::Ctx;
 use super::org::Employee;
 use super::period::Period;
+use crate::context::Ctx;
 use crate::error::{OrGql, not_found};
 use crate::id::{Kind, decode, encode};
 use crate::paging::{Order, Page, PageArgs, page};
@@ -42,13 +42,19 @@ impl Assignment {
         self.0.status.into()
     }
     async fn assignee(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Employee>> {
-        Ctx::new(ctx)?.employee(self.0.assignee_id).await
+        Ok(Ctx::new(ctx)?
+            .employee(self.0.assignee_id)
+            .await?
+            .map(Employee))
     }
     async fn controller(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Employee>> {
-        Ctx::new(ctx)?.employee(self.0.controller_id).await
+        Ok(Ctx::new(ctx)?
+            .employee(self.0.controller_id)
+            .await?
+            .map(Employee))
     }
     async fn period(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Period>> {
-        Ctx::new(ctx)?.period(self.0.period_id).await
+        Ok(Ctx::new(ctx)?.period(self.0.period_id).await?.map(Period))
     }
     async fn weight(&self) -> f64 {
         self.0.weight
@@ -99,7 +105,7 @@ impl AssignmentEvent {
     /// Who acted; null for the system (generation, period close).
     async fn actor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Employee>> {
         match self.0.actor_id {
-            Some(id) => Ctx::new(ctx)?.employee(id).await,
+            Some(id) => Ok(Ctx::new(ctx)?.employee(id).await?.map(Employee)),
             None => Ok(None),
         }
     }
@@ -257,7 +263,10 @@ pub struct ReportRow {
 #[ComplexObject]
 impl ReportRow {
     async fn employee(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Employee>> {
-        Ctx::new(ctx)?.employee(self.row.employee_id).await
+        Ok(Ctx::new(ctx)?
+            .employee(self.row.employee_id)
+            .await?
+            .map(Employee))
     }
     /// BY CONTROLLER: whose submissions wait for this controller, most first.
     #[graphql(complexity = "crate::paging::list_cost(crate::paging::SHORT_LIST, child_complexity)")]
@@ -311,7 +320,10 @@ pub struct AwaitingFrom {
 #[Object]
 impl AwaitingFrom {
     async fn employee(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Employee>> {
-        Ctx::new(ctx)?.employee(self.employee_id).await
+        Ok(Ctx::new(ctx)?
+            .employee(self.employee_id)
+            .await?
+            .map(Employee))
     }
     async fn count(&self) -> u64 {
         self.count

@@ -6,9 +6,9 @@ use entity::enums::VoteChoice as Stored;
 use entity::{article, proposal};
 use sea_orm::EntityTrait;
 
-use super::context::{Ctx, db};
 use super::mirror::mirror_enum;
 use super::org::Department;
+use crate::context::{Ctx, db};
 use crate::error::OrGql;
 use crate::id::{Kind, decode, encode};
 
@@ -43,7 +43,7 @@ impl Article {
     /// The audience; null for everyone.
     async fn department(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Department>> {
         match self.0.department_id {
-            Some(id) => Ctx::new(ctx)?.department(id).await,
+            Some(id) => Ok(Ctx::new(ctx)?.department(id).await?.map(Department)),
             None => Ok(None),
         }
     }
@@ -71,7 +71,7 @@ impl Proposal {
     /// The audience; null for everyone.
     async fn department(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Department>> {
         match self.0.department_id {
-            Some(id) => Ctx::new(ctx)?.department(id).await,
+            Some(id) => Ok(Ctx::new(ctx)?.department(id).await?.map(Department)),
             None => Ok(None),
         }
     }

@@ -8,9 +8,9 @@ use entity::enums::PeriodStatus;
 use entity::{kpi_adjustment, kpi_policy, kpi_result, scheduler_run};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use super::context::{Ctx, db};
 use super::org::Employee;
 use super::period::Period;
+use crate::context::{Ctx, db};
 use crate::error::{OrGql, bad_input, code, coded, not_found};
 use crate::id::{Kind, decode, encode};
 use crate::paging::{Order, Page, PageArgs, page, page_by_offset};
@@ -40,10 +40,13 @@ impl KpiResult {
         encode(Kind::KpiResult, self.0.id)
     }
     async fn employee(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Employee>> {
-        Ctx::new(ctx)?.employee(self.0.employee_id).await
+        Ok(Ctx::new(ctx)?
+            .employee(self.0.employee_id)
+            .await?
+            .map(Employee))
     }
     async fn period(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Period>> {
-        Ctx::new(ctx)?.period(self.0.period_id).await
+        Ok(Ctx::new(ctx)?.period(self.0.period_id).await?.map(Period))
     }
     /// The KPI, to hundredths.
     async fn kpi(&self) -> f64 {
@@ -139,7 +142,7 @@ impl KpiAdjustment {
     }
     async fn author(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Employee>> {
         match self.0.author_id {
-            Some(id) => Ctx::new(ctx)?.employee(id).await,
+            Some(id) => Ok(Ctx::new(ctx)?.employee(id).await?.map(Employee)),
             None => Ok(None),
         }
     }
@@ -210,7 +213,7 @@ impl SchedulerRun {
     }
     async fn period(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Period>> {
         match self.0.period_id {
-            Some(id) => Ctx::new(ctx)?.period(id).await,
+            Some(id) => Ok(Ctx::new(ctx)?.period(id).await?.map(Period)),
             None => Ok(None),
         }
     }
@@ -278,7 +281,7 @@ impl KpiQuery {
         domain::access::require_payroll(c.who).gql()?;
         let id = decode(&period_id, Kind::Period, "periodId")?;
         let period = c.period(id).await?.ok_or_else(|| not_found("period"))?;
-        if period.0.status != PeriodStatus::Closed {
+        if period.status != PeriodStatus::Closed {
             return Err(coded(
                 code::CONFLICT,
                 "the period is not closed yet; its results do not exist",

@@ -2,7 +2,6 @@
 
 mod admin;
 mod assignment;
-mod context;
 mod kb;
 mod kpi;
 mod mirror;
@@ -15,7 +14,7 @@ use async_graphql::{Context, EmptySubscription, ID, Interface, MergedObject, Obj
 use domain::access::Material;
 use sea_orm::EntityTrait;
 
-pub use context::{Ctx, RequestCache};
+pub(crate) use crate::context::Ctx;
 
 use crate::id::{Kind, decode_any};
 use crate::limits::Limits;
@@ -77,12 +76,19 @@ impl NodeQuery {
             return Ok(None);
         };
         Ok(match kind {
-            Kind::Employee => c.employee(n).await?.map(Node::Employee),
-            Kind::Department => c.department(n).await?.map(Node::Department),
-            Kind::Period => c.period(n).await?.map(Node::Period),
+            Kind::Employee => c
+                .employee(n)
+                .await?
+                .map(|e| Node::Employee(org::Employee(e))),
+            Kind::Department => c
+                .department(n)
+                .await?
+                .map(|d| Node::Department(org::Department(d))),
+            Kind::Period => c.period(n).await?.map(|p| Node::Period(period::Period(p))),
             Kind::Assignment => assignment::load_visible(&c, n).await?.map(Node::Assignment),
             Kind::Article => {
-                let row = context::db(entity::article::Entity::find_by_id(n).one(c.db()).await)?;
+                let row =
+                    crate::context::db(entity::article::Entity::find_by_id(n).one(c.db()).await)?;
                 match row {
                     Some(a)
                         if sees(
@@ -101,7 +107,8 @@ impl NodeQuery {
                 }
             }
             Kind::Proposal => {
-                let row = context::db(entity::proposal::Entity::find_by_id(n).one(c.db()).await)?;
+                let row =
+                    crate::context::db(entity::proposal::Entity::find_by_id(n).one(c.db()).await)?;
                 match row {
                     Some(p)
                         if sees(
@@ -127,7 +134,7 @@ impl NodeQuery {
 /// Whether the principal may see an article or a proposal (`domain::access` decides).
 async fn sees(c: &Ctx<'_>, material: Material) -> async_graphql::Result<bool> {
     let department = match c.who.employee_id() {
-        Some(me) => c.employee(me).await?.map(|e| e.0.department_id),
+        Some(me) => c.employee(me).await?.map(|e| e.department_id),
         None => None,
     };
     Ok(domain::access::sees_material(

@@ -4,11 +4,11 @@ use async_graphql::{Context, Enum, ID, Object};
 use entity::{department, employee};
 use sea_orm::{EntityTrait, QueryOrder};
 
-use super::context::{Ctx, db};
 use super::kpi::KpiResult;
 use super::mirror::mirror_enum;
 use super::scalars::Date;
 use super::summary::{Summary, prefetch, summary_of};
+use crate::context::{Ctx, db};
 use crate::error::OrGql;
 use crate::id::{Kind, decode, encode};
 use crate::paging::{Order, Page, PageArgs, page};
@@ -54,13 +54,16 @@ impl Employee {
     }
 
     async fn department(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Department>> {
-        Ctx::new(ctx)?.department(self.0.department_id).await
+        Ok(Ctx::new(ctx)?
+            .department(self.0.department_id)
+            .await?
+            .map(Department))
     }
 
     /// The employee's manager; null at the top of the chain.
     async fn manager(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Employee>> {
         match self.0.manager_id {
-            Some(id) => Ctx::new(ctx)?.employee(id).await,
+            Some(id) => Ok(Ctx::new(ctx)?.employee(id).await?.map(Employee)),
             None => Ok(None),
         }
     }
@@ -124,7 +127,7 @@ impl OrgQuery {
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Employee>> {
         let c = Ctx::new(ctx)?;
         match c.who.employee_id() {
-            Some(id) => c.employee(id).await,
+            Some(id) => Ok(c.employee(id).await?.map(Employee)),
             None => Ok(None),
         }
     }
@@ -132,7 +135,9 @@ impl OrgQuery {
     /// One employee of the directory.
     async fn employee(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Employee>> {
         let c = Ctx::new(ctx)?;
-        c.employee(decode(&id, Kind::Employee, "id")?).await
+        Ok(c.employee(decode(&id, Kind::Employee, "id")?)
+            .await?
+            .map(Employee))
     }
 
     /// The directory, in the order people were added.

@@ -6,9 +6,9 @@ use entity::enums::PeriodStatus as Stored;
 use entity::period;
 use sea_orm::EntityTrait;
 
-use super::context::Ctx;
 use super::mirror::mirror_enum;
 use super::scalars::Date;
+use crate::context::Ctx;
 use crate::id::{Kind, encode};
 use crate::paging::{Order, Page, PageArgs, page};
 

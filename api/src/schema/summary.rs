@@ -8,9 +8,9 @@ use entity::enums::{AssignmentKind as StoredKind, AssignmentStatus as Stored, Pe
 use entity::period;
 
 use super::assignment::{Assignment, AssignmentStatus, WorkCounts};
-use super::context::Ctx;
 use super::kb::{Article, Proposal};
 use super::period::Period;
+use crate::context::Ctx;
 use crate::error::OrGql;
 use crate::paging::{Order, Page, PageArgs, page, page_by_offset};
 
@@ -251,7 +251,7 @@ impl KnowledgeBaseTile {
         let Some(me) = c.employee(self.employee_id).await? else {
             return Err(crate::error::not_found("employee"));
         };
-        let q = tiles::new_articles_list(me.0.id, me.0.department_id, c.now());
+        let q = tiles::new_articles_list(me.id, me.department_id, c.now());
         page(
             &c,
             q,
@@ -288,7 +288,7 @@ impl ProposalsTile {
         let Some(me) = c.employee(self.employee_id).await? else {
             return Err(crate::error::not_found("employee"));
         };
-        let q = tiles::proposals_to_vote_list(me.0.id, me.0.department_id, c.now());
+        let q = tiles::proposals_to_vote_list(me.id, me.department_id, c.now());
         page_by_offset(&c, q, PageArgs::new(first, after), Proposal).await
     }
 }

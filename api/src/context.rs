@@ -8,8 +8,8 @@ use domain::auth::Principal;
 use entity::{kpi_policy, period};
 use tokio::sync::OnceCell;
 
-use super::org::{Department, Employee};
-use super::period::Period;
+use entity::{department, employee};
+
 use crate::AppState;
 use crate::error::{OrGql, internal, not_found, unauthenticated};
 use crate::loaders::Loaders;
@@ -123,11 +123,7 @@ impl<'a> Ctx<'a> {
     /// A period by id, or the current one; NOT_FOUND when there is none.
     pub async fn period_or_current(&self, id: Option<i64>) -> async_graphql::Result<period::Model> {
         match id {
-            Some(id) => self
-                .period(id)
-                .await?
-                .map(|p| p.0)
-                .ok_or_else(|| not_found("period")),
+            Some(id) => self.period(id).await?.ok_or_else(|| not_found("period")),
             None => self
                 .current_period()
                 .await?
@@ -136,28 +132,16 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    pub async fn employee(&self, id: i64) -> async_graphql::Result<Option<Employee>> {
-        Ok(self
-            .loaders
-            .employees
-            .load_one(id)
-            .await
-            .gql()?
-            .map(Employee))
+    pub async fn employee(&self, id: i64) -> async_graphql::Result<Option<employee::Model>> {
+        self.loaders.employees.load_one(id).await.gql()
     }
 
-    pub async fn department(&self, id: i64) -> async_graphql::Result<Option<Department>> {
-        Ok(self
-            .loaders
-            .departments
-            .load_one(id)
-            .await
-            .gql()?
-            .map(Department))
+    pub async fn department(&self, id: i64) -> async_graphql::Result<Option<department::Model>> {
+        self.loaders.departments.load_one(id).await.gql()
     }
 
-    pub async fn period(&self, id: i64) -> async_graphql::Result<Option<Period>> {
-        Ok(self.loaders.periods.load_one(id).await.gql()?.map(Period))
+    pub async fn period(&self, id: i64) -> async_graphql::Result<Option<period::Model>> {
+        self.loaders.periods.load_one(id).await.gql()
     }
 }
 
