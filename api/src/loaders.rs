@@ -315,7 +315,8 @@ impl Loader<EmployeePeriod> for LiveKpi {
         &self,
         keys: &[EmployeePeriod],
     ) -> Result<HashMap<EmployeePeriod, f64>, Self::Error> {
-        use domain::close::{PeriodRows, live_evaluations};
+        use domain::obligations::PeriodRows;
+        use domain::results::live_evaluations;
         let fail = |e: domain::DomainError| Arc::new(DbErr::Custom(e.to_string()));
         let mut out = HashMap::new();
         let mut periods: Vec<i64> = keys.iter().map(|k| k.1).collect();

@@ -24,7 +24,7 @@ use sea_orm::{
 use crate::auth::Principal;
 use crate::db::{Db, begin_write};
 use crate::transition::Action;
-use crate::{Company, DomainResult, assignments, periods};
+use crate::{Company, DomainResult, assignments};
 
 /// Departments of the original company.
 pub const DEPARTMENTS: [&str; 5] = ["Development", "Support", "Marketing", "Sales", "Accounting"];
@@ -410,7 +410,7 @@ async fn add_additional(db: &impl Db, task: Task<'_>, at: DateTime<Utc>) -> Doma
     }
     .insert(db)
     .await?;
-    periods::record_event(
+    assignments::record_event(
         db,
         row.id,
         Some(task.controller_id),

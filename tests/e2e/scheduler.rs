@@ -654,7 +654,7 @@ async fn live_kpi(
     who: i64,
     at: DateTime<Utc>,
 ) -> domain::kpi::Evaluation {
-    domain::close::live_kpi(db, company, period_id, who, at)
+    domain::results::live_kpi(db, company, period_id, who, at)
         .await
         .unwrap()
         .expect("the period exists")
@@ -785,7 +785,7 @@ on_both! {
         assert_eq!((overdue.kpi_x100, overdue.duties_missed), (5000, 1));
         // Once everything of A's is settled, the live figure is what the close will store.
         assert_eq!(live(a, h(130)).await.kpi_x100, 10444);
-        assert!(domain::close::live_kpi(&db, &company, 999_999, a, h(50)).await.unwrap().is_none());
+        assert!(domain::results::live_kpi(&db, &company, 999_999, a, h(50)).await.unwrap().is_none());
 
         let close_time = p.ends_at + Duration::hours(24);
         let report = tick(&db, &company, close_time).await;

@@ -247,7 +247,7 @@ async fn add_additional(
 ) -> DomainResult<()> {
     let staff: Vec<&employee::Model> = people
         .iter()
-        .filter(|e| e.manager_id.is_some() && crate::periods::active_on(e, p.starts_on))
+        .filter(|e| e.manager_id.is_some() && crate::obligations::active_on(e, p.starts_on))
         .collect();
     for title in ["Prepare the client workshop", "Clean up the shared drive"] {
         let Some(who) = staff.get(rng.below(staff.len() as u64) as usize) else {
@@ -287,7 +287,7 @@ async fn add_participation(
         .iter()
         .filter(|e| {
             audience.is_none_or(|d| d == e.department_id)
-                && crate::periods::active_on(e, p.starts_on)
+                && crate::obligations::active_on(e, p.starts_on)
         })
         .collect();
     let author = people.first().map(|e| e.id);
@@ -334,7 +334,7 @@ async fn add_participation(
     let sales = departments.get(3).map(|d| d.id);
     for e in people
         .iter()
-        .filter(|e| Some(e.department_id) == sales && crate::periods::active_on(e, p.starts_on))
+        .filter(|e| Some(e.department_id) == sales && crate::obligations::active_on(e, p.starts_on))
     {
         let actual = 2 + rng.below(7);
         kpi_target::ActiveModel {
