@@ -8,7 +8,8 @@
 //! [`assignments`] (transitions and their events), [`org`], [`work`], [`kb`], [`reports`],
 //! [`periods`] (open, changeability, a period's rows), [`duties`] (generate), [`close`],
 //! [`tick`] (the three steps in order, logged), [`policy`], [`results`] (live KPI,
-//! adjustments, average), [`export`], [`demo`]. Nothing here knows GraphQL, HTTP or cron.
+//! adjustments, average), [`export`]. Nothing here knows GraphQL, HTTP or cron; the demo
+//! and seeded companies are the `fixtures` crate's, built on these services.
 
 pub mod access;
 pub mod assignments;
@@ -19,7 +20,6 @@ pub mod clock;
 pub mod close;
 pub mod company;
 pub mod db;
-pub mod demo;
 pub mod directory;
 pub mod duties;
 pub mod error;

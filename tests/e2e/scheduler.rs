@@ -978,25 +978,25 @@ on_both! {
 
 on_both! {
     async fn seed_builds_the_same_company_from_the_same_seed(kind: Kind) {
-        let spec = domain::demo::SeedSpec { employees: 60, periods: 2, seed: 42 };
+        let spec = fixtures::seed::SeedSpec { employees: 60, periods: 2, seed: 42 };
         let mut rows = Vec::new();
         for _ in 0..2 {
             let test_db = TestDb::new(kind).await;
             let db = test_db.connect().await;
-            let loaded = domain::demo::seed(&db, &utc_company(), spec, t0()).await.unwrap();
-            assert!(matches!(loaded, domain::demo::Loaded::Created { employees: 60, .. }), "{loaded:?}");
+            let loaded = fixtures::seed::seed(&db, &utc_company(), spec, t0()).await.unwrap();
+            assert!(matches!(loaded, fixtures::Loaded::Created { employees: 60, .. }), "{loaded:?}");
             let stored = periods(&db).await;
             assert_eq!(stored.iter().map(|p| p.status).collect::<Vec<_>>(), [PeriodStatus::Closed, PeriodStatus::Closed, PeriodStatus::Open]);
             let results = kpi_result::Entity::find().filter(kpi_result::Column::PeriodId.eq(stored[1].id)).count(&db).await.unwrap();
             assert!(results > 50, "{results} results");
-            assert_eq!(domain::demo::seed(&db, &utc_company(), spec, t0()).await.unwrap(), domain::demo::Loaded::AlreadyPresent);
+            assert_eq!(fixtures::seed::seed(&db, &utc_company(), spec, t0()).await.unwrap(), fixtures::Loaded::AlreadyPresent);
             rows.push(domain_rows(&db).await);
         }
         assert_eq!(rows[0], rows[1]);
         let test_db = TestDb::new(kind).await;
         let db = test_db.connect().await;
-        let tiny = domain::demo::SeedSpec { employees: 1, ..spec };
-        assert!(matches!(domain::demo::seed(&db, &utc_company(), tiny, t0()).await, Err(domain::DomainError::BadInput { field: "employees", .. })));
+        let tiny = fixtures::seed::SeedSpec { employees: 1, ..spec };
+        assert!(matches!(fixtures::seed::seed(&db, &utc_company(), tiny, t0()).await, Err(domain::DomainError::BadInput { field: "employees", .. })));
     }
 }
 
