@@ -1001,6 +1001,27 @@ on_both! {
 }
 
 on_both! {
+    async fn seeded_history_acts_before_the_close_its_policy_sets(kind: Kind) {
+        let test_db = TestDb::new(kind).await;
+        let db = test_db.connect().await;
+        // No delay between a period's end and its close: every move of the history must come
+        // before the end itself, or the service refuses it and the seed fails.
+        domain::policy::amend(&db, |p| p.close_after_hours = 0, None, None, t0()).await.unwrap();
+        let spec = fixtures::seed::SeedSpec { employees: 40, periods: 2, seed: 7 };
+        let loaded = fixtures::seed::seed(&db, &utc_company(), spec, t0()).await.unwrap();
+        assert!(matches!(loaded, fixtures::Loaded::Created { employees: 40, .. }), "{loaded:?}");
+        let stored = periods(&db).await;
+        assert_eq!(stored.iter().map(|p| (p.status, p.policy_version)).collect::<Vec<_>>(), [(PeriodStatus::Closed, 2), (PeriodStatus::Closed, 2), (PeriodStatus::Open, 2)]);
+        let ends: BTreeMap<i64, DateTime<Utc>> = stored.iter().map(|p| (p.id, p.ends_at)).collect();
+        let period_of: BTreeMap<i64, i64> = assignment::Entity::find().all(&db).await.unwrap().into_iter().map(|a| (a.id, a.period_id)).collect();
+        let moves = assignment_event::Entity::find().filter(assignment_event::Column::ActorId.is_not_null()).all(&db).await.unwrap();
+        assert!(moves.len() > 100, "{} moves", moves.len());
+        let late: Vec<_> = moves.iter().filter(|e| e.at >= ends[&period_of[&e.assignment_id]]).collect();
+        assert!(late.is_empty(), "moves at or after their period's end: {late:?}");
+    }
+}
+
+on_both! {
     async fn a_failing_step_is_logged_and_the_next_tick_retries_it(kind: Kind) {
         use sea_orm::ConnectionTrait;
         let test_db = TestDb::new(kind).await;
