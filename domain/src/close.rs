@@ -40,36 +40,8 @@ pub struct Closed {
     pub results: u32,
 }
 
-/// A failure injected into a close, for tests: the close fails after writing this many
-/// results, as a crash or a lost connection would.
-#[doc(hidden)]
-#[derive(Clone, Copy, Debug)]
-pub struct CloseFault {
-    pub after_results: usize,
-}
-
 /// Rows inserted per statement: well under SQLite's limit of bound parameters.
 const CHUNK: usize = 200;
-
-/// Closes every open period whose `ends_at + close_after_hours` (of the period's policy
-/// version) is at or before `now`, oldest first, each in its own transaction, with a
-/// failure injected into the first close: for the test that a failed close leaves
-/// nothing behind. The scheduler's tick closes period by period with [`close_if_due`].
-#[doc(hidden)]
-pub async fn close_due_with_fault(
-    db: &impl Db,
-    company: &Company,
-    now: DateTime<Utc>,
-    fault: Option<CloseFault>,
-) -> DomainResult<Vec<Closed>> {
-    let mut closed = Vec::new();
-    for period_id in due(db, now).await? {
-        if let Some(done) = close_one(db, company, period_id, now, When::Due, fault).await? {
-            closed.push(done);
-        }
-    }
-    Ok(closed)
-}
 
 /// The open periods due for closing at `now`, oldest first.
 pub async fn due(db: &impl ConnectionTrait, now: DateTime<Utc>) -> DomainResult<Vec<i64>> {
@@ -109,7 +81,7 @@ pub async fn close_period(
     period_id: i64,
     now: DateTime<Utc>,
 ) -> DomainResult<Closed> {
-    close_one(db, company, period_id, now, When::Ended, None)
+    close_one(db, company, period_id, now, When::Ended)
         .await?
         .ok_or_else(|| DomainError::Conflict("the period is already closed".into()))
 }
@@ -131,7 +103,7 @@ pub async fn close_if_due(
     period_id: i64,
     now: DateTime<Utc>,
 ) -> DomainResult<Option<Closed>> {
-    close_one(db, company, period_id, now, When::Due, None).await
+    close_one(db, company, period_id, now, When::Due).await
 }
 
 /// Closes one period in one transaction. `None` when the period is no longer open (a
@@ -142,7 +114,6 @@ async fn close_one(
     period_id: i64,
     now: DateTime<Utc>,
     when: When,
-    fault: Option<CloseFault>,
 ) -> DomainResult<Option<Closed>> {
     let txn = begin_write(db).await?;
     lock_step(&txn, Step::Close).await?;
@@ -188,17 +159,7 @@ async fn close_one(
     let rules = policy::rules(&version);
     let rows = PeriodRows::load(&txn, &period, None).await?;
     let results = results(&rows, &period, &rules, company.calendar.tz, as_of);
-    let written = match fault {
-        Some(fault) if fault.after_results < results.len() => {
-            insert_results(&txn, &results[..fault.after_results]).await?;
-            return Err(DomainError::Db(sea_orm::DbErr::Custom(format!(
-                "injected failure after {} of {} results",
-                fault.after_results,
-                results.len()
-            ))));
-        }
-        _ => insert_results(&txn, &results).await?,
-    };
+    let written = insert_results(&txn, &results).await?;
     set_status(
         &txn,
         period.id,

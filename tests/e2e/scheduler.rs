@@ -444,6 +444,44 @@ on_both! {
     }
 }
 
+/// Makes the database refuse the `kpi_result` row of one employee: a failure injected from
+/// outside the product, by a trigger.
+async fn refuse_result_of(db: &DatabaseConnection, kind: Kind, employee_id: i64) {
+    use sea_orm::ConnectionTrait;
+    let statements = match kind {
+        Kind::Sqlite => vec![format!(
+            "CREATE TRIGGER refuse_result BEFORE INSERT ON kpi_result WHEN NEW.employee_id = {employee_id} \
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+        )],
+        Kind::Postgres => vec![
+            format!(
+                "CREATE FUNCTION refuse_result() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                 IF NEW.employee_id = {employee_id} THEN RAISE EXCEPTION 'injected failure'; END IF; \
+                 RETURN NEW; END $$"
+            ),
+            "CREATE TRIGGER refuse_result BEFORE INSERT ON kpi_result FOR EACH ROW EXECUTE FUNCTION refuse_result()".into(),
+        ],
+    };
+    for statement in statements {
+        db.execute_unprepared(&statement).await.unwrap();
+    }
+}
+
+/// Removes what [`refuse_result_of`] installed.
+async fn accept_results_again(db: &DatabaseConnection, kind: Kind) {
+    use sea_orm::ConnectionTrait;
+    let statements: &[&str] = match kind {
+        Kind::Sqlite => &["DROP TRIGGER refuse_result"],
+        Kind::Postgres => &[
+            "DROP TRIGGER refuse_result ON kpi_result",
+            "DROP FUNCTION refuse_result()",
+        ],
+    };
+    for statement in statements {
+        db.execute_unprepared(statement).await.unwrap();
+    }
+}
+
 on_both! {
     async fn a_close_that_fails_midway_leaves_nothing_and_the_next_tick_finishes_it(kind: Kind) {
         let test_db = TestDb::new(kind).await;
@@ -455,10 +493,14 @@ on_both! {
         let duties = assignment::Entity::find().filter(assignment::Column::PeriodId.eq(p.id)).count(&db).await.unwrap();
         let events_before = assignment_event::Entity::find().count(&db).await.unwrap();
         let close_time = p.ends_at + Duration::hours(24);
+        let d = PeriodDates { starts_on: p.starts_on, ends_on: p.ends_on };
 
-        let fault = domain::close::CloseFault { after_results: 3 };
-        let failed = domain::close::close_due_with_fault(&db, &company, close_time, Some(fault)).await;
-        assert!(failed.is_err(), "the injected failure surfaces");
+        // The close writes results by employee id, after marking the unfinished duties
+        // missed: the database refuses the fourth, as a crash or a lost connection would.
+        let ids: BTreeSet<i64> = org.employees.iter().filter(|e| active_in(e, d)).map(|e| e.id).collect();
+        refuse_result_of(&db, kind, *ids.iter().nth(3).unwrap()).await;
+        let failed = domain::close::close_if_due(&db, &company, p.id, close_time).await;
+        assert!(failed.as_ref().is_err_and(|e| e.to_string().contains("injected failure")), "the injected failure surfaces: {failed:?}");
         let p_after = period::Entity::find_by_id(p.id).one(&db).await.unwrap().unwrap();
         assert_eq!((p_after.status, p_after.closed_at), (PeriodStatus::Open, None));
         assert_eq!(kpi_result::Entity::find().count(&db).await.unwrap(), 0, "no result of the failed close is left");
@@ -466,9 +508,9 @@ on_both! {
         let todo = assignment::Entity::find().filter(assignment::Column::Status.eq(AssignmentStatus::Todo)).count(&db).await.unwrap();
         assert_eq!(todo, duties, "no assignment was marked missed");
 
+        accept_results_again(&db, kind).await;
         let report = tick(&db, &company, close_time).await;
         assert_eq!(report.closed.len(), 1);
-        let d = PeriodDates { starts_on: p.starts_on, ends_on: p.ends_on };
         let active = org.employees.iter().filter(|e| active_in(e, d)).count();
         assert_eq!(report.closed[0].results as usize, active);
         assert_eq!(report.closed[0].missed as u64, duties);
