@@ -77,12 +77,12 @@ async fn run(kind: &str, url: &str, employees: usize, requests: usize) -> anyhow
     println!("database: {kind}; employees: {employees}");
 
     let started = Instant::now();
-    let spec = domain::demo::SeedSpec {
+    let spec = fixtures::seed::SeedSpec {
         employees,
         periods: 6,
         seed: 7,
     };
-    domain::demo::seed(&db, &company, spec, now).await?;
+    fixtures::seed::seed(&db, &company, spec, now).await?;
     println!(
         "seed with 6 closed periods of history: {:.2} s",
         started.elapsed().as_secs_f64()

@@ -319,7 +319,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Demo => {
             let (db, company) = connect_company(&settings).await?;
-            report_demo(domain::demo::load(&db, &company, clock.now()).await?);
+            report_demo(fixtures::demo::load(&db, &company, clock.now()).await?);
             close(db).await
         }
         Command::Seed {
@@ -328,12 +328,12 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             seed,
         } => {
             let (db, company) = connect_company(&settings).await?;
-            let spec = domain::demo::SeedSpec {
+            let spec = fixtures::seed::SeedSpec {
                 employees,
                 periods,
                 seed,
             };
-            report_demo(domain::demo::seed(&db, &company, spec, clock.now()).await?);
+            report_demo(fixtures::seed::seed(&db, &company, spec, clock.now()).await?);
             close(db).await
         }
         Command::Token { command } => {
@@ -438,7 +438,7 @@ async fn serve(
     let prepared = async {
         let (db, company) = connect_company(settings).await?;
         if demo {
-            report_demo(domain::demo::load(&db, &company, clock.now()).await?);
+            report_demo(fixtures::demo::load(&db, &company, clock.now()).await?);
         }
         anyhow::Ok((db, company))
     };
@@ -677,15 +677,15 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     }
 }
 
-fn report_demo(loaded: domain::demo::Loaded) {
+fn report_demo(loaded: fixtures::Loaded) {
     match loaded {
-        domain::demo::Loaded::Created {
+        fixtures::Loaded::Created {
             employees,
             assignments,
         } => {
             eprintln!("company loaded: {employees} employees, {assignments} assignments")
         }
-        domain::demo::Loaded::AlreadyPresent => {
+        fixtures::Loaded::AlreadyPresent => {
             eprintln!("the database already has employees; nothing was loaded")
         }
     }
@@ -720,7 +720,7 @@ async fn print_demo_tokens(
     url: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<()> {
-    use domain::demo::{DEMO_ADMIN, DEMO_EMPLOYEE, DEMO_MANAGER, email_of};
+    use fixtures::demo::{DEMO_ADMIN, DEMO_EMPLOYEE, DEMO_MANAGER, email_of};
     let file = demo_tokens_file(url);
     let kept: std::collections::HashMap<String, String> = file
         .as_ref()

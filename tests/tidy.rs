@@ -24,12 +24,13 @@ fn dependencies(manifest: &Path) -> BTreeSet<String> {
 fn crates_depend_only_where_the_architecture_allows() {
     // (crate, what it must not depend on)
     #[rustfmt::skip]
-    let rules: [(&str, &[&str]); 6] = [
+    let rules: [(&str, &[&str]); 7] = [
         ("entity", &["migration", "domain", "api", "scheduler", "async-graphql", "poem", "tokio-cron-scheduler"]),
         ("migration", &["domain", "api", "scheduler", "async-graphql", "poem", "tokio-cron-scheduler"]),
-        ("domain", &["api", "scheduler", "async-graphql", "poem", "tokio-cron-scheduler"]),
-        ("api", &["scheduler", "tokio-cron-scheduler"]),
-        ("scheduler", &["api", "async-graphql", "poem"]),
+        ("domain", &["api", "scheduler", "fixtures", "async-graphql", "poem", "tokio-cron-scheduler"]),
+        ("fixtures", &["api", "scheduler", "async-graphql", "poem", "tokio-cron-scheduler"]),
+        ("api", &["scheduler", "fixtures", "tokio-cron-scheduler"]),
+        ("scheduler", &["api", "fixtures", "async-graphql", "poem"]),
         (".", &["tokio-cron-scheduler", "async-graphql", "poem", "sea-orm", "migration", "entity"]),
     ];
     let mut broken = Vec::new();
@@ -153,5 +154,31 @@ fn the_api_plumbing_never_imports_the_graphql_types() {
     assert!(
         broken.is_empty(),
         "api modules importing the GraphQL types: {broken:?}"
+    );
+}
+
+/// SQL is built with sea-query, never assembled from strings: raw statements (fixed text
+/// for pragmas, advisory locks and the readiness probe) live only in `domain/src/db.rs`.
+#[test]
+fn raw_sql_lives_only_in_the_database_module() {
+    let mut files = BTreeSet::new();
+    collect(&root(), &mut files);
+    let raw = ["Statement::from", "_raw(", "execute_unprepared"];
+    let offenders: Vec<&String> = files
+        .iter()
+        .filter(|f| {
+            !f.starts_with("tests/")
+                && !f.starts_with("migration/")
+                && !f.starts_with("examples/")
+                && f.as_str() != "domain/src/db.rs"
+        })
+        .filter(|f| {
+            let text = std::fs::read_to_string(root().join(f)).expect("readable");
+            raw.iter().any(|r| text.contains(r))
+        })
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "raw SQL outside domain/src/db.rs: {offenders:?}"
     );
 }

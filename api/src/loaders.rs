@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use chrono::{DateTime, Utc};
-use domain::read::{self, rows, tiles};
+use domain::read::{rows, tiles};
 use domain::{DomainError, DomainResult};
 use entity::{
     assignment, assignment_event, department, employee, kpi_adjustment, kpi_policy, kpi_result,
@@ -147,9 +147,9 @@ loader!(
                 },
             };
             let tz = this.company.calendar.tz;
-            let kpis = read::live_kpi_for(db, tz, &period, policy.as_ref(), &employees, this.now).await?;
-            for (id, kpi_x100) in kpis {
-                out.insert((id, period_id), kpi_x100 as f64 / 100.0);
+            let kpis = domain::results::live_kpis(db, tz, &period, policy.as_ref(), &employees, this.now).await?;
+            for (id, evaluation) in kpis {
+                out.insert((id, period_id), evaluation.kpi_x100 as f64 / 100.0);
             }
         }
         Ok(out)

@@ -2,17 +2,19 @@
 //!
 //! A transition is a conditional update on the status read in the same transaction
 //! (`... WHERE id = ? AND status = ?`), so of two racing transitions one wins and the other
-//! gets `Conflict`. Every transition appends an `assignment_event`.
+//! gets `Conflict`. Every transition appends an `assignment_event` with [`record_event`],
+//! which also writes the first event of a new assignment (generated or created).
 
 use chrono::{DateTime, Utc};
-use entity::{assignment, period};
+use entity::enums::AssignmentStatus;
+use entity::{assignment, assignment_event, period};
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 
 use crate::auth::Principal;
 use crate::db::{Db, begin_write};
-use crate::periods::record_event;
+use crate::periods::require_changeable;
 use crate::transition::{Action, Actor, TransitionError, transition};
 use crate::{DomainError, DomainResult, access};
 
@@ -73,7 +75,7 @@ pub async fn act(
         .one(&txn)
         .await?
         .ok_or(DomainError::NotFound("period"))?;
-    crate::close::require_changeable(&txn, &period, now).await?;
+    require_changeable(&txn, &period, now).await?;
     let mut update = assignment::Entity::update_many()
         .col_expr(assignment::Column::Status, Expr::value(to))
         .col_expr(
@@ -107,4 +109,28 @@ pub async fn act(
         .ok_or(DomainError::NotFound("assignment"))?;
     txn.commit().await?;
     Ok(changed)
+}
+
+/// Appends one event to an assignment's history.
+pub async fn record_event(
+    db: &impl ConnectionTrait,
+    assignment_id: i64,
+    actor_id: Option<i64>,
+    from: Option<AssignmentStatus>,
+    to: AssignmentStatus,
+    comment: Option<String>,
+    at: DateTime<Utc>,
+) -> DomainResult<()> {
+    assignment_event::Entity::insert(assignment_event::ActiveModel {
+        assignment_id: Set(assignment_id),
+        actor_id: Set(actor_id),
+        from_status: Set(from),
+        to_status: Set(to),
+        comment: Set(comment),
+        at: Set(at),
+        ..Default::default()
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
 }

@@ -15,8 +15,7 @@ use entity::{company, period};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QueryOrder, Set};
 
 use crate::calendar::{Cadence, Calendar, Span};
-use crate::db::{Db, begin_write};
-use crate::periods::{Step, lock_step};
+use crate::db::{Db, Step, begin_write, lock_step};
 use crate::{DomainError, DomainResult};
 
 /// The one row's key.

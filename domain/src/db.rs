@@ -137,6 +137,43 @@ pub async fn begin_write(db: &impl Db) -> Result<DatabaseTransaction, DbErr> {
     .await
 }
 
+/// Keys of the transaction-level advisory locks, one per scheduler step. Every key Zeroboard
+/// locks is declared in this file, so no two uses share one.
+#[derive(Clone, Copy, Debug)]
+pub enum Step {
+    Open = 0x5a42_0001,
+    Generate = 0x5a42_0002,
+    Close = 0x5a42_0003,
+}
+
+/// Serialises the creation of KPI policy versions on PostgreSQL, so two admins changing the
+/// policy at once get versions n+1 and n+2 instead of a key violation.
+pub(crate) const POLICY_VERSION_LOCK: i64 = 0x5a42_0101;
+
+/// Serialises changes to the management chain on PostgreSQL: a manager change reads the
+/// chain below the employee to refuse a cycle, and two such changes must not both read it
+/// before either writes (SQLite's `BEGIN IMMEDIATE` write lock already serialises them).
+pub(crate) const ORG_STRUCTURE_LOCK: i64 = 0x5a42_0201;
+
+/// Serialises one step across instances on PostgreSQL; SQLite's write lock already does.
+pub async fn lock_step(txn: &impl ConnectionTrait, step: Step) -> Result<(), DbErr> {
+    advisory_lock(txn, step as i64).await
+}
+
+/// Takes a transaction-level advisory lock on PostgreSQL (released at commit or rollback).
+/// On SQLite a write transaction already holds the database's only write lock.
+pub(crate) async fn advisory_lock(txn: &impl ConnectionTrait, key: i64) -> Result<(), DbErr> {
+    if txn.get_database_backend() == DatabaseBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1)",
+            [key.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
 /// Applies every pending migration.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     use migration::MigratorTrait;

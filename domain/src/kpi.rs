@@ -993,7 +993,7 @@ mod figures_in_range {
     }
 
     /// (kind 0–4, assignment weight, outcome), built into obligations the way
-    /// `close::owed` does.
+    /// `obligations::owed` does.
     fn raw_obligations() -> impl Strategy<Value = Vec<(u8, f64, Outcome)>> {
         prop::collection::vec((0u8..5, accepted_weight(), outcome()), 0..40)
     }

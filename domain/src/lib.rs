@@ -1,13 +1,15 @@
 //! Zeroboard's rules and use cases.
 //!
 //! Pure rules (no I/O, `now` and policy are arguments): [`calendar`], [`transition`], [`kpi`],
-//! the obligation builder [`close::owed`], and what input is accepted: [`text`] (text fields)
-//! and [`bounds`] (the documented ranges of numbers and dates).
-//! Services over sea-orm that every entry point calls (GraphQL, scheduler, CLI): [`db`],
-//! [`auth`], [`access`] (who sees what), [`assignments`] (transitions), [`org`], [`work`], [`kb`],
-//! [`read`] (the read model: tiles, reports, rows by id), [`periods`] (open, generate), [`close`] (close, live KPI), [`tick`] (the three
-//! steps in order, logged), [`policy`], [`results`], [`export`], [`demo`]. Nothing here
-//! knows GraphQL, HTTP or cron.
+//! [`obligations`] (who owes what in a period, judged from its rows), and what input is
+//! accepted: [`text`] (text fields) and [`bounds`] (the documented ranges of numbers and dates).
+//! Services over sea-orm that every entry point calls (GraphQL, scheduler, CLI): [`db`]
+//! (connections, transactions, advisory locks), [`auth`], [`access`] (who sees what),
+//! [`assignments`] (transitions and their events), [`org`], [`work`], [`kb`], [`read`] (the read model: tiles, reports, rows by id),
+//! [`periods`] (open, changeability, a period's rows), [`duties`] (generate), [`close`],
+//! [`tick`] (the three steps in order, logged), [`policy`], [`results`] (live KPI,
+//! adjustments, average), [`export`]. Nothing here knows GraphQL, HTTP or cron; the demo
+//! and seeded companies are the `fixtures` crate's, built on these services.
 
 pub mod access;
 pub mod assignments;
@@ -18,12 +20,13 @@ pub mod clock;
 pub mod close;
 pub mod company;
 pub mod db;
-pub mod demo;
 pub mod directory;
+pub mod duties;
 pub mod error;
 pub mod export;
 pub mod kb;
 pub mod kpi;
+pub mod obligations;
 pub mod org;
 pub mod periods;
 pub mod policy;

@@ -6,16 +6,10 @@ use entity::{department, employee};
 use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 
 use crate::auth::Principal;
-use crate::db::{Db, begin_write};
+use crate::db::{Db, ORG_STRUCTURE_LOCK, advisory_lock, begin_write};
 use crate::error::unique_as;
 use crate::text::{self, Kind};
 use crate::{DomainError, DomainResult, access, bounds};
-
-/// Advisory lock key that serialises changes to the management chain on PostgreSQL: a
-/// manager change reads the chain below the employee to refuse a cycle, and two such
-/// changes must not both read it before either writes (SQLite's `BEGIN IMMEDIATE` write
-/// lock already serialises them).
-const ORG_STRUCTURE_LOCK: i64 = 0x5a42_0201;
 
 pub async fn create_department(
     db: &impl Db,
@@ -185,7 +179,7 @@ pub async fn update_employee(
     if matches!(input.manager_id, Some(Some(_))) {
         // Before anything is read: two concurrent changes that each make the other the
         // manager would otherwise both pass the cycle check and leave a loop.
-        crate::periods::advisory_lock(&txn, ORG_STRUCTURE_LOCK).await?;
+        advisory_lock(&txn, ORG_STRUCTURE_LOCK).await?;
     }
     let current = employee::Entity::find_by_id(id)
         .one(&txn)

@@ -8,13 +8,9 @@ use chrono::{DateTime, Utc};
 use entity::kpi_policy;
 use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder, Set};
 
-use crate::db::{Db, begin_write};
+use crate::db::{Db, POLICY_VERSION_LOCK, advisory_lock, begin_write};
 use crate::kpi::Policy;
 use crate::{DomainError, DomainResult};
-
-/// Advisory lock key that serialises version creation on PostgreSQL, so two admins
-/// changing the policy at once get versions n+1 and n+2 instead of a key violation.
-const CREATE_LOCK: i64 = 0x5a42_0101;
 
 /// How a rule's value is kept in its column: as itself, or (the unsigned counts) in a
 /// signed column.
@@ -119,7 +115,7 @@ pub async fn amend(
     // Named as the policy's fields are (`note`); the GraphQL edge makes it `input.note`.
     let note = crate::text::optional("note", crate::text::Kind::Comment, note.as_deref())?;
     let txn = begin_write(db).await?;
-    crate::periods::advisory_lock(&txn, CREATE_LOCK).await?;
+    advisory_lock(&txn, POLICY_VERSION_LOCK).await?;
     let current = current(&txn).await?;
     let mut new = rules(&current);
     edit(&mut new);

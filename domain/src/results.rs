@@ -1,4 +1,5 @@
-//! Closed results: corrections beside them, and the running average.
+//! KPI results: the live projection of one (the "current KPI"), corrections beside the
+//! closed ones, and the running average.
 //!
 //! A `kpi_result` is written once, at close, and never changes. A correction is a
 //! `kpi_adjustment` with an author and a reason, shown beside the result; the average KPI
@@ -8,13 +9,92 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use entity::{kpi_adjustment, kpi_result, period};
+use chrono_tz::Tz;
+use entity::enums::PeriodStatus;
+use entity::{kpi_adjustment, kpi_policy, kpi_result, period};
 use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use crate::db::{Db, begin_write};
-use crate::kpi::round_half_away;
-use crate::{DomainError, DomainResult};
+use crate::kpi::{self, Evaluation, Obligation, Policy, round_half_away};
+use crate::obligations::{PeriodRows, owed};
+use crate::{Company, DomainError, DomainResult, policy};
+
+/// The "current KPI" of DESIGN section 3: the KPI formula under the period's policy over
+/// the obligations that are fulfilled or whose deadline has passed, judged as if the period
+/// closed now (an unfinished duty past its due date counts as missed; a duty due next week
+/// and not yet done does not count). Targets count once their actual is recorded. For a
+/// closed period it reproduces the stored result. `None` when there is no such period.
+pub async fn live_kpi(
+    db: &impl ConnectionTrait,
+    company: &Company,
+    period_id: i64,
+    employee_id: i64,
+    now: DateTime<Utc>,
+) -> DomainResult<Option<Evaluation>> {
+    let Some(period) = period::Entity::find_by_id(period_id).one(db).await? else {
+        return Ok(None);
+    };
+    let tz = company.calendar.tz;
+    Ok(live_kpis(db, tz, &period, None, &[employee_id], now)
+        .await?
+        .remove(&employee_id))
+}
+
+/// The live KPI (see [`live_kpi`]) of employees in a period, judging the period's rows
+/// once for all of them: only their own rows for one employee, the whole period's for
+/// several, in the same number of statements. `policy` is the period's version when the
+/// caller has it at hand.
+pub async fn live_kpis(
+    db: &impl ConnectionTrait,
+    tz: Tz,
+    period: &period::Model,
+    policy: Option<&kpi_policy::Model>,
+    employees: &[i64],
+    now: DateTime<Utc>,
+) -> DomainResult<HashMap<i64, Evaluation>> {
+    let policy = match policy.filter(|p| p.version == period.policy_version) {
+        Some(policy) => policy.clone(),
+        None => policy::by_version(db, period.policy_version).await?,
+    };
+    let only = match employees {
+        [one] => Some(*one),
+        _ => None,
+    };
+    let rows = PeriodRows::load(db, period, only).await?;
+    let rules = policy::rules(&policy);
+    Ok(live_evaluations(&rows, period, &rules, tz, employees, now))
+}
+
+/// The live KPI of several employees from a period's rows (see [`live_kpi`]), judging the
+/// rows' obligations once for all of them. Pure.
+pub fn live_evaluations(
+    rows: &PeriodRows,
+    period: &period::Model,
+    rules: &Policy,
+    tz: Tz,
+    employee_ids: &[i64],
+    now: DateTime<Utc>,
+) -> HashMap<i64, Evaluation> {
+    let as_of = period.closed_at.map_or(now, |closed| Ord::min(closed, now));
+    let settled_only = period.status == PeriodStatus::Open;
+    let mut owed_by: HashMap<i64, Vec<Obligation>> =
+        employee_ids.iter().map(|id| (*id, Vec::new())).collect();
+    for o in owed(rows, rules, tz, as_of) {
+        if let Some(list) = owed_by.get_mut(&o.employee_id)
+            && (!settled_only || o.fulfilled || o.deadline <= as_of)
+        {
+            list.push(o.obligation);
+        }
+    }
+    owed_by
+        .into_iter()
+        .map(|(id, obligations)| {
+            let targets = rows.targets_of(id, settled_only);
+            (id, kpi::evaluate(&obligations, &targets, rules))
+        })
+        .collect()
+}
 
 /// Who made a correction.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -26,7 +26,8 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, Qu
 
 use crate::close::{self, Closed};
 use crate::db::{Db, begin_write};
-use crate::periods::{self, Generated};
+use crate::duties::{self, Generated};
+use crate::periods;
 use crate::{Company, DomainError, DomainResult};
 
 /// A period as a tick reports it.
@@ -126,7 +127,7 @@ pub async fn tick(db: &impl Db, company: &Company, now: DateTime<Utc>) -> Domain
         now,
         GENERATE,
         None,
-        async |txn| periods::generate_due(txn, company, now).await,
+        async |txn| duties::generate_due(txn, company, now).await,
         |g| serde_json::to_value(g).unwrap_or_default(),
     )
     .await?;

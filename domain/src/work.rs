@@ -10,9 +10,11 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
+use crate::assignments::record_event;
 use crate::auth::Principal;
 use crate::db::{Db, begin_write};
-use crate::periods::record_event;
+use crate::obligations::active_in;
+use crate::periods::require_changeable;
 use crate::text::{self, Kind};
 use crate::{DomainError, DomainResult, access, bounds};
 
@@ -411,7 +413,7 @@ pub async fn update_assignment(
     let period = period_for_change(&txn, current.period_id)
         .await?
         .ok_or(DomainError::NotFound("period"))?;
-    crate::close::require_changeable(&txn, &period, now).await?;
+    require_changeable(&txn, &period, now).await?;
     if input.assignee_id.is_some_and(|a| a != current.assignee_id) {
         return Err(DomainError::bad_input(
             "input.assigneeId",
@@ -501,13 +503,13 @@ pub async fn set_target(
     let period = period_for_change(&txn, period_id)
         .await?
         .ok_or_else(|| DomainError::bad_input("input.periodId", "no such period"))?;
-    if !crate::close::active_in(&person, period.starts_on, period.ends_on) {
+    if !active_in(&person, period.starts_on, period.ends_on) {
         return Err(DomainError::bad_input(
             "input.employeeId",
             "this employee is not employed in that period",
         ));
     }
-    crate::close::require_changeable(&txn, &period, now).await?;
+    require_changeable(&txn, &period, now).await?;
     // An upsert, so two managers setting the same target at once both succeed.
     let row = kpi_target::ActiveModel {
         period_id: Set(period_id),
@@ -570,7 +572,7 @@ pub async fn record_actual(
     let period = period_for_change(&txn, target.period_id)
         .await?
         .ok_or(DomainError::NotFound("period"))?;
-    crate::close::require_changeable(&txn, &period, now).await?;
+    require_changeable(&txn, &period, now).await?;
     let mut row: kpi_target::ActiveModel = target.into();
     row.actual_value = Set(Some(actual));
     row.recorded_at = Set(Some(now));

@@ -218,7 +218,7 @@ impl TestApp {
 
     /// Loads the demo company at the clock's now.
     pub async fn demo(&self) {
-        domain::demo::load(&self.db, &self.company, self.clock.now())
+        fixtures::demo::load(&self.db, &self.company, self.clock.now())
             .await
             .expect("demo");
     }

@@ -46,7 +46,7 @@ async fn assert_alive(app: &TestApp, after: &str) {
 
 /// The demo's plain employee.
 async fn employee_token_query(app: &TestApp) -> String {
-    app.token_for_email(&domain::demo::email_of(domain::demo::DEMO_EMPLOYEE))
+    app.token_for_email(&fixtures::demo::email_of(fixtures::demo::DEMO_EMPLOYEE))
         .await
 }
 

@@ -444,6 +444,44 @@ on_both! {
     }
 }
 
+/// Makes the database refuse the `kpi_result` row of one employee: a failure injected from
+/// outside the product, by a trigger.
+async fn refuse_result_of(db: &DatabaseConnection, kind: Kind, employee_id: i64) {
+    use sea_orm::ConnectionTrait;
+    let statements = match kind {
+        Kind::Sqlite => vec![format!(
+            "CREATE TRIGGER refuse_result BEFORE INSERT ON kpi_result WHEN NEW.employee_id = {employee_id} \
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+        )],
+        Kind::Postgres => vec![
+            format!(
+                "CREATE FUNCTION refuse_result() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                 IF NEW.employee_id = {employee_id} THEN RAISE EXCEPTION 'injected failure'; END IF; \
+                 RETURN NEW; END $$"
+            ),
+            "CREATE TRIGGER refuse_result BEFORE INSERT ON kpi_result FOR EACH ROW EXECUTE FUNCTION refuse_result()".into(),
+        ],
+    };
+    for statement in statements {
+        db.execute_unprepared(&statement).await.unwrap();
+    }
+}
+
+/// Removes what [`refuse_result_of`] installed.
+async fn accept_results_again(db: &DatabaseConnection, kind: Kind) {
+    use sea_orm::ConnectionTrait;
+    let statements: &[&str] = match kind {
+        Kind::Sqlite => &["DROP TRIGGER refuse_result"],
+        Kind::Postgres => &[
+            "DROP TRIGGER refuse_result ON kpi_result",
+            "DROP FUNCTION refuse_result()",
+        ],
+    };
+    for statement in statements {
+        db.execute_unprepared(statement).await.unwrap();
+    }
+}
+
 on_both! {
     async fn a_close_that_fails_midway_leaves_nothing_and_the_next_tick_finishes_it(kind: Kind) {
         let test_db = TestDb::new(kind).await;
@@ -455,10 +493,14 @@ on_both! {
         let duties = assignment::Entity::find().filter(assignment::Column::PeriodId.eq(p.id)).count(&db).await.unwrap();
         let events_before = assignment_event::Entity::find().count(&db).await.unwrap();
         let close_time = p.ends_at + Duration::hours(24);
+        let d = PeriodDates { starts_on: p.starts_on, ends_on: p.ends_on };
 
-        let fault = domain::close::CloseFault { after_results: 3 };
-        let failed = domain::close::close_due_with_fault(&db, &company, close_time, Some(fault)).await;
-        assert!(failed.is_err(), "the injected failure surfaces");
+        // The close writes results by employee id, after marking the unfinished duties
+        // missed: the database refuses the fourth, as a crash or a lost connection would.
+        let ids: BTreeSet<i64> = org.employees.iter().filter(|e| active_in(e, d)).map(|e| e.id).collect();
+        refuse_result_of(&db, kind, *ids.iter().nth(3).unwrap()).await;
+        let failed = domain::close::close_if_due(&db, &company, p.id, close_time).await;
+        assert!(failed.as_ref().is_err_and(|e| e.to_string().contains("injected failure")), "the injected failure surfaces: {failed:?}");
         let p_after = period::Entity::find_by_id(p.id).one(&db).await.unwrap().unwrap();
         assert_eq!((p_after.status, p_after.closed_at), (PeriodStatus::Open, None));
         assert_eq!(kpi_result::Entity::find().count(&db).await.unwrap(), 0, "no result of the failed close is left");
@@ -466,9 +508,9 @@ on_both! {
         let todo = assignment::Entity::find().filter(assignment::Column::Status.eq(AssignmentStatus::Todo)).count(&db).await.unwrap();
         assert_eq!(todo, duties, "no assignment was marked missed");
 
+        accept_results_again(&db, kind).await;
         let report = tick(&db, &company, close_time).await;
         assert_eq!(report.closed.len(), 1);
-        let d = PeriodDates { starts_on: p.starts_on, ends_on: p.ends_on };
         let active = org.employees.iter().filter(|e| active_in(e, d)).count();
         assert_eq!(report.closed[0].results as usize, active);
         assert_eq!(report.closed[0].missed as u64, duties);
@@ -654,7 +696,7 @@ async fn live_kpi(
     who: i64,
     at: DateTime<Utc>,
 ) -> domain::kpi::Evaluation {
-    domain::close::live_kpi(db, company, period_id, who, at)
+    domain::results::live_kpi(db, company, period_id, who, at)
         .await
         .unwrap()
         .expect("the period exists")
@@ -785,7 +827,7 @@ on_both! {
         assert_eq!((overdue.kpi_x100, overdue.duties_missed), (5000, 1));
         // Once everything of A's is settled, the live figure is what the close will store.
         assert_eq!(live(a, h(130)).await.kpi_x100, 10444);
-        assert!(domain::close::live_kpi(&db, &company, 999_999, a, h(50)).await.unwrap().is_none());
+        assert!(domain::results::live_kpi(&db, &company, 999_999, a, h(50)).await.unwrap().is_none());
 
         let close_time = p.ends_at + Duration::hours(24);
         let report = tick(&db, &company, close_time).await;
@@ -978,25 +1020,46 @@ on_both! {
 
 on_both! {
     async fn seed_builds_the_same_company_from_the_same_seed(kind: Kind) {
-        let spec = domain::demo::SeedSpec { employees: 60, periods: 2, seed: 42 };
+        let spec = fixtures::seed::SeedSpec { employees: 60, periods: 2, seed: 42 };
         let mut rows = Vec::new();
         for _ in 0..2 {
             let test_db = TestDb::new(kind).await;
             let db = test_db.connect().await;
-            let loaded = domain::demo::seed(&db, &utc_company(), spec, t0()).await.unwrap();
-            assert!(matches!(loaded, domain::demo::Loaded::Created { employees: 60, .. }), "{loaded:?}");
+            let loaded = fixtures::seed::seed(&db, &utc_company(), spec, t0()).await.unwrap();
+            assert!(matches!(loaded, fixtures::Loaded::Created { employees: 60, .. }), "{loaded:?}");
             let stored = periods(&db).await;
             assert_eq!(stored.iter().map(|p| p.status).collect::<Vec<_>>(), [PeriodStatus::Closed, PeriodStatus::Closed, PeriodStatus::Open]);
             let results = kpi_result::Entity::find().filter(kpi_result::Column::PeriodId.eq(stored[1].id)).count(&db).await.unwrap();
             assert!(results > 50, "{results} results");
-            assert_eq!(domain::demo::seed(&db, &utc_company(), spec, t0()).await.unwrap(), domain::demo::Loaded::AlreadyPresent);
+            assert_eq!(fixtures::seed::seed(&db, &utc_company(), spec, t0()).await.unwrap(), fixtures::Loaded::AlreadyPresent);
             rows.push(domain_rows(&db).await);
         }
         assert_eq!(rows[0], rows[1]);
         let test_db = TestDb::new(kind).await;
         let db = test_db.connect().await;
-        let tiny = domain::demo::SeedSpec { employees: 1, ..spec };
-        assert!(matches!(domain::demo::seed(&db, &utc_company(), tiny, t0()).await, Err(domain::DomainError::BadInput { field: "employees", .. })));
+        let tiny = fixtures::seed::SeedSpec { employees: 1, ..spec };
+        assert!(matches!(fixtures::seed::seed(&db, &utc_company(), tiny, t0()).await, Err(domain::DomainError::BadInput { field: "employees", .. })));
+    }
+}
+
+on_both! {
+    async fn seeded_history_acts_before_the_close_its_policy_sets(kind: Kind) {
+        let test_db = TestDb::new(kind).await;
+        let db = test_db.connect().await;
+        // No delay between a period's end and its close: every move of the history must come
+        // before the end itself, or the service refuses it and the seed fails.
+        domain::policy::amend(&db, |p| p.close_after_hours = 0, None, None, t0()).await.unwrap();
+        let spec = fixtures::seed::SeedSpec { employees: 40, periods: 2, seed: 7 };
+        let loaded = fixtures::seed::seed(&db, &utc_company(), spec, t0()).await.unwrap();
+        assert!(matches!(loaded, fixtures::Loaded::Created { employees: 40, .. }), "{loaded:?}");
+        let stored = periods(&db).await;
+        assert_eq!(stored.iter().map(|p| (p.status, p.policy_version)).collect::<Vec<_>>(), [(PeriodStatus::Closed, 2), (PeriodStatus::Closed, 2), (PeriodStatus::Open, 2)]);
+        let ends: BTreeMap<i64, DateTime<Utc>> = stored.iter().map(|p| (p.id, p.ends_at)).collect();
+        let period_of: BTreeMap<i64, i64> = assignment::Entity::find().all(&db).await.unwrap().into_iter().map(|a| (a.id, a.period_id)).collect();
+        let moves = assignment_event::Entity::find().filter(assignment_event::Column::ActorId.is_not_null()).all(&db).await.unwrap();
+        assert!(moves.len() > 100, "{} moves", moves.len());
+        let late: Vec<_> = moves.iter().filter(|e| e.at >= ends[&period_of[&e.assignment_id]]).collect();
+        assert!(late.is_empty(), "moves at or after their period's end: {late:?}");
     }
 }
 

@@ -344,7 +344,7 @@ impl KpiMutation {
         let opened = domain::periods::open_due(c.db(), &c.state.company, c.now())
             .await
             .gql()?;
-        domain::periods::generate_due(c.db(), &c.state.company, c.now())
+        domain::duties::generate_due(c.db(), &c.state.company, c.now())
             .await
             .gql()?;
         Ok(opened.into_iter().map(Period).collect())

@@ -122,13 +122,15 @@ impl Target {
         let db = domain::db::connect(url).await.expect("connect");
         domain::db::migrate(&db).await.expect("migrate");
         let company = utc_company();
-        domain::demo::load(&db, &company, t0()).await.expect("demo");
+        fixtures::demo::load(&db, &company, t0())
+            .await
+            .expect("demo");
         let mut tokens = BTreeMap::new();
-        let person = |name: &str| domain::demo::email_of(name);
+        let person = |name: &str| fixtures::demo::email_of(name);
         for (auth, email) in [
-            (Auth::Employee, person(domain::demo::DEMO_EMPLOYEE)),
-            (Auth::Manager, person(domain::demo::DEMO_MANAGER)),
-            (Auth::AdminPerson, person(domain::demo::DEMO_ADMIN)),
+            (Auth::Employee, person(fixtures::demo::DEMO_EMPLOYEE)),
+            (Auth::Manager, person(fixtures::demo::DEMO_MANAGER)),
+            (Auth::AdminPerson, person(fixtures::demo::DEMO_ADMIN)),
         ] {
             let id = domain::directory::employee_id_by_email(&db, &email)
                 .await
