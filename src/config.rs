@@ -135,6 +135,28 @@ pub struct Settings {
     pub http: api::HttpOptions,
 }
 
+impl Settings {
+    /// A process configured with a database, an address and a calendar (given, so they
+    /// must agree with the database's company), everything else at its default: how the
+    /// tests start one.
+    pub fn new(
+        database_url: impl Into<String>,
+        bind: impl Into<String>,
+        calendar: Calendar,
+    ) -> Self {
+        Settings {
+            database_url: database_url.into(),
+            bind: bind.into(),
+            calendar,
+            given_tz: Some(calendar.tz),
+            given_cadence: Some(calendar.cadence),
+            scheduler: scheduler::SchedulerConfig::default(),
+            limits: api::Limits::default(),
+            http: api::HttpOptions::default(),
+        }
+    }
+}
+
 /// A bad setting: which one, and why.
 #[derive(Debug)]
 pub struct SettingError {

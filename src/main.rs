@@ -1,16 +1,15 @@
 //! `zeroboard`: wires the crates into one binary. Each command parses settings, connects,
-//! and calls a service of `domain`, `api` or `scheduler`; no rules live here.
-
-mod config;
+//! and calls a service of `domain`, `api` or `scheduler`; no rules live here. What the
+//! commands share, `serve`'s [`App`] included, is in the library (`src/lib.rs`).
 
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use config::{Settings, SettingsArgs};
-use domain::Company;
 use domain::auth::{Scope, TokenOwner};
 use domain::clock::Clock;
+use zeroboard::config::{Settings, SettingsArgs};
+use zeroboard::{App, Usage, connect, connect_company, open, redact, usage};
 
 #[derive(Parser)]
 #[command(
@@ -156,22 +155,6 @@ enum TokenCommand {
     Revoke { id: i64 },
 }
 
-/// A mistake in how the program was called or configured: exit code 2, like clap's.
-#[derive(Debug)]
-struct Usage(String);
-
-impl std::fmt::Display for Usage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Usage {}
-
-fn usage(message: impl Into<String>) -> anyhow::Error {
-    anyhow::Error::new(Usage(message.into()))
-}
-
 /// An error and its causes on one line, each cause once: a database error's text often
 /// repeats its source's, which printed the message twice.
 fn one_line(e: &anyhow::Error) -> String {
@@ -242,69 +225,6 @@ fn init_logging() {
     }
 }
 
-/// Opens the database without migrating it; the error reads once, on one line.
-async fn open(settings: &Settings) -> anyhow::Result<domain::db::DatabaseConnection> {
-    domain::db::connect(&settings.database_url)
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot open the database at {}: {e}",
-                redact(&settings.database_url)
-            )
-        })
-}
-
-async fn connect(settings: &Settings) -> anyhow::Result<domain::db::DatabaseConnection> {
-    let db = open(settings).await?;
-    domain::db::migrate(&db)
-        .await
-        .map_err(|e| anyhow::anyhow!("migrations failed: {e}"))?;
-    Ok(db)
-}
-
-/// Connects for a command that uses the calendar: the database's stored company calendar,
-/// which every given setting must agree with (a new database stores the configured one).
-async fn connect_company(
-    settings: &Settings,
-) -> anyhow::Result<(domain::db::DatabaseConnection, Company)> {
-    let db = connect(settings).await?;
-    let calendar = company_calendar(&db, settings).await?;
-    Ok((db, Company { calendar }))
-}
-
-async fn company_calendar(
-    db: &domain::db::DatabaseConnection,
-    settings: &Settings,
-) -> anyhow::Result<domain::calendar::Calendar> {
-    use domain::calendar::Calendar;
-    if let Some(stored) = domain::company::stored(db).await? {
-        let given = Calendar::new(
-            settings.given_cadence.unwrap_or(stored.cadence),
-            settings.given_tz.unwrap_or(stored.tz),
-        );
-        return match domain::company::mismatch(&given, &stored) {
-            Some(m) => Err(usage(m.to_string())),
-            None => Ok(stored),
-        };
-    }
-    match domain::company::adopt(db, &settings.calendar, chrono::Utc::now()).await? {
-        Ok(()) => Ok(settings.calendar),
-        Err(m) => Err(usage(m.to_string())),
-    }
-}
-
-/// A database URL without its password, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}://{}@{}", &url[..scheme], user, &url[at + 1..])
-        }
-        _ => url.to_owned(),
-    }
-}
-
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     let clock = Clock::System;
     match command {
@@ -318,7 +238,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             close(db).await
         }
         Command::Demo => {
-            let (db, company) = connect_company(&settings).await?;
+            let (db, company) = connect_company(&settings, clock.now()).await?;
             report_demo(fixtures::demo::load(&db, &company, clock.now()).await?);
             close(db).await
         }
@@ -327,7 +247,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             periods,
             seed,
         } => {
-            let (db, company) = connect_company(&settings).await?;
+            let (db, company) = connect_company(&settings, clock.now()).await?;
             let spec = fixtures::seed::SeedSpec {
                 employees,
                 periods,
@@ -354,7 +274,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let stop = shutdown_signal();
             tokio::pin!(stop);
             let (db, company) = tokio::select! {
-                connected = connect_company(&settings) => connected?,
+                connected = connect_company(&settings, clock.now()) => connected?,
                 _ = &mut stop => return Ok(()),
             };
             let running = tokio::select! {
@@ -385,7 +305,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                     wall.to_rfc3339()
                 )));
             }
-            let (db, company) = connect_company(&settings).await?;
+            let (db, company) = connect_company(&settings, clock.now()).await?;
             if dry_run {
                 let report = domain::tick::dry_run(&db, &company, at).await?;
                 println!("dry run: nothing was written; a tick would do this");
@@ -420,32 +340,31 @@ async fn close(db: domain::db::DatabaseConnection) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot close the database cleanly: {e}"))
 }
 
-/// `serve`: bind first (a port in use fails before anything is written), install the
-/// signal handlers, then migrate and load the demo; the scheduler's start-up tick runs in
-/// the background while requests are served, and `/readyz` says "starting" until it is done.
+/// `serve`: install the signal handlers, then build the [`App`] (bind first, so a port in use
+/// fails before anything is written, then migrate) and load the demo; the scheduler's
+/// start-up tick runs in the background while requests are served, and `/readyz` says
+/// "starting" until it is done.
 async fn serve(
     settings: &Settings,
     demo: bool,
     no_scheduler: bool,
     clock: Clock,
 ) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(&settings.bind)
-        .await
-        .with_context(|| format!("cannot listen on {}", settings.bind))?;
-    let addr = listener.local_addr()?;
     let stop = shutdown_signal();
     tokio::pin!(stop);
     let prepared = async {
-        let (db, company) = connect_company(settings).await?;
+        let app = App::build(settings, clock.clone()).await?;
         if demo {
-            report_demo(fixtures::demo::load(&db, &company, clock.now()).await?);
+            report_demo(fixtures::demo::load(&app.db, &app.company, clock.now()).await?);
         }
-        anyhow::Ok((db, company))
+        anyhow::Ok(app)
     };
-    let (db, company) = tokio::select! {
+    let app = tokio::select! {
         prepared = prepared => prepared?,
         _ = &mut stop => return Ok(()),
     };
+    let addr = app.addr()?;
+    let (db, company) = (app.db.clone(), app.company);
     println!(
         "Zeroboard is serving GraphiQL at http://{addr}/ and GraphQL at http://{addr}/graphql"
     );
@@ -469,10 +388,7 @@ async fn serve(
             started
         }))
     };
-    let mut state = api::AppState::new(db.clone(), company, clock, settings.limits)
-        .with_http(settings.http.clone());
-    state.ready = ready;
-    let served = api::serve_until(state, listener, stop).await;
+    let served = app.serve_until(ready, stop).await;
     if let Some(startup) = startup {
         if startup.is_finished() {
             startup.await??.shutdown().await?;

@@ -8,8 +8,9 @@
 //! back, so the next tick redoes the close from the start; a unique key on
 //! `kpi_result(period_id, employee_id)` makes a second set of results impossible.
 //!
-//! The obligations are judged by [`owed`](crate::obligations::owed), a pure function over the period's
-//! rows, which are loaded once (a handful of queries whatever the number of employees).
+//! The obligations are judged by [`owed`](crate::obligations::owed), a pure function over
+//! the period's rows, which are loaded once (a handful of queries whatever the number of
+//! employees).
 
 use std::collections::{BTreeMap, HashMap};
 

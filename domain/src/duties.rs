@@ -3,8 +3,9 @@
 //!
 //! The step is idempotent and safe to run concurrently: it runs in one write transaction,
 //! holds a transaction-level advisory lock on PostgreSQL, takes shared locks on the period
-//! rows, and inserts behind the unique key `assignment(template_id, period_id, assignee_id)`,
-//! so a second run or a second instance finds nothing left to do.
+//! rows, and inserts behind the unique key
+//! `assignment(template_id, period_id, assignee_id)`, so a second run or a second instance
+//! finds nothing left to do.
 
 use std::collections::HashMap;
 

@@ -1,8 +1,10 @@
 //! Zeroboard's rules and use cases.
 //!
-//! Pure rules (no I/O, `now` and policy are arguments): [`calendar`], [`transition`], [`kpi`],
-//! [`obligations`] (who owes what in a period, judged from its rows), and what input is
-//! accepted: [`text`] (text fields) and [`bounds`] (the documented ranges of numbers and dates).
+//! Pure rules (no I/O, `now` and policy are arguments): [`calendar`], [`transition`],
+//! [`kpi`], [`obligations`] (who owes what in a period, judged from its rows), and what
+//! input is accepted: [`text`] (text fields) and [`bounds`] (the documented ranges of
+//! numbers and dates).
+//!
 //! Services over sea-orm that every entry point calls (GraphQL, scheduler, CLI): [`db`]
 //! (connections, transactions, advisory locks), [`auth`], [`access`] (who sees what),
 //! [`assignments`] (transitions and their events), [`org`], [`work`], [`kb`], [`read`] (the read model: tiles, reports, rows by id),

@@ -25,8 +25,9 @@ use crate::{Company, DomainError, DomainResult};
 /// Each new period starts at the previous one's `ends_at` and ends at the company
 /// calendar's next boundary
 /// ([`Calendar::following`](crate::calendar::Calendar::following)), so a changed zone or
-/// cadence leaves no gap and no overlap. The calendar must be the company's stored one (it is stored here
-/// when none is yet): a process configured otherwise opens nothing and fails.
+/// cadence leaves no gap and no overlap. The calendar must be the company's stored one (it
+/// is stored here when none is yet): a process configured otherwise opens nothing and
+/// fails.
 pub async fn open_due(
     db: &impl Db,
     company: &Company,

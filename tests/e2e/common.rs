@@ -1,5 +1,6 @@
-//! Test harness: a fresh database of each kind, the real server on port 0 with a fixed
-//! clock, and a small GraphQL client.
+//! Test harness: a fresh database of each kind, the real server (built by
+//! `zeroboard::App::build`, as `zeroboard serve` builds it) on port 0 with a fixed clock, and
+//! a small GraphQL client.
 //!
 //! `ZEROBOARD_TEST_DATABASES` picks the kinds (`sqlite,postgres` by default);
 //! `ZEROBOARD_TEST_PG_URL` is the PostgreSQL server's admin URL
@@ -16,6 +17,7 @@ use domain::calendar::{Cadence, Calendar};
 use domain::clock::Clock;
 use domain::db::DatabaseConnection;
 use serde_json::{Value, json};
+use zeroboard::config::Settings;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -173,8 +175,9 @@ impl TestApp {
         Self::start_full(kind, company, now, limits, api::HttpOptions::default()).await
     }
 
-    /// The real server with every option; `TEST_LOG=1` shows its log (through the test
-    /// harness's capture, so only a failing test prints it).
+    /// The real server with every option, built as `zeroboard serve` builds it
+    /// ([`zeroboard::App::build`]: bind, migrate, settle the company's calendar); `TEST_LOG=1`
+    /// shows its log (through the test harness's capture, so only a failing test prints it).
     pub async fn start_full(
         kind: Kind,
         company: Company,
@@ -184,20 +187,24 @@ impl TestApp {
     ) -> TestApp {
         test_log();
         let test_db = TestDb::new(kind).await;
-        let mut db = test_db.connect().await;
+        let mut settings = Settings::new(test_db.url.clone(), "127.0.0.1:0", company.calendar);
+        settings.limits = limits;
+        settings.http = http;
+        let clock = Clock::fixed(now);
+        let mut app = zeroboard::App::build(&settings, clock.clone())
+            .await
+            .expect("build the app");
         let statements = Arc::new(AtomicUsize::new(0));
         let counter = statements.clone();
-        db.set_metric_callback(move |_| {
+        app.db.set_metric_callback(move |_| {
             counter.fetch_add(1, Ordering::SeqCst);
         });
-        let clock = Clock::fixed(now);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let state = api::AppState::new(db.clone(), company, clock.clone(), limits).with_http(http);
+        let (db, company) = (app.db.clone(), app.company);
+        let base = format!("http://{}", app.addr().expect("addr"));
         let server = tokio::spawn(async move {
-            api::serve(state, listener).await.expect("serve");
+            app.serve_until(api::Readiness::ready(), std::future::pending())
+                .await
+                .expect("serve");
         });
         TestApp {
             db,
