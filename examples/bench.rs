@@ -88,7 +88,7 @@ async fn run(kind: &str, url: &str, employees: usize, requests: usize) -> anyhow
         started.elapsed().as_secs_f64()
     );
     let started = Instant::now();
-    let report = domain::tick::tick(&db, &company, now).await?;
+    let report = domain::tick::tick(&db, &domain::auth::Principal::System, &company, now).await?;
     println!(
         "one tick with nothing due: {:.1} ms (opened {}, closed {})",
         ms(started.elapsed()),

@@ -307,11 +307,14 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             }
             let (db, company) = connect_company(&settings, clock.now()).await?;
             if dry_run {
-                let report = domain::tick::dry_run(&db, &company, at).await?;
+                let report =
+                    domain::tick::dry_run(&db, &domain::auth::Principal::System, &company, at)
+                        .await?;
                 println!("dry run: nothing was written; a tick would do this");
                 print!("{report}");
             } else {
-                let report = domain::tick::tick(&db, &company, at).await?;
+                let report =
+                    domain::tick::tick(&db, &domain::auth::Principal::System, &company, at).await?;
                 let horizon =
                     wall - chrono::Duration::days(i64::from(settings.scheduler.run_retention_days));
                 domain::tick::prune_runs(&db, horizon).await?;
@@ -323,7 +326,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             command: ExportCommand::Bonus { period, format },
         } => {
             let db = connect(&settings).await?;
-            let rows = domain::export::bonus_rows(&db, period).await?;
+            let rows =
+                domain::export::bonus_rows(&db, &domain::auth::Principal::System, period).await?;
             match format {
                 ExportFormat::Csv => print!("{}", domain::export::to_csv(&rows)),
                 ExportFormat::Json => println!("{:#}", domain::export::to_json(&rows)),
@@ -530,7 +534,13 @@ async fn company(
                 );
                 return Ok(());
             }
-            let changed = domain::company::change(db, to, chrono::Utc::now()).await?;
+            let changed = domain::company::change(
+                db,
+                &domain::auth::Principal::System,
+                to,
+                chrono::Utc::now(),
+            )
+            .await?;
             println!("timezone {}", to.tz);
             println!("cadence  {}", to.cadence);
             match changed.next {

@@ -230,7 +230,7 @@ async fn export_bonus_csv(req: &Request, Data(state): Data<&AppState>) -> Respon
             "give the period's first day: ?period=YYYY-MM-DD",
         );
     };
-    match domain::export::bonus_rows(&state.db, starts_on).await {
+    match domain::export::bonus_rows(&state.db, &who, starts_on).await {
         Ok(rows) => Response::builder()
             .content_type("text/csv; charset=utf-8")
             .header(

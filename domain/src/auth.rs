@@ -59,6 +59,9 @@ pub enum Principal {
         scopes: Vec<Scope>,
         token_id: i64,
     },
+    /// The scheduler and the operator's own commands (the CLI, run by whoever runs the
+    /// server): every right, acting for no employee, recorded as `system`.
+    System,
 }
 
 impl Principal {
@@ -66,6 +69,7 @@ impl Principal {
         match self {
             Principal::Employee { role, .. } => *role == Role::Admin,
             Principal::Service { scopes, .. } => scopes.contains(&Scope::Admin),
+            Principal::System => true,
         }
     }
 
@@ -77,7 +81,7 @@ impl Principal {
     pub fn employee_id(&self) -> Option<i64> {
         match self {
             Principal::Employee { id, .. } => Some(*id),
-            Principal::Service { .. } => None,
+            Principal::Service { .. } | Principal::System => None,
         }
     }
 }

@@ -22,6 +22,7 @@ use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
+use crate::auth::Principal;
 use crate::db::{Db, Step, begin_write, lock_step};
 use crate::kpi::{self, Evaluation, Obligation, Policy};
 use crate::obligations::{PeriodRows, active_in, owed};
@@ -78,10 +79,12 @@ pub async fn due(db: &impl ConnectionTrait, now: DateTime<Utc>) -> DomainResult<
 /// already closed (also when a concurrent close got there first).
 pub async fn close_period(
     db: &impl Db,
+    who: &Principal,
     company: &Company,
     period_id: i64,
     now: DateTime<Utc>,
 ) -> DomainResult<Closed> {
+    crate::access::require_admin(who)?;
     close_one(db, company, period_id, now, When::Ended)
         .await?
         .ok_or_else(|| DomainError::Conflict("the period is already closed".into()))

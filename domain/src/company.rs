@@ -14,6 +14,7 @@ use chrono_tz::Tz;
 use entity::{company, period};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QueryOrder, Set};
 
+use crate::auth::Principal;
 use crate::calendar::{Cadence, Calendar, Span};
 use crate::db::{Db, Step, begin_write, lock_step};
 use crate::{DomainError, DomainResult};
@@ -178,7 +179,13 @@ pub struct Changed {
 /// Makes `to` the company's calendar from the next period boundary on: the periods already
 /// stored (the running one included) keep their dates and instants, and the next one opened
 /// follows [`Calendar::following`]. Serialised with the tick's open step.
-pub async fn change(db: &impl Db, to: Calendar, now: DateTime<Utc>) -> DomainResult<Changed> {
+pub async fn change(
+    db: &impl Db,
+    who: &Principal,
+    to: Calendar,
+    now: DateTime<Utc>,
+) -> DomainResult<Changed> {
+    crate::access::require_admin(who)?;
     let txn = begin_write(db).await?;
     lock_step(&txn, Step::Open).await?;
     let from = stored(&txn).await?;

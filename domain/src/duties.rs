@@ -15,6 +15,7 @@ use entity::{assignment, duty_template, employee, period};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 use crate::assignments::record_event;
+use crate::auth::Principal;
 use crate::calendar::{Calendar, PeriodDates};
 use crate::db::{Db, Step, begin_write, lock_step};
 use crate::obligations::active_on;
@@ -73,9 +74,11 @@ pub fn duty_due_at(
 /// Generates the duties of every open period under way at `now`.
 pub async fn generate_due(
     db: &impl Db,
+    who: &Principal,
     company: &Company,
     now: DateTime<Utc>,
 ) -> DomainResult<Generated> {
+    crate::access::require_admin(who)?;
     let txn = begin_write(db).await?;
     lock_step(&txn, Step::Generate).await?;
     let mut report = Generated::default();

@@ -13,6 +13,7 @@ use entity::{department, employee, kpi_result, period};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::DomainError;
+use crate::auth::Principal;
 
 /// One employee's line in the export.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,6 +40,8 @@ pub enum ExportError {
     NoSuchPeriod(NaiveDate),
     #[error("the period starting on {0} is not closed yet")]
     NotClosed(NaiveDate),
+    #[error("{0}")]
+    Forbidden(String),
     #[error(transparent)]
     Db(#[from] DbErr),
 }
@@ -47,6 +50,7 @@ impl From<DomainError> for ExportError {
     fn from(e: DomainError) -> Self {
         match e {
             DomainError::Db(db) => ExportError::Db(db),
+            DomainError::Forbidden(m) => ExportError::Forbidden(m),
             other => ExportError::Db(DbErr::Custom(other.to_string())),
         }
     }
@@ -55,8 +59,10 @@ impl From<DomainError> for ExportError {
 /// The rows of the period starting on `period_starts_on`, by employee id.
 pub async fn bonus_rows(
     db: &impl ConnectionTrait,
+    who: &Principal,
     period_starts_on: NaiveDate,
 ) -> Result<Vec<BonusRow>, ExportError> {
+    crate::access::require_payroll(who)?;
     let period = period::Entity::find()
         .filter(period::Column::StartsOn.eq(period_starts_on))
         .one(db)

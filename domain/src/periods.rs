@@ -14,6 +14,7 @@ use entity::{
 };
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
+use crate::auth::Principal;
 use crate::db::{Db, Step, begin_write, lock_step};
 use crate::obligations::PeriodRows;
 use crate::{Company, DomainError, DomainResult};
@@ -30,9 +31,11 @@ use crate::{Company, DomainError, DomainResult};
 /// fails.
 pub async fn open_due(
     db: &impl Db,
+    who: &Principal,
     company: &Company,
     now: DateTime<Utc>,
 ) -> DomainResult<Vec<period::Model>> {
+    crate::access::require_admin(who)?;
     let txn = begin_write(db).await?;
     lock_step(&txn, Step::Open).await?;
     let calendar = &company.calendar;

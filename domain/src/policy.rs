@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use entity::kpi_policy;
 use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder, Set};
 
+use crate::auth::Principal;
 use crate::db::{Db, POLICY_VERSION_LOCK, advisory_lock, begin_write};
 use crate::kpi::Policy;
 use crate::{DomainError, DomainResult};
@@ -94,12 +95,12 @@ pub async fn by_version(
 /// naming it, and nothing is written.
 pub async fn create_version(
     db: &impl Db,
+    who: &Principal,
     new: Policy,
-    author: Option<i64>,
     note: Option<String>,
     now: DateTime<Utc>,
 ) -> DomainResult<kpi_policy::Model> {
-    amend(db, move |p| *p = new, author, note, now).await
+    amend(db, who, move |p| *p = new, note, now).await
 }
 
 /// Stores the current version with `edit` applied as the next version. The current
@@ -107,11 +108,13 @@ pub async fn create_version(
 /// once each build on the other's change instead of losing it.
 pub async fn amend(
     db: &impl Db,
+    who: &Principal,
     edit: impl FnOnce(&mut Policy) + Send,
-    author: Option<i64>,
     note: Option<String>,
     now: DateTime<Utc>,
 ) -> DomainResult<kpi_policy::Model> {
+    crate::access::require_admin(who)?;
+    let author = who.employee_id();
     // Named as the policy's fields are (`note`); the GraphQL edge makes it `input.note`.
     let note = crate::text::optional("note", crate::text::Kind::Comment, note.as_deref())?;
     let txn = begin_write(db).await?;

@@ -15,6 +15,7 @@ use entity::{kpi_adjustment, kpi_policy, kpi_result, period};
 use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
+use crate::auth::Principal;
 use crate::db::{Db, begin_write};
 use crate::kpi::{self, Evaluation, Obligation, Policy, round_half_away};
 use crate::obligations::{PeriodRows, owed};
@@ -100,8 +101,18 @@ pub fn live_evaluations(
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Author {
     Employee(i64),
-    /// A service token's name, e.g. `payroll`.
+    /// A service token's name, e.g. `payroll`, or `system` for the operator's commands.
     Service(String),
+}
+
+impl Author {
+    pub fn of(who: &Principal) -> Author {
+        match who {
+            Principal::Employee { id, .. } => Author::Employee(*id),
+            Principal::Service { name, .. } => Author::Service(name.clone()),
+            Principal::System => Author::Service("system".into()),
+        }
+    }
 }
 
 /// Records a correction of `delta_x100` hundredths to a result. The reason is required
@@ -109,12 +120,14 @@ pub enum Author {
 /// result must exist (`NotFound`). The result itself is not touched.
 pub async fn adjust(
     db: &impl Db,
+    who: &Principal,
     result_id: i64,
     delta_x100: i64,
     reason: &str,
-    author: Author,
     now: DateTime<Utc>,
 ) -> DomainResult<kpi_adjustment::Model> {
+    crate::access::require_admin(who)?;
+    let author = Author::of(who);
     let Some(reason) = crate::text::optional("reason", crate::text::Kind::Comment, Some(reason))?
     else {
         return Err(DomainError::bad_input(

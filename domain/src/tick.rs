@@ -24,6 +24,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use entity::{period, scheduler_run};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
 
+use crate::auth::Principal;
 use crate::close::{self, Closed};
 use crate::db::{Db, begin_write};
 use crate::duties::{self, Generated};
@@ -106,14 +107,20 @@ const CLOSE: &str = "close";
 
 /// Runs one tick at `now`: opens due periods, generates their duties, closes due periods.
 /// On a failing step the error is returned after the failure is logged; nothing of the
-/// failed step is left behind.
-pub async fn tick(db: &impl Db, company: &Company, now: DateTime<Utc>) -> DomainResult<TickReport> {
+/// failed step is left behind. The scheduler's work: `who` is the system (or an admin).
+pub async fn tick(
+    db: &impl Db,
+    who: &Principal,
+    company: &Company,
+    now: DateTime<Utc>,
+) -> DomainResult<TickReport> {
+    crate::access::require_admin(who)?;
     let opened = logged(
         db,
         now,
         OPEN,
         None,
-        async |txn| periods::open_due(txn, company, now).await,
+        async |txn| periods::open_due(txn, who, company, now).await,
         |created| serde_json::json!({ "opened": created.len() }),
     )
     .await?;
@@ -127,7 +134,7 @@ pub async fn tick(db: &impl Db, company: &Company, now: DateTime<Utc>) -> Domain
         now,
         GENERATE,
         None,
-        async |txn| duties::generate_due(txn, company, now).await,
+        async |txn| duties::generate_due(txn, who, company, now).await,
         |g| serde_json::to_value(g).unwrap_or_default(),
     )
     .await?;
@@ -203,11 +210,12 @@ pub async fn tick(db: &impl Db, company: &Company, now: DateTime<Utc>) -> Domain
 /// transaction that is rolled back.
 pub async fn dry_run(
     db: &impl Db,
+    who: &Principal,
     company: &Company,
     now: DateTime<Utc>,
 ) -> DomainResult<TickReport> {
     let txn = begin_write(db).await?;
-    let report = tick(&txn, company, now).await;
+    let report = tick(&txn, who, company, now).await;
     txn.rollback().await?;
     report
 }

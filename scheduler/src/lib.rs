@@ -75,7 +75,13 @@ impl Ticker {
         };
         let now = self.clock.now();
         let started = std::time::Instant::now();
-        let outcome = domain::tick::tick(&self.db, &self.company, now).await;
+        let outcome = domain::tick::tick(
+            &self.db,
+            &domain::auth::Principal::System,
+            &self.company,
+            now,
+        )
+        .await;
         let duration_ms = started.elapsed().as_millis();
         let horizon =
             chrono::Utc::now() - chrono::Duration::days(i64::from(self.run_retention_days));

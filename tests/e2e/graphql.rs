@@ -293,7 +293,7 @@ on_both! {
         assert_eq!(codes(&body), ["CONFLICT"]);
         // The late tick closes the period as of the due instant: the submission is still
         // waiting, so the controller missed that acceptance.
-        domain::tick::tick(&app.db, &app.company, app.clock.now()).await.unwrap();
+        domain::tick::tick(&app.db, &domain::auth::Principal::System, &app.company, app.clock.now()).await.unwrap();
         let d = app.gql(&admin, "query($id: ID!) { assignment(id: $id) { status period { id status } } }", json!({ "id": id })).await;
         assert_eq!(d["assignment"]["status"], "SUBMITTED");
         assert_eq!(d["assignment"]["period"]["status"], "CLOSED");

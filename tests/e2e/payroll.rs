@@ -17,9 +17,14 @@ async fn closed_demo(app: &TestApp) -> Value {
         .clone();
     let later = Utc.with_ymd_and_hms(2026, 12, 2, 12, 0, 0).unwrap();
     app.clock.set(later);
-    domain::tick::tick(&app.db, &app.company, later)
-        .await
-        .unwrap();
+    domain::tick::tick(
+        &app.db,
+        &domain::auth::Principal::System,
+        &app.company,
+        later,
+    )
+    .await
+    .unwrap();
     current
 }
 
@@ -62,7 +67,7 @@ on_both! {
         }
         // The JSON export of the domain, as `zeroboard export bonus --format json` prints it.
         let start = chrono::NaiveDate::parse_from_str(period["startsOn"].as_str().unwrap(), "%Y-%m-%d").unwrap();
-        let json_rows = domain::export::to_json(&domain::export::bonus_rows(&app.db, start).await.unwrap());
+        let json_rows = domain::export::to_json(&domain::export::bonus_rows(&app.db, &domain::auth::Principal::System, start).await.unwrap());
         for r in results {
             let r = &r["node"];
             let j = json_rows.as_array().unwrap().iter().find(|j| j["email"] == r["employee"]["email"]).unwrap();
@@ -110,7 +115,7 @@ on_both! {
         let (_, body) = app.post(Some(&employee), adjust, json!({ "r": result["id"], "d": 1.0, "why": "me" })).await;
         assert_eq!(codes(&body), ["FORBIDDEN"]);
         let start = chrono::NaiveDate::parse_from_str(period["startsOn"].as_str().unwrap(), "%Y-%m-%d").unwrap();
-        let rows = domain::export::bonus_rows(&app.db, start).await.unwrap();
+        let rows = domain::export::bonus_rows(&app.db, &domain::auth::Principal::System, start).await.unwrap();
         let pavel = rows.iter().find(|r| r.email == "pavel.lebedev@zeroboard.demo").unwrap();
         assert_eq!(pavel.adjustment_total_x100, -250);
     }

@@ -240,7 +240,7 @@ async fn tick(
     company: &Company,
     at: DateTime<Utc>,
 ) -> domain::tick::TickReport {
-    domain::tick::tick(db, company, at)
+    domain::tick::tick(db, &domain::auth::Principal::System, company, at)
         .await
         .unwrap_or_else(|e| panic!("tick at {at}: {e}"))
 }
@@ -519,9 +519,9 @@ on_both! {
         assert_eq!(missed.await.unwrap(), duties, "one system event per missed duty");
         assert_eq!(period::Entity::find_by_id(p.id).one(&db).await.unwrap().unwrap().status, PeriodStatus::Closed);
         // An admin's close of a closed period is a conflict; of an unknown one, not found.
-        let again = domain::close::close_period(&db, &company, p.id, close_time).await;
+        let again = domain::close::close_period(&db, &domain::auth::Principal::System, &company, p.id, close_time).await;
         assert!(matches!(again, Err(domain::DomainError::Conflict(_))), "{again:?}");
-        let none = domain::close::close_period(&db, &company, 999_999, close_time).await;
+        let none = domain::close::close_period(&db, &domain::auth::Principal::System, &company, 999_999, close_time).await;
         assert!(matches!(none, Err(domain::DomainError::NotFound(_))), "{none:?}");
     }
 }
@@ -638,7 +638,7 @@ on_both! {
         // Separate pools, as two processes would have.
         let second = domain::db::connect(&shared_db.url).await.unwrap();
         for at in &instants {
-            let (a, b) = tokio::join!(domain::tick::tick(&first, &company, *at), domain::tick::tick(&second, &company, *at));
+            let (a, b) = tokio::join!(domain::tick::tick(&first, &domain::auth::Principal::System, &company, *at), domain::tick::tick(&second, &domain::auth::Principal::System, &company, *at));
             a.unwrap_or_else(|e| panic!("first scheduler at {at}: {e}"));
             b.unwrap_or_else(|e| panic!("second scheduler at {at}: {e}"));
         }
@@ -726,7 +726,7 @@ on_both! {
         let a = add_employee(&db, "Employee A", dept_a, Some(boss), old, None).await.id;
         let b = add_employee(&db, "Employee B", dept_b, Some(boss), old, None).await.id;
         let c = add_employee(&db, "Employee C", dept_c, Some(boss), old, None).await.id;
-        domain::periods::open_due(&db, &company, t0()).await.unwrap();
+        domain::periods::open_due(&db, &domain::auth::Principal::System, &company, t0()).await.unwrap();
         let p = periods(&db).await.remove(0); // 16–30 November 2026, UTC
         let h = |hours: i64| p.starts_at + Duration::hours(hours);
         let due = h(24 * 5);
@@ -849,10 +849,15 @@ on_both! {
         assert_eq!(live(d, close_time).await.kpi_x100, result_of(d).await.kpi_x100);
 
         // The export shows the same numbers, and adjustments beside them.
-        domain::results::adjust(&db, ra.id, -150, "late duty was excused", domain::results::Author::Service("payroll".into()), close_time).await.unwrap();
-        let blank = domain::results::adjust(&db, ra.id, 100, "  ", domain::results::Author::Employee(boss), close_time).await;
+        use domain::auth::{Principal, Scope};
+        let payroll_admin = Principal::Service { name: "payroll".into(), scopes: vec![Scope::Admin], token_id: 0 };
+        domain::results::adjust(&db, &payroll_admin, ra.id, -150, "late duty was excused", close_time).await.unwrap();
+        let manager = Principal::Employee { id: boss, role: entity::enums::Role::Manager, token_id: 0 };
+        let refused = domain::results::adjust(&db, &manager, ra.id, 100, "not an admin's", close_time).await;
+        assert!(matches!(refused, Err(domain::DomainError::Forbidden(_))), "{refused:?}");
+        let blank = domain::results::adjust(&db, &Principal::System, ra.id, 100, "  ", close_time).await;
         assert!(matches!(blank, Err(domain::DomainError::BadInput { field: "reason", .. })), "{blank:?}");
-        let rows = domain::export::bonus_rows(&db, p.starts_on).await.unwrap();
+        let rows = domain::export::bonus_rows(&db, &domain::auth::Principal::System, p.starts_on).await.unwrap();
         let row_a = rows.iter().find(|r| r.employee_id == a).unwrap();
         assert_eq!((row_a.kpi_x100, row_a.adjustment_total_x100, row_a.reasons.clone()), (10444, -150, vec!["DUTY_LATE".to_owned()]));
         let csv = domain::export::to_csv(&rows);
@@ -861,8 +866,8 @@ on_both! {
         assert_eq!(rows.iter().map(|r| r.employee_id).collect::<Vec<_>>(), { let mut ids = rows.iter().map(|r| r.employee_id).collect::<Vec<_>>(); ids.sort(); ids });
         assert_eq!(domain::results::average_kpi_x100(&db, a, 6).await.unwrap(), Some(10444), "results as stored, adjustments beside");
         assert_eq!(domain::results::average_kpi_x100(&db, 999_999, 6).await.unwrap(), None);
-        assert!(matches!(domain::export::bonus_rows(&db, date(2026, 12, 1)).await, Err(domain::export::ExportError::NotClosed(_))));
-        assert!(matches!(domain::export::bonus_rows(&db, date(2027, 1, 1)).await, Err(domain::export::ExportError::NoSuchPeriod(_))));
+        assert!(matches!(domain::export::bonus_rows(&db, &domain::auth::Principal::System, date(2026, 12, 1)).await, Err(domain::export::ExportError::NotClosed(_))));
+        assert!(matches!(domain::export::bonus_rows(&db, &domain::auth::Principal::System, date(2027, 1, 1)).await, Err(domain::export::ExportError::NoSuchPeriod(_))));
     }
 }
 
@@ -970,11 +975,11 @@ on_both! {
         seed_org(&db).await;
         tick(&db, &company, t0()).await; // opens 16–30 November under version 1
         let bad = domain::kpi::Policy { late_credit: 1.5, ..Default::default() };
-        let refused = domain::policy::create_version(&db, bad, None, None, t0()).await;
+        let refused = domain::policy::create_version(&db, &domain::auth::Principal::System, bad, None, t0()).await;
         assert!(matches!(refused, Err(domain::DomainError::BadInput { field: "late_credit", .. })), "{refused:?}");
         assert_eq!(domain::policy::current(&db).await.unwrap().version, 1, "nothing written");
         let strict = domain::kpi::Policy { close_after_hours: 48, bonus_min_kpi: 90.0, ..Default::default() };
-        let v2 = domain::policy::create_version(&db, strict, None, Some("stricter".into()), t0()).await.unwrap();
+        let v2 = domain::policy::create_version(&db, &domain::auth::Principal::System, strict, Some("stricter".into()), t0()).await.unwrap();
         assert_eq!((v2.version, v2.note.as_deref()), (2, Some("stricter")));
         assert_eq!(domain::policy::rules(&domain::policy::by_version(&db, 2).await.unwrap()).bonus_min_kpi, 90.0);
 
@@ -1048,7 +1053,7 @@ on_both! {
         let db = test_db.connect().await;
         // No delay between a period's end and its close: every move of the history must come
         // before the end itself, or the service refuses it and the seed fails.
-        domain::policy::amend(&db, |p| p.close_after_hours = 0, None, None, t0()).await.unwrap();
+        domain::policy::amend(&db, &domain::auth::Principal::System, |p| p.close_after_hours = 0, None, t0()).await.unwrap();
         let spec = fixtures::seed::SeedSpec { employees: 40, periods: 2, seed: 7 };
         let loaded = fixtures::seed::seed(&db, &utc_company(), spec, t0()).await.unwrap();
         assert!(matches!(loaded, fixtures::Loaded::Created { employees: 40, .. }), "{loaded:?}");
@@ -1074,7 +1079,7 @@ on_both! {
         let close_time = utc(2026, 12, 2, 0);
         // Take the results table away, so the close fails where it writes them.
         db.execute_unprepared("ALTER TABLE kpi_result RENAME TO kpi_result_away").await.unwrap();
-        let failed = domain::tick::tick(&db, &company, close_time).await;
+        let failed = domain::tick::tick(&db, &domain::auth::Principal::System, &company, close_time).await;
         assert!(failed.is_err());
         let runs = scheduler_run::Entity::find().filter(scheduler_run::Column::TickAt.eq(close_time)).order_by_asc(scheduler_run::Column::Id).all(&db).await.unwrap();
         let steps: Vec<(&str, &str)> = runs.iter().map(|r| (r.step.as_str(), r.outcome.as_str())).collect();
@@ -1115,12 +1120,12 @@ on_both! {
 
         // Tokyo from the next boundary on.
         let tokyo = Company { calendar: Calendar::new(Cadence::SemiMonthly, chrono_tz::Asia::Tokyo) };
-        let changed = domain::company::change(&db, tokyo.calendar, t0()).await.unwrap();
+        let changed = domain::company::change(&db, &domain::auth::Principal::System, tokyo.calendar, t0()).await.unwrap();
         assert_eq!(changed.from, Some(utc_semi.calendar));
         let next = changed.next.expect("the next period");
         assert_eq!((next.dates.starts_on, next.starts_at, next.ends_at), (date(2026, 12, 1), utc(2026, 12, 1, 0), utc(2026, 12, 15, 15)));
         // A process still configured with UTC opens nothing and says why.
-        let stale = domain::tick::tick(&db, &utc_semi, utc(2026, 12, 1, 1)).await;
+        let stale = domain::tick::tick(&db, &domain::auth::Principal::System, &utc_semi, utc(2026, 12, 1, 1)).await;
         assert!(matches!(&stale, Err(domain::DomainError::Conflict(m)) if m.contains("`timezone`")), "{stale:?}");
         assert_eq!(periods(&db).await.len(), 1);
         // Tokyo's first tick after UTC midnight opens the next period at the old end: no
@@ -1135,7 +1140,7 @@ on_both! {
         // Los Angeles and monthly together: the next period starts at Tokyo's end (no
         // eight-hour gap) and runs to the end of the LA month.
         let la_monthly = Company { calendar: Calendar::new(Cadence::Monthly, chrono_tz::America::Los_Angeles) };
-        domain::company::change(&db, la_monthly.calendar, t0()).await.unwrap();
+        domain::company::change(&db, &domain::auth::Principal::System, la_monthly.calendar, t0()).await.unwrap();
         tick(&db, &la_monthly, utc(2027, 1, 2, 0)).await;
         tick(&db, &la_monthly, utc(2027, 2, 3, 0)).await;
         let stored = periods(&db).await;
@@ -1183,7 +1188,7 @@ on_both! {
         let before = domain_rows(&db).await;
         let runs = scheduler_run::Entity::find().count(&db).await.unwrap();
         let later = utc(2026, 12, 17, 0);
-        let planned = domain::tick::dry_run(&db, &company, later).await.unwrap();
+        let planned = domain::tick::dry_run(&db, &domain::auth::Principal::System, &company, later).await.unwrap();
         assert_eq!(planned.opened.len(), 2);
         assert_eq!(planned.closed.len(), 2, "16–30 November and 1–15 December, a day after its end");
         assert!(planned.generated.created > 0);

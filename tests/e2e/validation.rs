@@ -152,7 +152,7 @@ on_both! {
         let current = app.gql(&admin, "{ currentPeriod { id } }", json!({})).await["currentPeriod"]["id"].clone();
         let later = Utc.with_ymd_and_hms(2026, 12, 2, 12, 0, 0).unwrap();
         app.clock.set(later);
-        domain::tick::tick(&app.db, &app.company, later).await.unwrap();
+        domain::tick::tick(&app.db, &domain::auth::Principal::System, &app.company, later).await.unwrap();
         let d = app.gql(&payroll, "query($p: ID!) { bonusResults(periodId: $p, first: 100) { edges { node { employee { id } kpi discipline targetsScore bonusFactor obligations { kind outcome count weight } } } } }", json!({ "p": current })).await;
         let results = d["bonusResults"]["edges"].as_array().unwrap();
         assert!(results.len() >= 20);
@@ -380,7 +380,7 @@ on_both! {
         let current = app.gql(&admin, "{ currentPeriod { startsOn } }", json!({})).await["currentPeriod"]["startsOn"].as_str().unwrap().to_owned();
         let later = Utc.with_ymd_and_hms(2026, 12, 2, 12, 0, 0).unwrap();
         app.clock.set(later);
-        domain::tick::tick(&app.db, &app.company, later).await.unwrap();
+        domain::tick::tick(&app.db, &domain::auth::Principal::System, &app.company, later).await.unwrap();
 
         let resp = app.http.get(format!("{}/export/bonus.csv?period={current}", app.base)).bearer_auth(&payroll).send().await.unwrap();
         assert_eq!(resp.status(), 200);
@@ -394,7 +394,7 @@ on_both! {
         }
 
         let start = chrono::NaiveDate::parse_from_str(&current, "%Y-%m-%d").unwrap();
-        let json_rows = domain::export::to_json(&domain::export::bonus_rows(&app.db, start).await.unwrap());
+        let json_rows = domain::export::to_json(&domain::export::bonus_rows(&app.db, &domain::auth::Principal::System, start).await.unwrap());
         let row = json_rows.as_array().unwrap().iter().find(|r| r["email"] == "-1+1@evil.example").unwrap();
         assert_eq!((row["name"].as_str(), row["department"].as_str()), (Some(name), Some("+Sales")), "JSON keeps the true values");
         let d = app.gql(&admin, "query($id: ID!) { employee(id: $id) { name email department { name } } }", json!({ "id": id })).await;

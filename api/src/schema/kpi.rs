@@ -3,7 +3,6 @@
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use domain::results::Author;
 use entity::enums::PeriodStatus;
 use entity::{kpi_adjustment, kpi_policy, kpi_result, scheduler_run};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -341,10 +340,10 @@ impl KpiMutation {
     async fn open_period(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Period>> {
         let c = Ctx::new(ctx)?;
         domain::access::require_admin(c.who).gql()?;
-        let opened = domain::periods::open_due(c.db(), &c.state.company, c.now())
+        let opened = domain::periods::open_due(c.db(), c.who, &c.state.company, c.now())
             .await
             .gql()?;
-        domain::duties::generate_due(c.db(), &c.state.company, c.now())
+        domain::duties::generate_due(c.db(), c.who, &c.state.company, c.now())
             .await
             .gql()?;
         Ok(opened.into_iter().map(Period).collect())
@@ -355,7 +354,7 @@ impl KpiMutation {
         let c = Ctx::new(ctx)?;
         domain::access::require_admin(c.who).gql()?;
         let id = decode(&id, Kind::Period, "id")?;
-        domain::close::close_period(c.db(), &c.state.company, id, c.now())
+        domain::close::close_period(c.db(), c.who, &c.state.company, id, c.now())
             .await
             .gql()?;
         let row = db(entity::period::Entity::find_by_id(id).one(c.db()).await)?
@@ -374,7 +373,7 @@ impl KpiMutation {
         domain::access::require_admin(c.who).gql()?;
         let note = input.note.clone();
         let edit = move |p: &mut domain::kpi::Policy| input.apply(p);
-        let row = domain::policy::amend(c.db(), edit, c.who.employee_id(), note, c.now())
+        let row = domain::policy::amend(c.db(), c.who, edit, note, c.now())
             .await
             .map_err(|e| match e {
                 domain::DomainError::BadInput { field, message } => {
@@ -403,12 +402,8 @@ impl KpiMutation {
                 "`delta` must be a number of KPI points between -1000 and 1000",
             ));
         }
-        let author = match c.who {
-            domain::auth::Principal::Employee { id, .. } => Author::Employee(*id),
-            domain::auth::Principal::Service { name, .. } => Author::Service(name.clone()),
-        };
         let delta_x100 = domain::kpi::round_half_away(delta, 100.0);
-        domain::results::adjust(c.db(), id, delta_x100, &reason, author, c.now())
+        domain::results::adjust(c.db(), c.who, id, delta_x100, &reason, c.now())
             .await
             .gql()?;
         let row = db(kpi_result::Entity::find_by_id(id).one(c.db()).await)?
