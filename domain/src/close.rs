@@ -308,25 +308,11 @@ fn result_row(
         targets_x100: Set(e.targets_x100),
         eligible: Set(e.eligible),
         bonus_factor_x10000: Set(e.bonus_factor_x10000),
-        reasons: Set(e
-            .reasons
-            .iter()
-            .map(|r| r.code())
-            .collect::<Vec<_>>()
-            .join(",")),
+        reasons: Set(crate::stored::reasons(&e.reasons)),
         duties_missed: Set(i32::try_from(e.duties_missed).unwrap_or(i32::MAX)),
         duties_late: Set(i32::try_from(e.duties_late).unwrap_or(i32::MAX)),
-        obligations: Set(tally_json(e).to_string()),
+        obligations: Set(crate::stored::tally(&e.tally)),
         computed_at: Set(at),
         ..Default::default()
     }
-}
-
-/// The counts per obligation kind and outcome, as stored in `kpi_result.obligations`:
-/// `[{"kind":"duty","outcome":"on_time","count":3,"weight":3.0}, …]`.
-pub fn tally_json(e: &Evaluation) -> serde_json::Value {
-    e.tally
-        .iter()
-        .map(|t| serde_json::json!({ "kind": t.kind, "outcome": t.outcome, "count": t.count, "weight": t.weight }))
-        .collect()
 }

@@ -108,11 +108,9 @@ pub async fn bonus_rows(
                 kpi_x100: r.kpi_x100,
                 eligible: r.eligible,
                 bonus_factor_x10000: r.bonus_factor_x10000,
-                reasons: r
-                    .reasons
-                    .split(',')
-                    .filter(|c| !c.is_empty())
-                    .map(str::to_owned)
+                reasons: crate::stored::reasons_of(&r)
+                    .into_iter()
+                    .map(|c| c.code().to_owned())
                     .collect(),
                 adjustment_total_x100: adjustments.get(&r.id).copied().unwrap_or(0),
                 policy_version: r.policy_version,

@@ -159,6 +159,30 @@ pub enum Outcome {
     Missed,
 }
 
+impl Outcome {
+    /// The stored and shown name, the same string serde writes.
+    pub fn code(self) -> &'static str {
+        match self {
+            Outcome::OnTime => "on_time",
+            Outcome::Late => "late",
+            Outcome::Missed => "missed",
+        }
+    }
+}
+
+impl ObligationKind {
+    /// The stored and shown name, the same string serde writes.
+    pub fn code(self) -> &'static str {
+        match self {
+            ObligationKind::Duty => "duty",
+            ObligationKind::Additional => "additional",
+            ObligationKind::Acceptance => "acceptance",
+            ObligationKind::Vote => "vote",
+            ObligationKind::Reading => "reading",
+        }
+    }
+}
+
 /// One thing an employee owed in the period, already judged.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Obligation {

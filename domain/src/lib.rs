@@ -34,6 +34,7 @@ pub mod periods;
 pub mod policy;
 pub mod read;
 pub mod results;
+pub mod stored;
 pub mod text;
 pub mod tick;
 pub mod transition;

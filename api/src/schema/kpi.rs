@@ -25,9 +25,9 @@ pub struct KpiResult(pub kpi_result::Model);
 #[derive(SimpleObject)]
 pub struct ObligationTally {
     /// `duty`, `additional`, `acceptance`, `vote` or `reading`.
-    kind: String,
+    kind: &'static str,
     /// `on_time`, `late` or `missed`.
-    outcome: String,
+    outcome: &'static str,
     count: u64,
     /// The weights summed.
     weight: f64,
@@ -67,11 +67,10 @@ impl KpiResult {
         self.0.bonus_factor_x10000 as f64 / 10_000.0
     }
     /// Why the bonus was refused: `DUTY_MISSED`, `DUTY_LATE`, `KPI_BELOW_THRESHOLD`.
-    async fn reasons(&self) -> Vec<&str> {
-        self.0
-            .reasons
-            .split(',')
-            .filter(|r| !r.is_empty())
+    async fn reasons(&self) -> Vec<&'static str> {
+        domain::stored::reasons_of(&self.0)
+            .into_iter()
+            .map(|r| r.code())
             .collect()
     }
     async fn duties_missed(&self) -> i32 {
@@ -83,25 +82,14 @@ impl KpiResult {
     /// Counts and weights per obligation kind and outcome.
     #[graphql(complexity = "crate::paging::list_cost(crate::paging::SHORT_LIST, child_complexity)")]
     async fn obligations(&self) -> async_graphql::Result<Vec<ObligationTally>> {
-        #[derive(serde::Deserialize)]
-        struct Stored {
-            kind: String,
-            outcome: String,
-            count: u64,
-            /// Null in results stored before weights were bounded, when the sum overflowed
-            /// to infinity (JSON has no infinity); read as the largest finite weight, which
-            /// is what the formula now saturates at, so such a result stays readable.
-            weight: Option<f64>,
-        }
-        let rows: Vec<Stored> =
-            serde_json::from_str(&self.0.obligations).map_err(|e| crate::error::internal(&e))?;
-        Ok(rows
+        let tally = domain::stored::tally_of(&self.0).map_err(|e| crate::error::internal(&e))?;
+        Ok(tally
             .into_iter()
-            .map(|r| ObligationTally {
-                kind: r.kind,
-                outcome: r.outcome,
-                count: r.count,
-                weight: r.weight.unwrap_or(f64::MAX),
+            .map(|t| ObligationTally {
+                kind: t.kind.code(),
+                outcome: t.outcome.code(),
+                count: t.count.into(),
+                weight: t.weight,
             })
             .collect())
     }
