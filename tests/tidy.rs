@@ -182,3 +182,96 @@ fn raw_sql_lives_only_in_the_database_module() {
         "raw SQL outside domain/src/db.rs: {offenders:?}"
     );
 }
+
+/// The modules of `domain` import each other one way only: each holds one concept, and a
+/// concept that needs another never is needed by it (`periods` and `policy` once did).
+#[test]
+fn domain_modules_import_each_other_one_way() {
+    use std::collections::BTreeMap;
+    let src = root().join("domain/src");
+    let mut all = BTreeSet::new();
+    collect(&src, &mut all);
+    let modules: BTreeSet<String> = all
+        .iter()
+        .filter_map(|f| f.strip_prefix("domain/src/").map(str::to_owned))
+        .collect();
+    let name = |file: &str| -> String {
+        let file = file.trim_end_matches(".rs").trim_end_matches("/mod");
+        file.split('/').next().unwrap_or(file).to_owned()
+    };
+    let top: BTreeSet<String> = modules
+        .iter()
+        .map(|f| name(f))
+        .filter(|m| m != "lib")
+        .collect();
+    let mut imports: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in &modules {
+        let module = name(file);
+        let text = std::fs::read_to_string(src.join(file)).expect("readable");
+        // Unit tests may reach anywhere.
+        let code = text.split("#[cfg(test)]").next().unwrap_or(&text);
+        let entry = imports.entry(module.clone()).or_default();
+        for (i, _) in code.match_indices("crate::") {
+            let rest = &code[i + "crate::".len()..];
+            let used: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                .collect();
+            if used != module && top.contains(&used) {
+                entry.insert(used);
+            }
+        }
+        // `use crate::{a, b::c}` groups.
+        for (i, _) in code.match_indices("use crate::{") {
+            let group = &code[i + "use crate::{".len()..];
+            let group = &group[..group.find("};").unwrap_or(group.len())];
+            for part in group.split(',') {
+                let used = part
+                    .trim()
+                    .split("::")
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_owned();
+                if used != module && top.contains(&used) {
+                    entry.insert(used);
+                }
+            }
+        }
+    }
+    // Depth-first search for a cycle.
+    fn visit(
+        m: &str,
+        imports: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|p| p == m) {
+            return Some(path[at..].iter().cloned().chain([m.to_owned()]).collect());
+        }
+        if done.contains(m) {
+            return None;
+        }
+        path.push(m.to_owned());
+        for next in imports.get(m).into_iter().flatten() {
+            if let Some(cycle) = visit(next, imports, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(m.to_owned());
+        None
+    }
+    let mut done = BTreeSet::new();
+    for m in imports.keys() {
+        let cycle = visit(m, &imports, &mut Vec::new(), &mut done);
+        assert!(
+            cycle.is_none(),
+            "domain modules import each other: {cycle:?}"
+        );
+    }
+    assert!(
+        imports.get("close").is_some_and(|i| i.contains("db")),
+        "the scan sees imports"
+    );
+}
