@@ -30,6 +30,30 @@ pub fn usage(message: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(Usage(message.into()))
 }
 
+/// How the command line names a domain field (`snake_case`) in an error: by the running
+/// command's flag of that name (`employees` → `--employees`, `due_at` → `--due-at`) when
+/// it has one, else by the domain's name. `flags` are the command's long flags, without
+/// `--`.
+pub fn field_name(field: &str, flags: &[String]) -> String {
+    let flag = field.replace('_', "-");
+    if flags.contains(&flag) {
+        format!("--{flag}")
+    } else {
+        field.to_owned()
+    }
+}
+
+/// One error's text for an operator: a domain's bad input names its field as
+/// [`field_name`] does; any other error reads as it displays.
+pub fn error_text(err: &(dyn std::error::Error + 'static), flags: &[String]) -> String {
+    match err.downcast_ref::<domain::DomainError>() {
+        Some(domain::DomainError::BadInput { field, message }) => {
+            message.naming(&field_name(field, flags))
+        }
+        _ => err.to_string(),
+    }
+}
+
 /// Opens the database without migrating it; the error reads once, on one line.
 pub async fn open(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
     domain::db::connect(&settings.database_url)
@@ -144,5 +168,38 @@ impl App {
             api::AppState::new(self.db, self.company, self.clock, self.limits).with_http(self.http);
         state.ready = ready;
         api::serve_until(state, self.listener, stop).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_field_is_named_by_the_commands_flag_when_there_is_one() {
+        let flags: Vec<String> = ["employees", "periods", "expires-in-days"]
+            .map(String::from)
+            .into();
+        assert_eq!(field_name("employees", &flags), "--employees");
+        assert_eq!(field_name("expires_in_days", &flags), "--expires-in-days");
+        assert_eq!(field_name("expires_at", &flags), "expires_at");
+        let predicate = domain::DomainError::invalid("employees", "must be between 2 and 100000");
+        assert_eq!(
+            error_text(&predicate, &flags),
+            "`--employees` must be between 2 and 100000"
+        );
+        let elsewhere = domain::DomainError::invalid("due_at", "must be in the future");
+        assert_eq!(
+            error_text(&elsewhere, &flags),
+            "`due_at` must be in the future"
+        );
+        let sentence =
+            domain::DomainError::bad_input("periods", "give at most 240 periods of history");
+        assert_eq!(
+            error_text(&sentence, &flags),
+            "give at most 240 periods of history"
+        );
+        let other = domain::DomainError::NotFound("employee");
+        assert_eq!(error_text(&other, &flags), "employee not found");
     }
 }

@@ -5,11 +5,11 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use domain::auth::{Scope, TokenOwner};
 use domain::clock::Clock;
 use zeroboard::config::{Settings, SettingsArgs};
-use zeroboard::{App, Usage, connect, connect_company, open, redact, usage};
+use zeroboard::{App, Usage, connect, connect_company, error_text, open, redact, usage};
 
 #[derive(Parser)]
 #[command(
@@ -156,11 +156,12 @@ enum TokenCommand {
 }
 
 /// An error and its causes on one line, each cause once: a database error's text often
-/// repeats its source's, which printed the message twice.
-fn one_line(e: &anyhow::Error) -> String {
+/// repeats its source's, which printed the message twice. A bad input names its field by
+/// one of `flags`, the running command's, when one matches ([`error_text`]).
+fn one_line(e: &anyhow::Error, flags: &[String]) -> String {
     let mut line = String::new();
     for cause in e.chain() {
-        let text = cause.to_string();
+        let text = error_text(cause, flags);
         if line.contains(&text) {
             continue;
         }
@@ -175,8 +176,35 @@ fn one_line(e: &anyhow::Error) -> String {
 /// How far past the wall clock `tick --now` may be without `--allow-future` (clock skew).
 const FUTURE_TOLERANCE: chrono::Duration = chrono::Duration::minutes(1);
 
+/// The long flags (without `--`) of the command that `matches` runs and of the commands
+/// above it, for naming a bad field in an error.
+fn flags_of(matches: &clap::ArgMatches) -> Vec<String> {
+    let mut command = Cli::command();
+    let mut matches = matches;
+    let mut flags = Vec::new();
+    loop {
+        flags.extend(
+            command
+                .get_arguments()
+                .filter_map(|a| a.get_long())
+                .map(str::to_owned),
+        );
+        let Some((name, sub)) = matches.subcommand() else {
+            return flags;
+        };
+        let Some(next) = command.find_subcommand(name).cloned() else {
+            return flags;
+        };
+        (command, matches) = (next, sub);
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `Cli::parse()`, keeping the matches to name flags in errors.
+    let mut matches = Cli::command().get_matches();
+    let flags = flags_of(&matches);
+    let cli = Cli::from_arg_matches_mut(&mut matches)
+        .unwrap_or_else(|e| e.format(&mut Cli::command()).exit());
     init_logging();
     let settings = match cli.settings.resolve() {
         Ok(s) => s,
@@ -198,7 +226,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli.command, settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("zeroboard: {}", one_line(&e));
+            eprintln!("zeroboard: {}", one_line(&e, &flags));
             if e.downcast_ref::<Usage>().is_some() {
                 ExitCode::from(2)
             } else {

@@ -275,3 +275,57 @@ fn domain_modules_import_each_other_one_way() {
         "the scan sees imports"
     );
 }
+
+/// Services name a bad field as the domain does, in `snake_case` (`due_at`); only the API's
+/// edge (`api::error`) turns it into a GraphQL argument path (`input.dueAt`). Checked where
+/// a field's name is written: the first argument of `DomainError::bad_input`/`invalid` and
+/// of the `text` and `bounds` checks, outside tests.
+#[test]
+fn services_name_fields_in_snake_case() {
+    let mut files = BTreeSet::new();
+    collect(&root(), &mut files);
+    let heads = [
+        "bad_input(",
+        "invalid(",
+        "required_text(",
+        "check(",
+        "optional(",
+        "email(",
+        "link(",
+        "weight(",
+        "value(",
+        "date(",
+        "instant(",
+        "whole(",
+    ];
+    let mut broken = Vec::new();
+    for file in files.iter().filter(|f| {
+        ["domain/", "fixtures/", "scheduler/"]
+            .iter()
+            .any(|c| f.starts_with(c))
+    }) {
+        let text = std::fs::read_to_string(root().join(file)).expect("readable");
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        if code.contains("\"input.") {
+            broken.push(format!("{file}: an argument path"));
+        }
+        for head in heads {
+            for (at, _) in code.match_indices(head) {
+                let rest = code[at + head.len()..].trim_start();
+                let Some(literal) = rest.strip_prefix('"').and_then(|r| r.split('"').next()) else {
+                    continue;
+                };
+                let snake = literal
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                if !snake {
+                    broken.push(format!("{file}: {head}\"{literal}\""));
+                }
+            }
+        }
+    }
+    assert!(
+        broken.is_empty(),
+        "fields not named in snake_case: {broken:?}"
+    );
+}

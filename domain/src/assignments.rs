@@ -27,7 +27,7 @@ pub async fn act(
     comment: Option<&str>,
     now: DateTime<Utc>,
 ) -> DomainResult<assignment::Model> {
-    // The GraphQL arguments: `returnAssignment(comment:)`, `cancelAssignment(reason:)`.
+    // A cancellation's comment is its reason.
     let field = if action == Action::Cancel {
         "reason"
     } else {

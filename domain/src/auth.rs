@@ -37,7 +37,7 @@ impl Scope {
             "payroll:read" => Ok(Scope::PayrollRead),
             "metrics:read" => Ok(Scope::MetricsRead),
             other => Err(DomainError::bad_input(
-                "scope",
+                "scopes",
                 format!(
                     "unknown scope `{other}`; expected `admin`, `payroll:read` or `metrics:read`"
                 ),
@@ -131,7 +131,7 @@ pub async fn create_token(
             }
             if scopes.is_empty() {
                 return Err(DomainError::bad_input(
-                    "scope",
+                    "scopes",
                     "a service token needs at least one scope",
                 ));
             }
@@ -141,7 +141,7 @@ pub async fn create_token(
     };
     if expires_at.is_some_and(|at| at <= now) {
         return Err(DomainError::bad_input(
-            "expiresAt",
+            "expires_at",
             "the expiry must be in the future",
         ));
     }

@@ -71,9 +71,9 @@ pub fn weight(field: &'static str, value: f64) -> DomainResult<f64> {
     if value.is_finite() && value > 0.0 && value <= WEIGHT_MAX {
         Ok(value)
     } else {
-        Err(DomainError::bad_input(
+        Err(DomainError::invalid(
             field,
-            format!("`{field}` must be a number above 0 and at most {WEIGHT_MAX}, got {value}"),
+            format!("must be a number above 0 and at most {WEIGHT_MAX}, got {value}"),
         ))
     }
 }
@@ -83,9 +83,9 @@ pub fn value(field: &'static str, value: f64) -> DomainResult<f64> {
     if value.is_finite() && (0.0..=VALUE_MAX).contains(&value) {
         Ok(value)
     } else {
-        Err(DomainError::bad_input(
+        Err(DomainError::invalid(
             field,
-            format!("`{field}` must be a number from 0 to {VALUE_MAX:e}, got {value}"),
+            format!("must be a number from 0 to {VALUE_MAX:e}, got {value}"),
         ))
     }
 }
@@ -105,7 +105,7 @@ pub fn whole(field: &'static str, range: RangeInclusive<i32>, value: i32) -> Dom
     within(field, range, value)
 }
 
-/// A value within `range`, or bad input on `field` naming the range.
+/// A value within `range`, or bad input on `field` naming the range (a predicate).
 fn within<T: PartialOrd + std::fmt::Display>(
     field: &'static str,
     range: RangeInclusive<T>,
@@ -114,10 +114,10 @@ fn within<T: PartialOrd + std::fmt::Display>(
     if range.contains(&value) {
         Ok(value)
     } else {
-        Err(DomainError::bad_input(
+        Err(DomainError::invalid(
             field,
             format!(
-                "`{field}` must be between {} and {}, got {value}",
+                "must be between {} and {}, got {value}",
                 range.start(),
                 range.end()
             ),
@@ -135,16 +135,16 @@ mod tests {
     #[rustfmt::skip]
     fn number_ranges() {
         for (x, ok) in [(1.0, true), (0.001, true), (WEIGHT_MAX, true), (0.0, false), (-1.0, false), (1000.001, false), (1e308, false), (f64::INFINITY, false), (f64::NAN, false), (f64::MIN_POSITIVE, true)] {
-            assert_eq!(weight("input.weight", x).is_ok(), ok, "weight {x}");
+            assert_eq!(weight("weight", x).is_ok(), ok, "weight {x}");
         }
         for (x, ok) in [(0.0, true), (5.0, true), (VALUE_MAX, true), (-0.0, true), (-1.0, false), (1.000_001e12, false), (1e308, false), (f64::NAN, false), (f64::NEG_INFINITY, false)] {
             assert_eq!(value("actual", x).is_ok(), ok, "value {x}");
         }
-        assert_eq!(whole("input.everyNPeriods", EVERY_N_PERIODS, 24).ok(), Some(24));
-        assert!(whole("input.everyNPeriods", EVERY_N_PERIODS, 0).is_err());
-        assert!(whole("input.dueOffsetDays", DUE_OFFSET_DAYS, 63).is_err());
-        let err = weight("input.weight", 1e308).unwrap_err();
-        assert!(matches!(err, DomainError::BadInput { field: "input.weight", .. }), "{err:?}");
+        assert_eq!(whole("every_n_periods", EVERY_N_PERIODS, 24).ok(), Some(24));
+        assert!(whole("every_n_periods", EVERY_N_PERIODS, 0).is_err());
+        assert!(whole("due_offset_days", DUE_OFFSET_DAYS, 63).is_err());
+        let err = weight("weight", 1e308).unwrap_err();
+        assert!(matches!(err, DomainError::BadInput { field: "weight", .. }), "{err:?}");
     }
 
     #[test]
@@ -152,9 +152,11 @@ mod tests {
     fn date_ranges() {
         let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
         for (x, ok) in [(d(1900, 1, 1), true), (d(2026, 11, 20), true), (d(2200, 12, 31), true), (d(1, 1, 1), false), (d(1899, 12, 31), false), (d(9999, 12, 31), false), (d(2201, 1, 1), false)] {
-            assert_eq!(date("input.hiredOn", x).is_ok(), ok, "{x}");
+            assert_eq!(date("hired_on", x).is_ok(), ok, "{x}");
         }
-        assert!(instant("input.publishedAt", Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()).is_ok());
-        assert!(instant("input.publishedAt", Utc.with_ymd_and_hms(9999, 12, 31, 23, 0, 0).unwrap()).is_err());
+        assert!(instant("published_at", Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()).is_ok());
+        assert!(instant("published_at", Utc.with_ymd_and_hms(9999, 12, 31, 23, 0, 0).unwrap()).is_err());
+        let err = date("left_on", d(2201, 1, 1)).unwrap_err();
+        assert_eq!(err.to_string(), "`left_on` must be between 1900-01-01 and 2200-12-31, got 2201-01-01");
     }
 }

@@ -2,6 +2,23 @@
 
 use sea_orm::DbErr;
 
+/// An error of a service.
+///
+/// [`DomainError::BadInput`] names the bad field as the domain does: in `snake_case`, after
+/// the service's argument or the input struct's field (`title`, `due_at`, `assignee_id`,
+/// `left_on`, `late_credit`), never by a GraphQL argument path or a command-line flag. Each
+/// caller names the field its own way (the API by its argument path, `input.dueAt`; the
+/// CLI by a flag, `--employees`) and composes the text with [`Message::naming`].
+///
+/// The rule for a bad input's [`Message`]: it never names the field by any name but the
+/// domain's, and it is one of two forms, chosen by its constructor:
+/// - a *predicate* ([`DomainError::invalid`]), what the value must or must not be ("must be
+///   at most 200 characters, got 201"), shown after the field's name in back-quotes:
+///   "`input.title` must be at most 200 characters, got 201";
+/// - a *sentence* ([`DomainError::bad_input`]), which stands alone and is shown as it is
+///   ("no such manager", "a return needs a comment").
+///
+/// `Display` composes a predicate with the domain's name (`` `title` must be ...``).
 #[derive(Debug, thiserror::Error)]
 pub enum DomainError {
     #[error("authentication required")]
@@ -10,10 +27,10 @@ pub enum DomainError {
     Forbidden(String),
     #[error("{0} not found")]
     NotFound(&'static str),
-    #[error("{message}")]
+    #[error("{}", .message.naming(.field))]
     BadInput {
         field: &'static str,
-        message: String,
+        message: Message,
     },
     #[error("{0}")]
     Conflict(String),
@@ -23,11 +40,42 @@ pub enum DomainError {
 
 pub type DomainResult<T> = Result<T, DomainError>;
 
+/// What a [`DomainError::BadInput`] says about its field (see the rule on [`DomainError`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// What the value must (not) be, to follow the field's name: "must be at most 200
+    /// characters, got 201".
+    Predicate(String),
+    /// A sentence that stands alone: "no such manager".
+    Sentence(String),
+}
+
+impl Message {
+    /// The text a person reads, the field called `name`: "`name` <predicate>", or the
+    /// sentence as it is.
+    pub fn naming(&self, name: &str) -> String {
+        match self {
+            Message::Predicate(predicate) => format!("`{name}` {predicate}"),
+            Message::Sentence(sentence) => sentence.clone(),
+        }
+    }
+}
+
 impl DomainError {
-    pub fn bad_input(field: &'static str, message: impl Into<String>) -> Self {
+    /// Bad input on `field` (in `snake_case`), told in a sentence that stands alone.
+    pub fn bad_input(field: &'static str, sentence: impl Into<String>) -> Self {
         DomainError::BadInput {
             field,
-            message: message.into(),
+            message: Message::Sentence(sentence.into()),
+        }
+    }
+
+    /// Bad input on `field` (in `snake_case`), told by a predicate that follows the
+    /// field's name: `invalid("title", "must not be empty")`.
+    pub fn invalid(field: &'static str, predicate: impl Into<String>) -> Self {
+        DomainError::BadInput {
+            field,
+            message: Message::Predicate(predicate.into()),
         }
     }
 }
@@ -69,16 +117,16 @@ impl UniqueKey {
     }
 }
 
-/// Turns a violation of `key` into bad input on `field`; any other error, a violation of
-/// another key included, passes through.
+/// Turns a violation of `key` into bad input on `field`, told by `sentence`; any other
+/// error, a violation of another key included, passes through.
 pub fn unique_as(
     key: UniqueKey,
     field: &'static str,
-    message: &'static str,
+    sentence: &'static str,
 ) -> impl FnOnce(DbErr) -> DomainError {
     move |err| match err.sql_err() {
         Some(sea_orm::SqlErr::UniqueConstraintViolation(m)) if key.named_in(&m) => {
-            DomainError::bad_input(field, message)
+            DomainError::bad_input(field, sentence)
         }
         _ => DomainError::Db(err),
     }
@@ -87,6 +135,24 @@ pub fn unique_as(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_predicate_follows_the_fields_name_and_a_sentence_stands_alone() {
+        let predicate = DomainError::invalid("due_at", "must be in the future");
+        assert_eq!(predicate.to_string(), "`due_at` must be in the future");
+        let sentence = DomainError::bad_input("manager_id", "no such manager");
+        assert_eq!(sentence.to_string(), "no such manager");
+        let (DomainError::BadInput { message: p, .. }, DomainError::BadInput { message: s, .. }) =
+            (predicate, sentence)
+        else {
+            unreachable!()
+        };
+        assert_eq!(
+            p.naming("input.dueAt"),
+            "`input.dueAt` must be in the future"
+        );
+        assert_eq!(s.naming("input.managerId"), "no such manager");
+    }
 
     #[test]
     fn violations_are_matched_by_key_name() {

@@ -40,7 +40,7 @@ async fn check_audience(db: &impl Db, department_id: Option<i64>) -> DomainResul
         && department::Entity::find_by_id(id).one(db).await?.is_none()
     {
         return Err(DomainError::bad_input(
-            "input.departmentId",
+            "department_id",
             "no such department",
         ));
     }
@@ -67,24 +67,24 @@ pub async fn publish_article(
     input: ArticleInput,
     now: DateTime<Utc>,
 ) -> DomainResult<article::Model> {
-    let title = text::check("input.title", Kind::Name, &input.title)?;
+    let title = text::check("title", Kind::Name, &input.title)?;
     let link = input
         .link
         .as_deref()
         .map(str::trim)
         .filter(|l| !l.is_empty())
-        .map(|l| text::link("input.link", l))
+        .map(|l| text::link("link", l))
         .transpose()?;
-    let body = text::optional("input.body", Kind::Body, input.body.as_deref())?;
+    let body = text::optional("body", Kind::Body, input.body.as_deref())?;
     if link.is_none() && body.is_none() {
         return Err(DomainError::bad_input(
-            "input.body",
+            "body",
             "an article needs a link or a body",
         ));
     }
     let published_at = input
         .published_at
-        .map(|at| bounds::instant("input.publishedAt", at))
+        .map(|at| bounds::instant("published_at", at))
         .transpose()?;
     let txn = begin_write(db).await?;
     check_audience(&txn, input.department_id).await?;
@@ -172,13 +172,13 @@ pub async fn create_proposal(
     input: ProposalInput,
     now: DateTime<Utc>,
 ) -> DomainResult<proposal::Model> {
-    let title = text::check("input.title", Kind::Name, &input.title)?;
-    let body = text::check("input.body", Kind::Body, &input.body)?;
-    let opens_at = bounds::instant("input.opensAt", input.opens_at.unwrap_or(now))?;
-    let closes_at = bounds::instant("input.closesAt", input.closes_at)?;
+    let title = text::check("title", Kind::Name, &input.title)?;
+    let body = text::check("body", Kind::Body, &input.body)?;
+    let opens_at = bounds::instant("opens_at", input.opens_at.unwrap_or(now))?;
+    let closes_at = bounds::instant("closes_at", input.closes_at)?;
     if closes_at <= opens_at || closes_at <= now {
         return Err(DomainError::bad_input(
-            "input.closesAt",
+            "closes_at",
             "a proposal must close in the future, after it opens",
         ));
     }
@@ -237,7 +237,7 @@ pub async fn vote(
     .insert(&txn)
     .await
     .map_err(
-        |e| match unique_as(crate::error::ONE_VOTE, "proposalId", "")(e) {
+        |e| match unique_as(crate::error::ONE_VOTE, "proposal_id", "")(e) {
             DomainError::BadInput { .. } => {
                 DomainError::Conflict("you have voted on this proposal already".into())
             }

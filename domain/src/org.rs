@@ -77,19 +77,16 @@ async fn check_manager(
 ) -> DomainResult<()> {
     let manager = employee::Entity::find_by_id(manager_id).one(db).await?;
     let Some(manager) = manager else {
-        return Err(DomainError::bad_input("input.managerId", "no such manager"));
+        return Err(DomainError::bad_input("manager_id", "no such manager"));
     };
     if manager.left_on.is_some() {
-        return Err(DomainError::bad_input(
-            "input.managerId",
-            "the manager has left",
-        ));
+        return Err(DomainError::bad_input("manager_id", "the manager has left"));
     }
     if let Some(id) = employee_id
         && (id == manager_id || access::below(db, id).await?.contains(&manager_id))
     {
         return Err(DomainError::bad_input(
-            "input.managerId",
+            "manager_id",
             "a manager cannot report to themselves or to their own report",
         ));
     }
@@ -100,7 +97,7 @@ async fn check_department(db: &impl Db, id: i64) -> DomainResult<()> {
     match department::Entity::find_by_id(id).one(db).await? {
         Some(_) => Ok(()),
         None => Err(DomainError::bad_input(
-            "input.departmentId",
+            "department_id",
             "no such department",
         )),
     }
@@ -115,16 +112,12 @@ pub async fn create_employee(
     today: chrono::NaiveDate,
 ) -> DomainResult<employee::Model> {
     access::require_admin(who)?;
-    let name = text::check(
-        "input.name",
-        Kind::Name,
-        input.name.as_deref().unwrap_or(""),
-    )?;
-    let email = text::email("input.email", input.email.as_deref().unwrap_or(""))?;
-    let hired_on = bounds::date("input.hiredOn", input.hired_on.unwrap_or(today))?;
+    let name = text::check("name", Kind::Name, input.name.as_deref().unwrap_or(""))?;
+    let email = text::email("email", input.email.as_deref().unwrap_or(""))?;
+    let hired_on = bounds::date("hired_on", input.hired_on.unwrap_or(today))?;
     let department_id = input
         .department_id
-        .ok_or_else(|| DomainError::bad_input("input.departmentId", "a department is required"))?;
+        .ok_or_else(|| DomainError::bad_input("department_id", "a department is required"))?;
     let txn = begin_write(db).await?;
     check_department(&txn, department_id).await?;
     let manager_id = input.manager_id.flatten();
@@ -147,7 +140,7 @@ pub async fn create_employee(
     .await
     .map_err(unique_as(
         crate::error::EMPLOYEE_EMAIL,
-        "input.email",
+        "email",
         "an employee with this e-mail exists",
     ))?;
     txn.commit().await?;
@@ -164,16 +157,16 @@ pub async fn update_employee(
     let name = input
         .name
         .as_deref()
-        .map(|n| text::check("input.name", Kind::Name, n))
+        .map(|n| text::check("name", Kind::Name, n))
         .transpose()?;
     let email = input
         .email
         .as_deref()
-        .map(|e| text::email("input.email", e))
+        .map(|e| text::email("email", e))
         .transpose()?;
     let hired_on = input
         .hired_on
-        .map(|d| bounds::date("input.hiredOn", d))
+        .map(|d| bounds::date("hired_on", d))
         .transpose()?;
     let txn = begin_write(db).await?;
     if matches!(input.manager_id, Some(Some(_))) {
@@ -189,7 +182,7 @@ pub async fn update_employee(
         && hired_on > left_on
     {
         return Err(DomainError::bad_input(
-            "input.hiredOn",
+            "hired_on",
             "an employee cannot be hired after leaving",
         ));
     }
@@ -219,7 +212,7 @@ pub async fn update_employee(
     }
     let row = row.update(&txn).await.map_err(unique_as(
         crate::error::EMPLOYEE_EMAIL,
-        "input.email",
+        "email",
         "an employee with this e-mail exists",
     ))?;
     txn.commit().await?;
@@ -235,7 +228,7 @@ pub async fn deactivate_employee(
     left_on: NaiveDate,
 ) -> DomainResult<employee::Model> {
     access::require_admin(who)?;
-    let left_on = bounds::date("leftOn", left_on)?;
+    let left_on = bounds::date("left_on", left_on)?;
     let txn = begin_write(db).await?;
     let current = employee::Entity::find_by_id(id)
         .one(&txn)
@@ -243,7 +236,7 @@ pub async fn deactivate_employee(
         .ok_or(DomainError::NotFound("employee"))?;
     if left_on < current.hired_on {
         return Err(DomainError::bad_input(
-            "leftOn",
+            "left_on",
             "an employee cannot leave before being hired",
         ));
     }

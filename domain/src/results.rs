@@ -144,9 +144,9 @@ pub async fn adjust(
     // The documented range, in hundredths (`bounds::ADJUSTMENT_MAX` KPI points either way).
     let most = crate::kpi::round_half_away(crate::bounds::ADJUSTMENT_MAX, 100.0);
     if !(-most..=most).contains(&delta_x100) {
-        return Err(DomainError::bad_input(
+        return Err(DomainError::invalid(
             "delta",
-            "`delta` must be a number of KPI points between -1000 and 1000",
+            "must be a number of KPI points between -1000 and 1000",
         ));
     }
     let (author_id, author_service) = match author {

@@ -18,8 +18,10 @@
 //! order than it is stored (a name that reads differently in a report than in the
 //! database). Lengths count Unicode scalar values (`char`s), after trimming.
 //!
-//! Errors are [`DomainError::BadInput`] naming the field as the caller gives it: the
-//! GraphQL argument path (`input.title`, `name`, `comment`).
+//! Errors are [`DomainError::BadInput`] naming the field as the caller gives it, the
+//! domain's `snake_case` name (`title`, `name`, `comment`), with a predicate about it ("must
+//! be at most 200 characters, got 201"); the one sentence is an address's "`<value>` is not
+//! an e-mail address".
 
 use crate::{DomainError, DomainResult};
 
@@ -95,8 +97,9 @@ pub fn is_invisible(c: char) -> bool {
         )
 }
 
-fn bad(field: &'static str, message: String) -> DomainError {
-    DomainError::bad_input(field, message)
+/// Bad input on `field`, told by a predicate ("must not ...").
+fn bad(field: &'static str, predicate: impl Into<String>) -> DomainError {
+    DomainError::invalid(field, predicate)
 }
 
 /// Checks one text field of `kind` and returns it as stored (trimmed; `\r\n` → `\n` in
@@ -114,10 +117,7 @@ fn run(field: &'static str, kind: Kind, value: &str, required: bool) -> DomainRe
     let value = value.trim();
     for c in value.chars() {
         if c == '\0' {
-            return Err(bad(
-                field,
-                format!("`{field}` must not contain NUL characters"),
-            ));
+            return Err(bad(field, "must not contain NUL characters"));
         }
         if c.is_control() && !(kind.multi_line() && matches!(c, '\n' | '\t')) {
             let what = if kind.multi_line() {
@@ -127,36 +127,27 @@ fn run(field: &'static str, kind: Kind, value: &str, required: bool) -> DomainRe
             };
             return Err(bad(
                 field,
-                format!(
-                    "`{field}` must not contain {what} (found U+{:04X})",
-                    c as u32
-                ),
+                format!("must not contain {what} (found U+{:04X})", c as u32),
             ));
         }
         if is_bidi_control(c) {
             return Err(bad(
                 field,
                 format!(
-                    "`{field}` must not contain bidirectional override characters (found U+{:04X})",
+                    "must not contain bidirectional override characters (found U+{:04X})",
                     c as u32
                 ),
             ));
         }
     }
     if required && value.chars().all(is_invisible) {
-        return Err(bad(
-            field,
-            format!("`{field}` must not be empty or only invisible characters"),
-        ));
+        return Err(bad(field, "must not be empty or only invisible characters"));
     }
     let length = value.chars().count();
     if length > kind.max() {
         return Err(bad(
             field,
-            format!(
-                "`{field}` must be at most {} characters, got {length}",
-                kind.max()
-            ),
+            format!("must be at most {} characters, got {length}", kind.max()),
         ));
     }
     Ok(value.to_owned())
@@ -180,7 +171,7 @@ pub fn optional(
 pub fn email(field: &'static str, value: &str) -> DomainResult<String> {
     let value = value.trim();
     let not_an_address = || {
-        bad(
+        DomainError::bad_input(
             field,
             format!(
                 "`{}` is not an e-mail address",
@@ -191,7 +182,7 @@ pub fn email(field: &'static str, value: &str) -> DomainResult<String> {
     if value.chars().count() > EMAIL_MAX {
         return Err(bad(
             field,
-            format!("`{field}` must be at most {EMAIL_MAX} characters"),
+            format!("must be at most {EMAIL_MAX} characters"),
         ));
     }
     if value
@@ -220,10 +211,7 @@ pub fn email(field: &'static str, value: &str) -> DomainResult<String> {
 pub fn link(field: &'static str, value: &str) -> DomainResult<String> {
     let value = value.trim();
     if value.chars().count() > LINK_MAX {
-        return Err(bad(
-            field,
-            format!("`{field}` must be at most {LINK_MAX} characters"),
-        ));
+        return Err(bad(field, format!("must be at most {LINK_MAX} characters")));
     }
     if value
         .chars()
@@ -231,7 +219,7 @@ pub fn link(field: &'static str, value: &str) -> DomainResult<String> {
     {
         return Err(bad(
             field,
-            format!("`{field}` must not contain white space or control characters"),
+            "must not contain white space or control characters",
         ));
     }
     match url::Url::parse(value) {
@@ -241,16 +229,14 @@ pub fn link(field: &'static str, value: &str) -> DomainResult<String> {
         {
             Ok(value.to_owned())
         }
-        _ => Err(bad(
-            field,
-            format!("`{field}` must be an http:// or https:// URL"),
-        )),
+        _ => Err(bad(field, "must be an http:// or https:// URL")),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Message;
 
     fn field_of(r: DomainResult<String>) -> Result<String, &'static str> {
         r.map_err(|e| match e {
@@ -310,8 +296,11 @@ mod tests {
         assert!(check("f", Kind::Comment, &"a".repeat(COMMENT_MAX + 1)).is_err());
         assert!(check("f", Kind::Body, &"a".repeat(BODY_MAX)).is_ok());
         assert!(check("f", Kind::Body, &"a".repeat(200_000)).is_err());
-        let message = check("input.title", Kind::Name, &"a".repeat(201)).unwrap_err().to_string();
-        assert_eq!(message, "`input.title` must be at most 200 characters, got 201");
+        let err = check("title", Kind::Name, &"a".repeat(201)).unwrap_err();
+        let DomainError::BadInput { field, message } = &err else { panic!("{err:?}") };
+        assert_eq!((*field, message), ("title", &Message::Predicate("must be at most 200 characters, got 201".into())));
+        assert_eq!(err.to_string(), "`title` must be at most 200 characters, got 201");
+        assert_eq!(message.naming("input.title"), "`input.title` must be at most 200 characters, got 201");
     }
 
     #[test]
@@ -351,6 +340,11 @@ mod tests {
             assert_eq!(&field_of(email("e", input)), expected, "{input:?}");
         }
         assert!(email("e", &format!("{}@x.de", "a".repeat(EMAIL_MAX))).is_err());
+        // The one sentence: it names the value, not the field.
+        let err = email("email", "anna").unwrap_err();
+        assert_eq!(err.to_string(), "`anna` is not an e-mail address");
+        let DomainError::BadInput { message, .. } = err else { unreachable!() };
+        assert_eq!(message.naming("input.email"), "`anna` is not an e-mail address");
     }
 
     #[test]
@@ -373,7 +367,7 @@ mod tests {
             ("https://example.com/\u{202E}", false),
         ];
         for (input, ok) in cases {
-            assert_eq!(link("input.link", input).is_ok(), *ok, "{input:?}");
+            assert_eq!(link("link", input).is_ok(), *ok, "{input:?}");
         }
         assert!(link("l", &format!("https://x.de/{}", "a".repeat(LINK_MAX))).is_err());
     }

@@ -19,7 +19,7 @@ use crate::text::{self, Kind};
 use crate::{DomainError, DomainResult, access, bounds};
 
 /// Fields of a duty template; `None` leaves a field as it is on update. Errors name the
-/// fields as `input.title`, `input.weight`, ... (the GraphQL argument).
+/// fields as they are named here (`title`, `every_n_periods`, ...).
 #[derive(Clone, Debug, Default)]
 pub struct TemplateInput {
     pub title: Option<String>,
@@ -72,29 +72,29 @@ async fn apply_template(
     today: NaiveDate,
 ) -> DomainResult<()> {
     if let Some(title) = &input.title {
-        row.title = Set(text::check("input.title", Kind::Name, title)?);
+        row.title = Set(text::check("title", Kind::Name, title)?);
     }
     if let Some(description) = &input.description {
-        row.description = Set(text::check("input.description", Kind::Body, description)?);
+        row.description = Set(text::check("description", Kind::Body, description)?);
     }
     if let Some(weight) = input.weight {
-        row.weight = Set(bounds::weight("input.weight", weight)?);
+        row.weight = Set(bounds::weight("weight", weight)?);
     }
     if let Some(controller) = input.controller_id {
         if let Some(id) = controller {
-            present_employee(db, "input.controllerId", id, today).await?;
+            present_employee(db, "controller_id", id, today).await?;
         }
         row.controller_id = Set(controller);
     }
     match (input.employee_id, input.department_id) {
         (Some(_), Some(_)) => {
             return Err(DomainError::bad_input(
-                "input.employeeId",
+                "employee_id",
                 "a template targets an employee or a department, not both",
             ));
         }
         (Some(id), None) => {
-            present_employee(db, "input.employeeId", id, today).await?;
+            present_employee(db, "employee_id", id, today).await?;
             row.employee_id = Set(Some(id));
             row.department_id = Set(None);
         }
@@ -102,9 +102,7 @@ async fn apply_template(
             department::Entity::find_by_id(id)
                 .one(db)
                 .await?
-                .ok_or_else(|| {
-                    DomainError::bad_input("input.departmentId", "no such department")
-                })?;
+                .ok_or_else(|| DomainError::bad_input("department_id", "no such department"))?;
             row.department_id = Set(Some(id));
             row.employee_id = Set(None);
         }
@@ -112,19 +110,19 @@ async fn apply_template(
     }
     if let Some(n) = input.every_n_periods {
         row.every_n_periods = Set(bounds::whole(
-            "input.everyNPeriods",
+            "every_n_periods",
             bounds::EVERY_N_PERIODS,
             n,
         )?);
     }
     if let Some(offset) = input.due_offset_days {
         let offset = offset
-            .map(|d| bounds::whole("input.dueOffsetDays", bounds::DUE_OFFSET_DAYS, d))
+            .map(|d| bounds::whole("due_offset_days", bounds::DUE_OFFSET_DAYS, d))
             .transpose()?;
         row.due_offset_days = Set(offset);
     }
     if let Some(starts_on) = input.starts_on {
-        row.starts_on = Set(bounds::date("input.startsOn", starts_on)?);
+        row.starts_on = Set(bounds::date("starts_on", starts_on)?);
     }
     if let Some(active) = input.active {
         row.active = Set(active);
@@ -143,14 +141,11 @@ pub async fn create_template(
 ) -> DomainResult<duty_template::Model> {
     access::require_admin(who)?;
     if input.title.is_none() {
-        return Err(DomainError::bad_input(
-            "input.title",
-            "`input.title` must not be empty",
-        ));
+        return Err(DomainError::invalid("title", "must not be empty"));
     }
     if input.employee_id.is_none() && input.department_id.is_none() {
         return Err(DomainError::bad_input(
-            "input.employeeId",
+            "employee_id",
             "a template needs an employee or a department",
         ));
     }
@@ -218,7 +213,7 @@ pub async fn archive_template(
 }
 
 /// An additional assignment, made by a manager for someone below them or by an admin.
-/// Errors name the fields as `input.assigneeId`, `input.title`, ... (the GraphQL argument).
+/// Errors name the fields as they are named here (`assignee_id`, `title`, ...).
 #[derive(Clone, Debug, Default)]
 pub struct AssignmentInput {
     pub assignee_id: Option<i64>,
@@ -255,9 +250,7 @@ async fn open_period_at(
         .lock_shared()
         .one(db)
         .await?
-        .ok_or_else(|| {
-            DomainError::bad_input("input.dueAt", "no open period contains this due date")
-        })
+        .ok_or_else(|| DomainError::bad_input("due_at", "no open period contains this due date"))
 }
 
 /// A new additional assignment; `today` is the company's local date (a departed employee
@@ -271,33 +264,29 @@ pub async fn create_assignment(
 ) -> DomainResult<assignment::Model> {
     let assignee_id = input
         .assignee_id
-        .ok_or_else(|| DomainError::bad_input("input.assigneeId", "an assignee is required"))?;
-    let title = text::check(
-        "input.title",
-        Kind::Name,
-        input.title.as_deref().unwrap_or(""),
-    )?;
+        .ok_or_else(|| DomainError::bad_input("assignee_id", "an assignee is required"))?;
+    let title = text::check("title", Kind::Name, input.title.as_deref().unwrap_or(""))?;
     let description = text::check(
-        "input.description",
+        "description",
         Kind::Body,
         input.description.as_deref().unwrap_or(""),
     )?;
-    let weight = bounds::weight("input.weight", input.weight.unwrap_or(1.0))?;
+    let weight = bounds::weight("weight", input.weight.unwrap_or(1.0))?;
     let due_at = input
         .due_at
-        .ok_or_else(|| DomainError::bad_input("input.dueAt", "a due date is required"))?;
+        .ok_or_else(|| DomainError::bad_input("due_at", "a due date is required"))?;
     if due_at <= now {
         return Err(DomainError::bad_input(
-            "input.dueAt",
+            "due_at",
             "the due date must be in the future",
         ));
     }
     let txn = begin_write(db).await?;
-    let assignee = exists_employee(&txn, "input.assigneeId", assignee_id).await?;
+    let assignee = exists_employee(&txn, "assignee_id", assignee_id).await?;
     access::require_manager_of(&txn, who, assignee_id).await?;
     if crate::org::departed(&assignee, today) {
         return Err(DomainError::bad_input(
-            "input.assigneeId",
+            "assignee_id",
             "this employee has left the company",
         ));
     }
@@ -308,18 +297,14 @@ pub async fn create_assignment(
     {
         Some(c) if c == assignee_id => {
             return Err(DomainError::bad_input(
-                "input.controllerId",
+                "controller_id",
                 "the controller cannot be the assignee",
             ));
         }
-        Some(c) => {
-            present_employee(&txn, "input.controllerId", c, today)
-                .await?
-                .id
-        }
+        Some(c) => present_employee(&txn, "controller_id", c, today).await?.id,
         None => {
             return Err(DomainError::bad_input(
-                "input.controllerId",
+                "controller_id",
                 "a controller is required",
             ));
         }
@@ -372,16 +357,16 @@ pub async fn update_assignment(
     let title = input
         .title
         .as_deref()
-        .map(|t| text::check("input.title", Kind::Name, t))
+        .map(|t| text::check("title", Kind::Name, t))
         .transpose()?;
     let description = input
         .description
         .as_deref()
-        .map(|d| text::check("input.description", Kind::Body, d))
+        .map(|d| text::check("description", Kind::Body, d))
         .transpose()?;
     let weight = input
         .weight
-        .map(|w| bounds::weight("input.weight", w))
+        .map(|w| bounds::weight("weight", w))
         .transpose()?;
     let txn = begin_write(db).await?;
     let current = assignment::Entity::find_by_id(id)
@@ -416,7 +401,7 @@ pub async fn update_assignment(
     require_changeable(&txn, &period, now).await?;
     if input.assignee_id.is_some_and(|a| a != current.assignee_id) {
         return Err(DomainError::bad_input(
-            "input.assigneeId",
+            "assignee_id",
             "the assignee of an assignment cannot change; cancel it and create another",
         ));
     }
@@ -434,7 +419,7 @@ pub async fn update_assignment(
     if let Some(due_at) = input.due_at {
         if due_at <= now || due_at > period.ends_at || due_at < period.starts_at {
             return Err(DomainError::bad_input(
-                "input.dueAt",
+                "due_at",
                 "the due date must be in the future and inside the assignment's period",
             ));
         }
@@ -443,11 +428,11 @@ pub async fn update_assignment(
     if let Some(controller) = input.controller_id {
         if controller == *row.assignee_id.as_ref() {
             return Err(DomainError::bad_input(
-                "input.controllerId",
+                "controller_id",
                 "the controller cannot be the assignee",
             ));
         }
-        present_employee(&txn, "input.controllerId", controller, today).await?;
+        present_employee(&txn, "controller_id", controller, today).await?;
         row.controller_id = Set(controller);
     }
     row.version = Set(version + 1);
@@ -469,7 +454,7 @@ pub async fn update_assignment(
 }
 
 /// A KPI target to set: whose, in which period, which metric, how much, how heavy. Errors
-/// name the fields as `input.metric`, `input.target`, ... (the GraphQL argument).
+/// name the fields as they are named here (`metric`, `target`, ...).
 #[derive(Clone, Debug)]
 pub struct TargetInput {
     pub period_id: i64,
@@ -494,18 +479,18 @@ pub async fn set_target(
         target,
         weight,
     } = input;
-    let metric = text::check("input.metric", Kind::Name, &metric)?;
-    let target = bounds::value("input.target", target)?;
-    let weight = bounds::weight("input.weight", weight)?;
+    let metric = text::check("metric", Kind::Name, &metric)?;
+    let target = bounds::value("target", target)?;
+    let weight = bounds::weight("weight", weight)?;
     let txn = begin_write(db).await?;
-    let person = exists_employee(&txn, "input.employeeId", employee_id).await?;
+    let person = exists_employee(&txn, "employee_id", employee_id).await?;
     access::require_manager_of(&txn, who, employee_id).await?;
     let period = period_for_change(&txn, period_id)
         .await?
-        .ok_or_else(|| DomainError::bad_input("input.periodId", "no such period"))?;
+        .ok_or_else(|| DomainError::bad_input("period_id", "no such period"))?;
     if !active_in(&person, period.starts_on, period.ends_on) {
         return Err(DomainError::bad_input(
-            "input.employeeId",
+            "employee_id",
             "this employee is not employed in that period",
         ));
     }

@@ -315,25 +315,6 @@ pub struct CreateTokenInput {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-/// `domain::auth` names token fields by themselves (`scope`, `service`, `expiresAt`); here
-/// they are named by their GraphQL argument path, as every other error is.
-fn token_error(err: domain::DomainError) -> async_graphql::Error {
-    match err {
-        domain::DomainError::BadInput { field, message } => {
-            let field = match field {
-                "scope" | "scopes" => "input.scopes",
-                "service" => "input.service",
-                "expiresAt" => "input.expiresAt",
-                "name" => "input.name",
-                "employeeId" => "input.employeeId",
-                other => other,
-            };
-            bad_input(field, message)
-        }
-        other => crate::error::from_domain(other),
-    }
-}
-
 #[derive(Default)]
 pub struct AdminMutation;
 
@@ -384,7 +365,7 @@ impl AdminMutation {
         Ok(Employee(
             domain::org::create_employee(c.db(), c.who, input, c.now(), c.today())
                 .await
-                .gql()?,
+                .gql_input()?,
         ))
     }
 
@@ -400,7 +381,7 @@ impl AdminMutation {
         Ok(Employee(
             domain::org::update_employee(c.db(), c.who, id, input.decode()?)
                 .await
-                .gql()?,
+                .gql_input()?,
         ))
     }
 
@@ -435,7 +416,7 @@ impl AdminMutation {
         Ok(DutyTemplate(
             domain::work::create_template(c.db(), c.who, input, c.now(), c.today())
                 .await
-                .gql()?,
+                .gql_input()?,
         ))
     }
 
@@ -451,7 +432,7 @@ impl AdminMutation {
         Ok(DutyTemplate(
             domain::work::update_template(c.db(), c.who, id, input.decode()?, c.now(), c.today())
                 .await
-                .gql()?,
+                .gql_input()?,
         ))
     }
 
@@ -480,7 +461,7 @@ impl AdminMutation {
         Ok(Assignment(
             domain::work::create_assignment(c.db(), c.who, input.decode()?, c.now(), c.today())
                 .await
-                .gql()?,
+                .gql_input()?,
         ))
     }
 
@@ -497,7 +478,7 @@ impl AdminMutation {
         Ok(Assignment(
             domain::work::update_assignment(c.db(), c.who, id, input.decode()?, c.now(), c.today())
                 .await
-                .gql()?,
+                .gql_input()?,
         ))
     }
 
@@ -523,7 +504,7 @@ impl AdminMutation {
         };
         let row = domain::work::set_target(c.db(), c.who, target, c.now())
             .await
-            .gql()?;
+            .gql_input()?;
         Ok(KpiTarget(row))
     }
 
@@ -557,13 +538,13 @@ impl AdminMutation {
                 TokenOwner::Employee(id_of(&id, Kind::Employee, "input.employeeId")?)
             }
             (None, Some(name)) => {
-                let name = text::check("input.service", TextKind::Name, &name).gql()?;
+                let name = text::check("service", TextKind::Name, &name).gql_input()?;
                 let scopes = input
                     .scopes
                     .iter()
                     .map(|s| Scope::parse(s))
                     .collect::<Result<Vec<_>, _>>()
-                    .map_err(token_error)?;
+                    .gql_input()?;
                 TokenOwner::Service { name, scopes }
             }
             _ => {
@@ -573,11 +554,11 @@ impl AdminMutation {
                 ));
             }
         };
-        let name = text::check("input.name", TextKind::Name, &input.name).gql()?;
+        let name = text::check("name", TextKind::Name, &input.name).gql_input()?;
         let (row, secret) =
             domain::auth::create_token(c.db(), owner, &name, input.expires_at, c.now())
                 .await
-                .map_err(token_error)?;
+                .gql_input()?;
         Ok(CreatedToken {
             secret,
             token: ApiToken(row),

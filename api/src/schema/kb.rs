@@ -151,7 +151,7 @@ impl KbMutation {
         Ok(Article(
             domain::kb::publish_article(c.db(), c.who, input, c.now())
                 .await
-                .gql()?,
+                .gql_input()?,
         ))
     }
 
@@ -188,7 +188,7 @@ impl KbMutation {
         Ok(Proposal(
             domain::kb::create_proposal(c.db(), c.who, input, c.now())
                 .await
-                .gql()?,
+                .gql_input()?,
         ))
     }
 

@@ -363,12 +363,7 @@ impl KpiMutation {
         let edit = move |p: &mut domain::kpi::Policy| input.apply(p);
         let row = domain::policy::amend(c.db(), c.who, edit, note, c.now())
             .await
-            .map_err(|e| match e {
-                domain::DomainError::BadInput { field, message } => {
-                    bad_input(&format!("input.{}", camel(field)), message)
-                }
-                other => crate::error::from_domain(other),
-            })?;
+            .gql_input()?;
         Ok(row.into())
     }
 
@@ -398,21 +393,4 @@ impl KpiMutation {
             .ok_or_else(|| not_found("KPI result"))?;
         Ok(KpiResult(row))
     }
-}
-
-/// `late_credit` → `lateCredit`, for naming input fields in errors.
-fn camel(snake: &str) -> String {
-    let mut out = String::new();
-    let mut upper = false;
-    for ch in snake.chars() {
-        if ch == '_' {
-            upper = true;
-        } else if upper {
-            out.extend(ch.to_uppercase());
-            upper = false;
-        } else {
-            out.push(ch);
-        }
-    }
-    out
 }
