@@ -442,10 +442,11 @@ async fn serve(
         }
         anyhow::Ok((db, company))
     };
-    let (db, company) = tokio::select! {
+    let (mut db, company) = tokio::select! {
         prepared = prepared => prepared?,
         _ = &mut stop => return Ok(()),
     };
+    api::count_statements(&mut db);
     println!(
         "Zeroboard is serving GraphiQL at http://{addr}/ and GraphQL at http://{addr}/graphql"
     );

@@ -180,6 +180,15 @@ on_both! {
                 .unwrap();
             assert_eq!(body["data"]["me"]["role"].as_str().map(str::to_lowercase).as_deref(), Some(role.as_str()), "{body}");
         }
+        // The server counts its SQL statements, so a request's cost can be read from outside.
+        let statements = async || {
+            let text = client.get(format!("{url}metrics")).bearer_auth(&tokens[2].1).send().await.unwrap().text().await.unwrap();
+            let value = text.lines().find_map(|l| l.strip_prefix("zeroboard_db_statements_total "));
+            value.and_then(|v| v.trim().parse::<f64>().ok()).expect("zeroboard_db_statements_total")
+        };
+        let before = statements().await;
+        client.post(&graphql).bearer_auth(&tokens[0].1).json(&serde_json::json!({ "query": "{ me { summary { duties { total } } } }" })).send().await.unwrap();
+        assert!(statements().await > before, "the statements of a request are counted");
         served.wait_for_scheduler();
         assert_eq!(client.get(format!("{url}readyz")).send().await.unwrap().status(), 200);
         assert!(served.stop().success(), "a clean exit on SIGTERM");
