@@ -106,9 +106,10 @@ async fn run(kind: &str, url: &str, employees: usize, requests: usize) -> anyhow
     let state = api::AppState::new(db.clone(), company, Clock::System, api::Limits::default());
     tokio::spawn(api::serve(state, listener));
 
-    let admin = domain::auth::create_token(
+    let admin = domain::tokens::create_token(
         &db,
-        domain::auth::TokenOwner::Service {
+        &domain::auth::Principal::System,
+        domain::tokens::TokenOwner::Service {
             name: "bench".into(),
             scopes: vec![domain::auth::Scope::Admin],
         },
@@ -127,9 +128,10 @@ async fn run(kind: &str, url: &str, employees: usize, requests: usize) -> anyhow
             .map(|e| e.id)
             .unwrap_or(1)
     };
-    let employee = domain::auth::create_token(
+    let employee = domain::tokens::create_token(
         &db,
-        domain::auth::TokenOwner::Employee(someone),
+        &domain::auth::Principal::System,
+        domain::tokens::TokenOwner::Employee(someone),
         "bench",
         None,
         now,

@@ -141,7 +141,9 @@ impl App {
         let listener = tokio::net::TcpListener::bind(&settings.bind)
             .await
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
-        let (db, company) = connect_company(settings, clock.now()).await?;
+        let (mut db, company) = connect_company(settings, clock.now()).await?;
+        // `zeroboard_db_statements_total` on /metrics.
+        api::count_statements(&mut db);
         Ok(App {
             db,
             company,

@@ -6,8 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use domain::auth::{Scope, TokenOwner};
+use domain::auth::Scope;
 use domain::clock::Clock;
+use domain::tokens::TokenOwner;
 use zeroboard::config::{Settings, SettingsArgs};
 use zeroboard::{App, Usage, connect, connect_company, error_text, open, redact, usage};
 
@@ -473,13 +474,20 @@ async fn token(
                 (Some(days), _, _) => Some(i64::from(days)),
                 (None, true, _) | (None, false, TokenOwner::Employee(_)) => None,
                 (None, false, TokenOwner::Service { .. }) => {
-                    Some(domain::auth::DEFAULT_SERVICE_TOKEN_DAYS)
+                    Some(domain::tokens::DEFAULT_SERVICE_TOKEN_DAYS)
                 }
             };
             let expires_at = days.map(|d| now + chrono::Duration::days(d));
             let label = name.unwrap_or_else(|| "cli".into());
-            let (row, secret) =
-                domain::auth::create_token(db, owner, &label, expires_at, now).await?;
+            let (row, secret) = domain::tokens::create_token(
+                db,
+                &domain::auth::Principal::System,
+                owner,
+                &label,
+                expires_at,
+                now,
+            )
+            .await?;
             println!("{secret}");
             match row.expires_at {
                 Some(at) => eprintln!(
@@ -498,7 +506,9 @@ async fn token(
                 "{:>5}  {:<7}  {:<16}  {:<16}  {:<16}  {:<12}  OWNER",
                 "ID", "STATUS", "CREATED", "EXPIRES", "LAST USED", "NAME"
             );
-            for (token, email) in domain::auth::list_tokens(db).await? {
+            for (token, email) in
+                domain::tokens::list_tokens(db, &domain::auth::Principal::System).await?
+            {
                 let owner = match (email, &token.service) {
                     (Some(email), _) => email,
                     (None, Some(service)) => format!("service {service} ({})", token.scopes),
@@ -507,7 +517,7 @@ async fn token(
                 println!(
                     "{:>5}  {:<7}  {:<16}  {:<16}  {:<16}  {:<12}  {owner}",
                     token.id,
-                    domain::auth::TokenStatus::of(&token, now).as_str(),
+                    domain::tokens::TokenStatus::of(&token, now).as_str(),
                     date(Some(token.created_at)),
                     date(token.expires_at),
                     date(token.last_used_at),
@@ -516,7 +526,7 @@ async fn token(
             }
         }
         TokenCommand::Revoke { id } => {
-            let token = domain::auth::revoke_token(db, id, now)
+            let token = domain::tokens::revoke_token(db, &domain::auth::Principal::System, id, now)
                 .await
                 .map_err(|e| match e {
                     domain::DomainError::NotFound(_) => anyhow::anyhow!("no token with id {id}"),
@@ -710,7 +720,7 @@ async fn print_demo_tokens(
     let mut lines = String::new();
     for (role, owner, who) in roles {
         let reusable = match kept.get(role) {
-            Some(secret) => domain::auth::usable_token(db, secret, now)
+            Some(secret) => domain::tokens::usable_token(db, secret, now)
                 .await?
                 .filter(|t| match &owner {
                     TokenOwner::Employee(id) => t.employee_id == Some(*id),
@@ -721,9 +731,16 @@ async fn print_demo_tokens(
         let secret = match (reusable, kept.get(role)) {
             (Some(_), Some(secret)) => secret.clone(),
             _ => {
-                domain::auth::create_token(db, owner, "demo", None, now)
-                    .await?
-                    .1
+                domain::tokens::create_token(
+                    db,
+                    &domain::auth::Principal::System,
+                    owner,
+                    "demo",
+                    None,
+                    now,
+                )
+                .await?
+                .1
             }
         };
         println!("  {role:<9} {secret}   ({who})");

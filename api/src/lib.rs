@@ -25,6 +25,7 @@ use domain::Company;
 use domain::clock::Clock;
 use sea_orm::DatabaseConnection;
 
+pub use crate::metrics::count_statements;
 pub use http::{routes, serve, serve_until};
 pub use limits::Limits;
 pub use schema::{ZeroboardSchema, build_schema, sdl};

@@ -1,11 +1,13 @@
-//! Prometheus metrics at `/metrics`: requests by route and status, their latency, and
-//! whatever other crates record through the `metrics` facade (the scheduler's ticks).
+//! Prometheus metrics at `/metrics`: requests by route and status, their latency, the SQL
+//! statements the server ran, and whatever other crates record through the `metrics`
+//! facade (the scheduler's ticks).
 
 use std::sync::OnceLock;
 use std::time::Instant;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use poem::{Endpoint, IntoResponse, Request, Response};
+use sea_orm::DatabaseConnection;
 
 /// The process-wide recorder, installed on first use. Later servers in the same process
 /// (tests start many) share it.
@@ -47,6 +49,10 @@ fn describe() {
         "Connections closed because no complete request head arrived within the read timeout."
     );
     describe_counter!(
+        "zeroboard_db_statements_total",
+        "SQL statements run through the server's connection pool."
+    );
+    describe_counter!(
         "zeroboard_scheduler_ticks_total",
         "Scheduler ticks, by outcome (ok, failed)."
     );
@@ -65,6 +71,14 @@ fn describe() {
         "Always 1; its labels name the running build."
     );
     metrics::gauge!("zeroboard_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+}
+
+/// Counts every SQL statement run through `db`, and through its clones made afterwards, in
+/// `zeroboard_db_statements_total` (the cost of a request: read it before and after).
+pub fn count_statements(db: &mut DatabaseConnection) {
+    handle();
+    let statements = metrics::counter!("zeroboard_db_statements_total");
+    db.set_metric_callback(move |_| statements.increment(1));
 }
 
 /// Renders the metrics in Prometheus' text format.

@@ -1,15 +1,14 @@
-//! Bearer tokens and the principal behind a request.
+//! The principal behind a request: who a bearer token stands for ([`crate::tokens`]
+//! manages the tokens).
 //!
 //! A token is `zb_` followed by 32 random bytes in URL-safe base64. Only its SHA-256 is
 //! stored, so a leaked database does not leak usable tokens; the secret is shown once.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use entity::enums::Role;
 use entity::{api_token, employee};
 use sea_orm::prelude::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use sha2::{Digest, Sha256};
 
 use crate::{DomainError, DomainResult};
@@ -86,80 +85,9 @@ impl Principal {
     }
 }
 
-/// Whose token it is.
-#[derive(Clone, Debug, PartialEq)]
-pub enum TokenOwner {
-    Employee(i64),
-    Service { name: String, scopes: Vec<Scope> },
-}
-
 pub fn hash_token(secret: &str) -> String {
     let digest = Sha256::digest(secret.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn new_secret() -> String {
-    let mut bytes = [0u8; 32];
-    // The OS random source failing is unrecoverable for a token issuer.
-    getrandom::fill(&mut bytes).expect("the operating system's random source is unavailable");
-    format!("zb_{}", URL_SAFE_NO_PAD.encode(bytes))
-}
-
-/// Creates a token and returns its row and the secret, which is not stored anywhere.
-pub async fn create_token(
-    db: &impl ConnectionTrait,
-    owner: TokenOwner,
-    name: &str,
-    expires_at: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> DomainResult<(api_token::Model, String)> {
-    let secret = new_secret();
-    let (employee_id, service, scopes) = match owner {
-        TokenOwner::Employee(id) => {
-            let found = employee::Entity::find_by_id(id).one(db).await?;
-            if found.is_none() {
-                return Err(DomainError::NotFound("employee"));
-            }
-            (Some(id), None, String::new())
-        }
-        TokenOwner::Service { name, scopes } => {
-            if name.trim().is_empty() {
-                return Err(DomainError::bad_input(
-                    "service",
-                    "a service token needs a service name",
-                ));
-            }
-            if scopes.is_empty() {
-                return Err(DomainError::bad_input(
-                    "scopes",
-                    "a service token needs at least one scope",
-                ));
-            }
-            let scopes: Vec<_> = scopes.iter().map(|s| s.as_str()).collect();
-            (None, Some(name), scopes.join(" "))
-        }
-    };
-    if expires_at.is_some_and(|at| at <= now) {
-        return Err(DomainError::bad_input(
-            "expires_at",
-            "the expiry must be in the future",
-        ));
-    }
-    let row = api_token::ActiveModel {
-        token_hash: Set(hash_token(&secret)),
-        name: Set(name.to_owned()),
-        employee_id: Set(employee_id),
-        service: Set(service),
-        scopes: Set(scopes),
-        created_at: Set(now),
-        expires_at: Set(expires_at),
-        revoked_at: Set(None),
-        last_used_at: Set(None),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    Ok((row, secret))
 }
 
 /// How stale `last_used_at` may get before a request refreshes it; keeps reads from writing.
@@ -230,85 +158,6 @@ pub async fn authenticate(
 /// zone, and they may act until that day's end there.
 pub fn has_left(left_on: Option<chrono::NaiveDate>, tz: chrono_tz::Tz, now: DateTime<Utc>) -> bool {
     left_on.is_some_and(|left| left < now.with_timezone(&tz).date_naive())
-}
-
-/// Revokes a token; revoking twice is harmless.
-pub async fn revoke_token(
-    db: &impl ConnectionTrait,
-    token_id: i64,
-    now: DateTime<Utc>,
-) -> DomainResult<api_token::Model> {
-    let token = api_token::Entity::find_by_id(token_id)
-        .one(db)
-        .await?
-        .ok_or(DomainError::NotFound("token"))?;
-    if token.revoked_at.is_some() {
-        return Ok(token);
-    }
-    let mut active: api_token::ActiveModel = token.into();
-    active.revoked_at = Set(Some(now));
-    Ok(active.update(db).await?)
-}
-
-/// How long a service token lives unless its creator says otherwise.
-pub const DEFAULT_SERVICE_TOKEN_DAYS: i64 = 90;
-
-/// Whether a token can still be used at `now`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TokenStatus {
-    Active,
-    Expired,
-    Revoked,
-}
-
-impl TokenStatus {
-    pub fn of(token: &api_token::Model, now: DateTime<Utc>) -> Self {
-        if token.revoked_at.is_some() {
-            TokenStatus::Revoked
-        } else if token.expires_at.is_some_and(|at| at <= now) {
-            TokenStatus::Expired
-        } else {
-            TokenStatus::Active
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TokenStatus::Active => "active",
-            TokenStatus::Expired => "expired",
-            TokenStatus::Revoked => "revoked",
-        }
-    }
-}
-
-/// Every token, oldest first, with its employee's e-mail for employee tokens (never the
-/// secret, which is not stored).
-pub async fn list_tokens(
-    db: &impl ConnectionTrait,
-) -> DomainResult<Vec<(api_token::Model, Option<String>)>> {
-    use sea_orm::QueryOrder;
-    let rows = api_token::Entity::find()
-        .find_also_related(employee::Entity)
-        .order_by_asc(api_token::Column::Id)
-        .all(db)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(token, person)| (token, person.map(|p| p.email)))
-        .collect())
-}
-
-/// The token a secret belongs to, if it is stored and can still be used; reads only.
-pub async fn usable_token(
-    db: &impl ConnectionTrait,
-    secret: &str,
-    now: DateTime<Utc>,
-) -> DomainResult<Option<api_token::Model>> {
-    let token = api_token::Entity::find()
-        .filter(api_token::Column::TokenHash.eq(hash_token(secret)))
-        .one(db)
-        .await?;
-    Ok(token.filter(|t| TokenStatus::of(t, now) == TokenStatus::Active))
 }
 
 #[cfg(test)]

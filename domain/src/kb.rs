@@ -47,8 +47,7 @@ async fn check_audience(db: &impl Db, department_id: Option<i64>) -> DomainResul
     Ok(())
 }
 
-/// An article to publish. Errors name the fields as `input.title`, `input.link`, ... (the
-/// GraphQL argument).
+/// An article to publish. Errors name its fields (`title`, `link`, ...).
 #[derive(Clone, Debug, Default)]
 pub struct ArticleInput {
     pub title: String,
@@ -154,8 +153,7 @@ pub async fn mark_read(
     Ok(row)
 }
 
-/// A proposal to put to a vote. Errors name the fields as `input.title`, `input.closesAt`,
-/// ... (the GraphQL argument).
+/// A proposal to put to a vote. Errors name its fields (`title`, `closes_at`, ...).
 #[derive(Clone, Debug, Default)]
 pub struct ProposalInput {
     pub title: String,

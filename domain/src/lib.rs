@@ -37,6 +37,7 @@ pub mod results;
 pub mod stored;
 pub mod text;
 pub mod tick;
+pub mod tokens;
 pub mod transition;
 pub mod work;
 

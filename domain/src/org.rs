@@ -41,21 +41,25 @@ pub async fn rename_department(
 ) -> DomainResult<department::Model> {
     access::require_admin(who)?;
     let name = text::check("name", Kind::Name, name)?;
+    // Read and written in one transaction, as every read-then-write is.
+    let txn = begin_write(db).await?;
     let row = department::Entity::find_by_id(id)
-        .one(db)
+        .one(&txn)
         .await?
         .ok_or(DomainError::NotFound("department"))?;
     let mut row: department::ActiveModel = row.into();
     row.name = Set(name);
-    row.update(db).await.map_err(unique_as(
+    let renamed = row.update(&txn).await.map_err(unique_as(
         crate::error::DEPARTMENT_NAME,
         "name",
         "a department with this name exists",
-    ))
+    ))?;
+    txn.commit().await?;
+    Ok(renamed)
 }
 
 /// What an admin gives to create or change an employee; `None` leaves a field as it is.
-/// Errors name the fields as `input.name`, `input.email`, ... (the GraphQL argument).
+/// Errors name the fields as the domain does (`name`, `email`, `department_id`, ...).
 #[derive(Clone, Debug, Default)]
 pub struct EmployeeInput {
     pub name: Option<String>,

@@ -180,6 +180,15 @@ on_both! {
                 .unwrap();
             assert_eq!(body["data"]["me"]["role"].as_str().map(str::to_lowercase).as_deref(), Some(role.as_str()), "{body}");
         }
+        // The server counts its SQL statements, so a request's cost can be read from outside.
+        let statements = async || {
+            let text = client.get(format!("{url}metrics")).bearer_auth(&tokens[2].1).send().await.unwrap().text().await.unwrap();
+            let value = text.lines().find_map(|l| l.strip_prefix("zeroboard_db_statements_total "));
+            value.and_then(|v| v.trim().parse::<f64>().ok()).expect("zeroboard_db_statements_total")
+        };
+        let before = statements().await;
+        client.post(&graphql).bearer_auth(&tokens[0].1).json(&serde_json::json!({ "query": "{ me { summary { duties { total } } } }" })).send().await.unwrap();
+        assert!(statements().await > before, "the statements of a request are counted");
         served.wait_for_scheduler();
         assert_eq!(client.get(format!("{url}readyz")).send().await.unwrap().status(), 200);
         assert!(served.stop().success(), "a clean exit on SIGTERM");
@@ -205,8 +214,8 @@ on_both! {
         assert_eq!(entity::api_token::Entity::find().count(&db).await.unwrap(), minted);
         // A revoked one is replaced, the others kept.
         assert!(served.stop().success());
-        let revoked = domain::auth::usable_token(&db, &tokens[0].1, chrono::Utc::now()).await.unwrap().unwrap();
-        domain::auth::revoke_token(&db, revoked.id, chrono::Utc::now()).await.unwrap();
+        let revoked = domain::tokens::usable_token(&db, &tokens[0].1, chrono::Utc::now()).await.unwrap().unwrap();
+        domain::tokens::revoke_token(&db, &domain::auth::Principal::System, revoked.id, chrono::Utc::now()).await.unwrap();
         let served = Served::start(&test_db.url);
         assert_ne!(served.tokens[0], tokens[0]);
         assert_eq!(served.tokens[1..], tokens[1..]);
@@ -313,11 +322,11 @@ on_both! {
         let db = &db;
         let token = |secret: &str| {
             let secret = secret.to_owned();
-            async move { domain::auth::usable_token(db, &secret, now).await.unwrap().unwrap() }
+            async move { domain::tokens::usable_token(db, &secret, now).await.unwrap().unwrap() }
         };
         let service_row = token(&service).await;
         let days = |row: &entity::api_token::Model| row.expires_at.map(|at| (at - row.created_at).num_days());
-        assert_eq!(days(&service_row), Some(domain::auth::DEFAULT_SERVICE_TOKEN_DAYS), "service tokens expire by default");
+        assert_eq!(days(&service_row), Some(domain::tokens::DEFAULT_SERVICE_TOKEN_DAYS), "service tokens expire by default");
         let employee_row = token(&employee).await;
         assert_eq!(days(&employee_row), Some(7));
         assert_eq!(days(&token(&forever).await), None);

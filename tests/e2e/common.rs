@@ -235,22 +235,36 @@ impl TestApp {
             .await
             .unwrap()
             .expect("employee");
-        let owner = domain::auth::TokenOwner::Employee(id);
-        domain::auth::create_token(&self.db, owner, "test", None, self.clock.now())
-            .await
-            .unwrap()
-            .1
+        let owner = domain::tokens::TokenOwner::Employee(id);
+        domain::tokens::create_token(
+            &self.db,
+            &domain::auth::Principal::System,
+            owner,
+            "test",
+            None,
+            self.clock.now(),
+        )
+        .await
+        .unwrap()
+        .1
     }
 
     pub async fn service_token(&self, scope: domain::auth::Scope) -> String {
-        let owner = domain::auth::TokenOwner::Service {
+        let owner = domain::tokens::TokenOwner::Service {
             name: "tests".into(),
             scopes: vec![scope],
         };
-        domain::auth::create_token(&self.db, owner, "test", None, self.clock.now())
-            .await
-            .unwrap()
-            .1
+        domain::tokens::create_token(
+            &self.db,
+            &domain::auth::Principal::System,
+            owner,
+            "test",
+            None,
+            self.clock.now(),
+        )
+        .await
+        .unwrap()
+        .1
     }
 
     pub async fn admin(&self) -> String {

@@ -26,7 +26,7 @@ on_both! {
             .unwrap()
             .unwrap();
         assert!(row.last_used_at.is_some(), "use is recorded");
-        domain::auth::revoke_token(&app.db, row.id, app.clock.now()).await.unwrap();
+        domain::tokens::revoke_token(&app.db, &domain::auth::Principal::System, row.id, app.clock.now()).await.unwrap();
         let (_, body) = app.post(Some(&token), "{ me { email } }", json!({})).await;
         assert_eq!(codes(&body), ["UNAUTHENTICATED"]);
     }

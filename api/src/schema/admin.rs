@@ -3,9 +3,10 @@
 
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use domain::auth::{Scope, TokenOwner};
+use domain::auth::Scope;
 use domain::org::EmployeeInput;
 use domain::text::{self, Kind as TextKind};
+use domain::tokens::TokenOwner;
 use domain::work::{AssignmentInput, TemplateInput};
 use entity::{api_token, duty_template, kpi_target};
 
@@ -556,7 +557,7 @@ impl AdminMutation {
         };
         let name = text::check("name", TextKind::Name, &input.name).gql_input()?;
         let (row, secret) =
-            domain::auth::create_token(c.db(), owner, &name, input.expires_at, c.now())
+            domain::tokens::create_token(c.db(), c.who, owner, &name, input.expires_at, c.now())
                 .await
                 .gql_input()?;
         Ok(CreatedToken {
@@ -571,7 +572,7 @@ impl AdminMutation {
         domain::access::require_admin(c.who).gql()?;
         let id = id_of(&id, Kind::ApiToken, "id")?;
         Ok(ApiToken(
-            domain::auth::revoke_token(c.db(), id, c.now())
+            domain::tokens::revoke_token(c.db(), c.who, id, c.now())
                 .await
                 .gql()?,
         ))

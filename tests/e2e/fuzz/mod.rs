@@ -136,9 +136,10 @@ impl Target {
                 .await
                 .unwrap()
                 .expect("demo person");
-            let secret = domain::auth::create_token(
+            let secret = domain::tokens::create_token(
                 &db,
-                domain::auth::TokenOwner::Employee(id),
+                &domain::auth::Principal::System,
+                domain::tokens::TokenOwner::Employee(id),
                 "fuzz",
                 None,
                 t0(),
@@ -152,16 +153,23 @@ impl Target {
             (Auth::Admin, domain::auth::Scope::Admin),
             (Auth::Payroll, domain::auth::Scope::PayrollRead),
         ] {
-            let owner = domain::auth::TokenOwner::Service {
+            let owner = domain::tokens::TokenOwner::Service {
                 name: "fuzz".into(),
                 scopes: vec![scope],
             };
             tokens.insert(
                 auth_key(auth),
-                domain::auth::create_token(&db, owner, "fuzz", None, t0())
-                    .await
-                    .unwrap()
-                    .1,
+                domain::tokens::create_token(
+                    &db,
+                    &domain::auth::Principal::System,
+                    owner,
+                    "fuzz",
+                    None,
+                    t0(),
+                )
+                .await
+                .unwrap()
+                .1,
             );
         }
         tokens.insert(
