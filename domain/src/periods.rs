@@ -111,25 +111,27 @@ pub async fn require_changeable(
 /// judge them (`obligations`).
 impl PeriodRows {
     /// Loads the rows of a period in seven queries, whatever the number of employees; with
-    /// `only`, just what concerns that employee.
+    /// `only`, just what concerns those employees (their work, what they control, their
+    /// votes, reads and targets), which is all their obligations are judged from.
     pub async fn load(
         db: &impl ConnectionTrait,
         period: &period::Model,
-        only: Option<i64>,
+        only: Option<&[i64]>,
     ) -> DomainResult<PeriodRows> {
         let mut assignments =
             assignment::Entity::find().filter(assignment::Column::PeriodId.eq(period.id));
         let mut employees = employee::Entity::find();
         let mut targets =
             kpi_target::Entity::find().filter(kpi_target::Column::PeriodId.eq(period.id));
-        if let Some(id) = only {
+        if let Some(ids) = only {
+            let ids = || ids.iter().copied();
             assignments = assignments.filter(
                 Condition::any()
-                    .add(assignment::Column::AssigneeId.eq(id))
-                    .add(assignment::Column::ControllerId.eq(id)),
+                    .add(assignment::Column::AssigneeId.is_in(ids()))
+                    .add(assignment::Column::ControllerId.is_in(ids())),
             );
-            employees = employees.filter(employee::Column::Id.eq(id));
-            targets = targets.filter(kpi_target::Column::EmployeeId.eq(id));
+            employees = employees.filter(employee::Column::Id.is_in(ids()));
+            targets = targets.filter(kpi_target::Column::EmployeeId.is_in(ids()));
         }
         let proposals = proposal::Entity::find()
             .filter(proposal::Column::ClosesAt.gte(period.starts_at))
@@ -147,8 +149,8 @@ impl PeriodRows {
         } else {
             let mut q = vote::Entity::find()
                 .filter(vote::Column::ProposalId.is_in(proposals.iter().map(|p| p.id)));
-            if let Some(id) = only {
-                q = q.filter(vote::Column::EmployeeId.eq(id));
+            if let Some(ids) = only {
+                q = q.filter(vote::Column::EmployeeId.is_in(ids.iter().copied()));
             }
             q.all(db).await?
         };
@@ -157,8 +159,8 @@ impl PeriodRows {
         } else {
             let mut q = article_read::Entity::find()
                 .filter(article_read::Column::ArticleId.is_in(articles.iter().map(|a| a.id)));
-            if let Some(id) = only {
-                q = q.filter(article_read::Column::EmployeeId.eq(id));
+            if let Some(ids) = only {
+                q = q.filter(article_read::Column::EmployeeId.is_in(ids.iter().copied()));
             }
             q.all(db).await?
         };

@@ -42,10 +42,9 @@ pub async fn live_kpi(
         .remove(&employee_id))
 }
 
-/// The live KPI (see [`live_kpi`]) of employees in a period, judging the period's rows
-/// once for all of them: only their own rows for one employee, the whole period's for
-/// several, in the same number of statements. `policy` is the period's version when the
-/// caller has it at hand.
+/// The live KPI (see [`live_kpi`]) of employees in a period, judged once for all of them
+/// from the rows that concern them (a fixed number of statements, whatever their number).
+/// `policy` is the period's version when the caller has it at hand.
 pub async fn live_kpis(
     db: &impl ConnectionTrait,
     tz: Tz,
@@ -58,11 +57,7 @@ pub async fn live_kpis(
         Some(policy) => policy.clone(),
         None => policy::by_version(db, period.policy_version).await?,
     };
-    let only = match employees {
-        [one] => Some(*one),
-        _ => None,
-    };
-    let rows = PeriodRows::load(db, period, only).await?;
+    let rows = PeriodRows::load(db, period, Some(employees)).await?;
     let rules = policy::rules(&policy);
     Ok(live_evaluations(&rows, period, &rules, tz, employees, now))
 }

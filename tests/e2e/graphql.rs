@@ -305,3 +305,28 @@ on_both! {
         assert!(missed.is_some_and(|o| o["count"].as_u64().unwrap() >= 1), "{mine}");
     }
 }
+
+on_both! {
+    /// A page loads each tile for all its employees at once (one batch per tile, the live
+    /// KPI from the rows that concern the page's people); every number must be what the
+    /// same employee's summary shows when asked for alone.
+    async fn a_page_of_tiles_agrees_with_each_employee_alone(kind: Kind) {
+        let app = TestApp::start(kind).await;
+        app.demo().await;
+        let admin = app.admin().await;
+        const SUMMARY: &str = "summary { toAccept { count } duties { total done awaitingAcceptance remaining overdue } \
+            additional { total done awaitingAcceptance remaining overdue } knowledgeBaseNew { count } proposalsToVote { count } \
+            averageKpi currentKpi }";
+        let page = app.gql(&admin, &format!("{{ employees(first: 30) {{ edges {{ node {{ id {SUMMARY} }} }} }} }}"), json!({})).await;
+        let nodes = page["employees"]["edges"].as_array().unwrap();
+        assert!(nodes.len() >= 20, "{page}");
+        let mut live = 0;
+        for edge in nodes {
+            let node = &edge["node"];
+            let alone = app.gql(&admin, &format!("query($id: ID!) {{ employee(id: $id) {{ {SUMMARY} }} }}"), json!({ "id": node["id"] })).await;
+            assert_eq!(alone["employee"]["summary"], node["summary"], "{}", node["id"]);
+            live += usize::from(node["summary"]["currentKpi"].is_number());
+        }
+        assert!(live >= 10, "the demo's people have a live KPI: {page}");
+    }
+}
