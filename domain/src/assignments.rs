@@ -112,6 +112,33 @@ pub async fn act(
 }
 
 /// Appends one event to an assignment's history.
+/// The first event of assignments just created (none → `todo`), one statement for all.
+pub async fn record_created(
+    db: &impl ConnectionTrait,
+    assignment_ids: &[i64],
+    actor_id: Option<i64>,
+    at: DateTime<Utc>,
+) -> DomainResult<()> {
+    if assignment_ids.is_empty() {
+        return Ok(());
+    }
+    let events = assignment_ids
+        .iter()
+        .map(|id| assignment_event::ActiveModel {
+            assignment_id: Set(*id),
+            actor_id: Set(actor_id),
+            from_status: Set(None),
+            to_status: Set(AssignmentStatus::Todo),
+            comment: Set(None),
+            at: Set(at),
+            ..Default::default()
+        });
+    assignment_event::Entity::insert_many(events)
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
 pub async fn record_event(
     db: &impl ConnectionTrait,
     assignment_id: i64,

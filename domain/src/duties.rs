@@ -14,7 +14,7 @@ use entity::enums::{AssignmentKind, AssignmentStatus, PeriodStatus};
 use entity::{assignment, duty_template, employee, period};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
-use crate::assignments::record_event;
+use crate::assignments::record_created;
 use crate::auth::Principal;
 use crate::calendar::{Calendar, PeriodDates};
 use crate::db::{Db, Step, begin_write, lock_step};
@@ -113,6 +113,9 @@ pub async fn generate_due(
         .await?;
     let employees = employee::Entity::find().all(&txn).await?;
     let by_id: HashMap<i64, &employee::Model> = employees.iter().map(|e| (e.id, e)).collect();
+    // Collected first, then written a chunk of rows per statement: a period of 10,000
+    // people is a few dozen statements, not two per duty.
+    let mut new_duties = Vec::new();
     for period in open {
         let dates_now = PeriodDates {
             starts_on: period.starts_on,
@@ -163,7 +166,7 @@ pub async fn generate_due(
                     report.existing += 1;
                     continue;
                 }
-                let row = assignment::ActiveModel {
+                new_duties.push(assignment::ActiveModel {
                     kind: Set(AssignmentKind::Duty),
                     template_id: Set(Some(template.id)),
                     period_id: Set(period.id),
@@ -186,29 +189,39 @@ pub async fn generate_due(
                     created_by: Set(None),
                     version: Set(1),
                     ..Default::default()
-                };
-                let inserted = assignment::Entity::insert(row)
-                    .on_conflict_do_nothing_on([
-                        assignment::Column::TemplateId,
-                        assignment::Column::PeriodId,
-                        assignment::Column::AssigneeId,
-                    ])
-                    .exec_with_returning(&txn)
-                    .await?;
-                match inserted {
-                    sea_orm::TryInsertResult::Inserted(row) => {
-                        record_event(&txn, row.id, None, None, AssignmentStatus::Todo, None, now)
-                            .await?;
-                        report.created += 1;
-                    }
-                    _ => report.existing += 1,
-                }
+                });
             }
         }
+    }
+    let mut pending = new_duties.into_iter().peekable();
+    while pending.peek().is_some() {
+        let chunk: Vec<_> = pending.by_ref().take(CHUNK).collect();
+        let tried = chunk.len() as u32;
+        // Behind the unique key (template, period, assignee): a duty another generator
+        // wrote meanwhile is skipped, and only the rows written here get their event.
+        let inserted = assignment::Entity::insert_many(chunk)
+            .on_conflict_do_nothing_on([
+                assignment::Column::TemplateId,
+                assignment::Column::PeriodId,
+                assignment::Column::AssigneeId,
+            ])
+            .exec_with_returning_keys(&txn)
+            .await?;
+        let ids = match inserted {
+            sea_orm::TryInsertResult::Inserted(ids) => ids,
+            _ => Vec::new(),
+        };
+        record_created(&txn, &ids, None, now).await?;
+        report.created += ids.len() as u32;
+        report.existing += tried - ids.len() as u32;
     }
     txn.commit().await?;
     Ok(report)
 }
+
+/// Rows written per statement: 17 columns each, well under SQLite's limit of bound
+/// parameters.
+const CHUNK: usize = 500;
 
 #[cfg(test)]
 mod tests {
