@@ -1238,19 +1238,20 @@ on_both! {
 
 on_both! {
     async fn readyz_says_starting_until_start_up_work_is_done(kind: Kind) {
-        let app = TestApp::start(kind).await;
+        // Built and served as `zeroboard serve` does, with readiness still "starting".
+        let test_db = TestDb::new(kind).await;
+        let settings = zeroboard::config::Settings::new(test_db.url.clone(), "127.0.0.1:0", utc_company().calendar);
+        let app = zeroboard::App::build(&settings, domain::clock::Clock::fixed(t0())).await.unwrap();
+        let base = format!("http://{}", app.addr().unwrap());
         let ready = api::Readiness::starting();
-        let mut state = api::AppState::new(app.db.clone(), app.company, app.clock.clone(), api::Limits::default());
-        state.ready = ready.clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let server = tokio::spawn(api::serve(state, listener));
-        let readyz = app.http.get(format!("{base}/readyz")).send().await.unwrap();
+        let server = tokio::spawn(app.serve_until(ready.clone(), std::future::pending()));
+        let http = reqwest::Client::new();
+        let readyz = http.get(format!("{base}/readyz")).send().await.unwrap();
         assert_eq!(readyz.status(), 503);
         assert_eq!(readyz.text().await.unwrap(), "starting");
-        assert_eq!(app.http.get(format!("{base}/healthz")).send().await.unwrap().status(), 200, "alive meanwhile");
+        assert_eq!(http.get(format!("{base}/healthz")).send().await.unwrap().status(), 200, "alive meanwhile");
         ready.set_ready();
-        assert_eq!(app.http.get(format!("{base}/readyz")).send().await.unwrap().status(), 200);
+        assert_eq!(http.get(format!("{base}/readyz")).send().await.unwrap().status(), 200);
         server.abort();
     }
 }
