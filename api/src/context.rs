@@ -115,7 +115,7 @@ impl<'a> Ctx<'a> {
     pub async fn policy(&self) -> async_graphql::Result<&kpi_policy::Model> {
         self.cache
             .policy
-            .get_or_try_init(|| domain::read::current_policy(self.db()))
+            .get_or_try_init(|| domain::policy::current(self.db()))
             .await
             .gql()
     }

@@ -141,10 +141,10 @@ pub fn private_fields(who: &Principal, reach: &Reach, employee_id: i64) -> bool 
     who.has_scope(Scope::PayrollRead) || reach.sees_employee(employee_id)
 }
 
-/// Whether the principal sees an employee's KPI history: the employee, those above them,
-/// admins and payroll.
+/// Whether the principal sees an employee's KPI history: the same people as see their
+/// private fields (the employee, those above them, admins and payroll).
 pub fn history(who: &Principal, reach: &Reach, employee_id: i64) -> bool {
-    who.has_scope(Scope::PayrollRead) || reach.sees_employee(employee_id)
+    private_fields(who, reach, employee_id)
 }
 
 /// Whether the principal sees an employee's board (tiles, current KPI): the employee, those

@@ -235,25 +235,19 @@ impl TestApp {
             .await
             .unwrap()
             .expect("employee");
-        let owner = domain::tokens::TokenOwner::Employee(id);
-        domain::tokens::create_token(
-            &self.db,
-            &domain::auth::Principal::System,
-            owner,
-            "test",
-            None,
-            self.clock.now(),
-        )
-        .await
-        .unwrap()
-        .1
+        self.token(domain::tokens::TokenOwner::Employee(id)).await
     }
 
     pub async fn service_token(&self, scope: domain::auth::Scope) -> String {
-        let owner = domain::tokens::TokenOwner::Service {
+        self.token(domain::tokens::TokenOwner::Service {
             name: "tests".into(),
             scopes: vec![scope],
-        };
+        })
+        .await
+    }
+
+    /// A new token's secret, made as the operator's `token create` makes it.
+    async fn token(&self, owner: domain::tokens::TokenOwner) -> String {
         domain::tokens::create_token(
             &self.db,
             &domain::auth::Principal::System,

@@ -6,14 +6,15 @@
 //! - [`tiles`]: the personal board's tiles, each a condition shared by its count and list.
 //! - [`reports`]: the managers' reports and the `assignments` filter.
 //! - [`rows`]: rows by id and children by parent id.
-//! - The current period and policy (below). The live KPI is `results::live_kpis`.
+//! - The current period (below). The current policy is `policy::current`, the live KPI
+//!   `results::live_kpis`.
 
 pub mod reports;
 pub mod rows;
 pub mod tiles;
 
 use chrono::{DateTime, Utc};
-use entity::{kpi_policy, period};
+use entity::period;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::DomainResult;
@@ -30,9 +31,4 @@ pub async fn current_period(
         .order_by_desc(period::Column::StartsOn)
         .one(db)
         .await?)
-}
-
-/// The KPI policy in force now: the newest version.
-pub async fn current_policy(db: &impl ConnectionTrait) -> DomainResult<kpi_policy::Model> {
-    crate::policy::current(db).await
 }

@@ -115,20 +115,16 @@ pub fn select(reach: &Reach, f: &Filter, now: DateTime<Utc>) -> Select<assignmen
     q
 }
 
-/// Counts over a whole selection, in one grouped statement.
-pub async fn counts(
-    db: &impl ConnectionTrait,
+/// Adds to a selection the columns every count reads, grouped by status: the status, how
+/// many (`n`) and how many of them are past due at `now` (`overdue`). Callers add their own
+/// grouping columns in front and fold the rows with [`Counts::add`].
+pub(crate) fn status_counts(
     q: Select<assignment::Entity>,
     now: DateTime<Utc>,
-) -> DomainResult<Counts> {
+) -> Select<assignment::Entity> {
     let overdue = Expr::case(assignment::Column::DueAt.lt(now), 1).finally(0);
-    let rows: Vec<(AssignmentStatus, i64, i64)> = q
-        .select_only()
-        .column(assignment::Column::Status)
-        .column_as(
-            Expr::from(Func::count(Expr::col(assignment::Column::Id))),
-            "n",
-        )
+    q.column(assignment::Column::Status)
+        .column_as(assignment::Column::Id.count(), "n")
         .column_as(
             Expr::from(Func::coalesce([
                 Expr::from(Func::sum(overdue)),
@@ -137,12 +133,26 @@ pub async fn counts(
             "overdue",
         )
         .group_by(assignment::Column::Status)
+}
+
+/// A count read back from SQL: never negative.
+pub(crate) fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// Counts over a whole selection, in one grouped statement.
+pub async fn counts(
+    db: &impl ConnectionTrait,
+    q: Select<assignment::Entity>,
+    now: DateTime<Utc>,
+) -> DomainResult<Counts> {
+    let rows: Vec<(AssignmentStatus, i64, i64)> = status_counts(q.select_only(), now)
         .into_tuple()
         .all(db)
         .await?;
     let mut counts = Counts::default();
     for (status, n, overdue) in rows {
-        counts.add(status, overdue as u64, n as u64);
+        counts.add(status, count(overdue), count(n));
     }
     Ok(counts)
 }

@@ -14,7 +14,7 @@ use sea_orm::{
     Select,
 };
 
-use super::reports::Counts;
+use super::reports::{Counts, count, status_counts};
 use crate::DomainResult;
 
 /// The period a board is for, as far as its tiles' conditions need it.
@@ -139,31 +139,18 @@ pub async fn work_for(
     period_id: i64,
     now: DateTime<Utc>,
 ) -> DomainResult<HashMap<i64, Work>> {
-    let overdue = Expr::case(assignment::Column::DueAt.lt(now), 1).finally(0);
-    let rows: Vec<(i64, AssignmentKind, AssignmentStatus, i64, i64)> = assignment::Entity::find()
+    let by_assignee = assignment::Entity::find()
         .select_only()
         .column(assignment::Column::AssigneeId)
         .column(assignment::Column::Kind)
-        .column(assignment::Column::Status)
-        .column_as(assignment::Column::Id.count(), "n")
-        .column_as(
-            Expr::from(Func::coalesce([
-                Expr::from(Func::sum(overdue)),
-                Expr::val(0),
-            ])),
-            "overdue",
-        )
         .filter(assignment::Column::AssigneeId.is_in(assignees.iter().copied()))
         .filter(assignment::Column::PeriodId.eq(period_id))
         .group_by(assignment::Column::AssigneeId)
-        .group_by(assignment::Column::Kind)
-        .group_by(assignment::Column::Status)
-        .into_tuple()
-        .all(db)
-        .await?;
+        .group_by(assignment::Column::Kind);
+    let rows: Vec<(i64, AssignmentKind, AssignmentStatus, i64, i64)> =
+        status_counts(by_assignee, now).into_tuple().all(db).await?;
     let mut out: HashMap<i64, Work> = assignees.iter().map(|id| (*id, Work::default())).collect();
     for (assignee, kind, status, n, overdue) in rows {
-        let count = |n: i64| u64::try_from(n).unwrap_or(0);
         out.entry(assignee)
             .or_default()
             .of_mut(kind)
@@ -320,7 +307,7 @@ async fn count_per_employee(
 fn per_key(keys: &[i64], rows: Vec<(i64, i64)>) -> HashMap<i64, u64> {
     let mut out: HashMap<i64, u64> = keys.iter().map(|k| (*k, 0)).collect();
     for (key, n) in rows {
-        out.insert(key, u64::try_from(n).unwrap_or(0));
+        out.insert(key, count(n));
     }
     out
 }
