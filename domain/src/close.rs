@@ -4,7 +4,8 @@
 //! period goes `open` → `closing` (a conditional update, so a concurrent closer finds
 //! nothing to do), its unfinished assignments become `missed` with a system event, every
 //! obligation of the period is judged, one `kpi_result` is written per employee active on
-//! any day of the period, and the period becomes `closed`. Any failure rolls all of it
+//! any day of the period, with its items (`kpi_item`, one per obligation and target, see
+//! [`explain`](crate::explain)), and the period becomes `closed`. Any failure rolls all of it
 //! back, so the next tick redoes the close from the start; a unique key on
 //! `kpi_result(period_id, employee_id)` makes a second set of results impossible.
 //!
@@ -17,15 +18,20 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use entity::enums::{AssignmentStatus, PeriodStatus};
-use entity::{assignment, assignment_event, employee, kpi_policy, kpi_result, period};
+use entity::{
+    assignment, assignment_event, employee, kpi_item, kpi_policy, kpi_result, kpi_target, period,
+};
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 
 use crate::auth::Principal;
 use crate::db::{Db, Step, begin_write, lock_step};
-use crate::kpi::{self, Evaluation, Obligation, Policy};
-use crate::obligations::{PeriodRows, active_in, owed};
+use crate::explain::{self, Item, Titles};
+use crate::kpi::{self, Evaluation, Obligation, Policy, TargetScore};
+use crate::obligations::{Owed, PeriodRows, active_in, owed};
 use crate::periods::close_time;
 use crate::transition::UNFINISHED;
 use crate::{Company, DomainError, DomainResult, policy};
@@ -162,8 +168,9 @@ async fn close_one(
     let missed = mark_missed(&txn, period.id, now).await?;
     let rules = policy::rules(&version);
     let rows = PeriodRows::load(&txn, &period, None).await?;
-    let results = results(&rows, &period, &rules, company.calendar.tz, as_of);
+    let (results, items) = results(&rows, &period, &rules, company.calendar.tz, as_of);
     let written = insert_results(&txn, &results).await?;
+    insert_items(&txn, period.id, items).await?;
     set_status(
         &txn,
         period.id,
@@ -263,33 +270,106 @@ async fn insert_results(
     Ok(results.len())
 }
 
-/// One result row per employee active on any day of the period, by employee id.
+/// Rows per statement for items: 15 columns each, well under SQLite's limit of 32,766
+/// bound parameters.
+const ITEM_CHUNK: usize = 2_000;
+
+/// Writes every result's items, found by employee: the results were just inserted, so one
+/// query reads their ids.
+async fn insert_items(
+    db: &impl ConnectionTrait,
+    period_id: i64,
+    items: BTreeMap<i64, Vec<Item>>,
+) -> DomainResult<()> {
+    let ids: HashMap<i64, i64> = kpi_result::Entity::find()
+        .select_only()
+        .column(kpi_result::Column::EmployeeId)
+        .column(kpi_result::Column::Id)
+        .filter(kpi_result::Column::PeriodId.eq(period_id))
+        .into_tuple::<(i64, i64)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let rows: Vec<kpi_item::ActiveModel> = items
+        .into_iter()
+        .filter_map(|(employee, items)| ids.get(&employee).map(|id| (*id, items)))
+        .flat_map(|(result_id, items)| {
+            items
+                .into_iter()
+                .enumerate()
+                .map(move |(i, item)| item_row(result_id, i, item))
+        })
+        .collect();
+    for chunk in rows.chunks(ITEM_CHUNK) {
+        kpi_item::Entity::insert_many(chunk.iter().cloned())
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+fn item_row(result_id: i64, index: usize, item: Item) -> kpi_item::ActiveModel {
+    kpi_item::ActiveModel {
+        result_id: Set(result_id),
+        position: Set(i32::try_from(index + 1).unwrap_or(i32::MAX)),
+        kind: Set(item.kind.code().to_owned()),
+        subject_id: Set(item.subject_id),
+        title: Set(item.title),
+        due_at: Set(item.due_at),
+        met_at: Set(item.met_at),
+        outcome: Set(item.outcome.code().to_owned()),
+        ratio: Set(item.ratio),
+        weight: Set(item.weight),
+        credit: Set(item.credit),
+        points: Set(item.points),
+        points_x100: Set(item.points_x100),
+        points_lost: Set(item.points_lost),
+        ..Default::default()
+    }
+}
+
+/// One result row per employee active on any day of the period, and its items, by
+/// employee id.
 fn results(
     rows: &PeriodRows,
     period: &period::Model,
     policy: &Policy,
     tz: Tz,
     close: DateTime<Utc>,
-) -> Vec<kpi_result::ActiveModel> {
-    let mut owed_by: BTreeMap<i64, Vec<Obligation>> = BTreeMap::new();
+) -> (Vec<kpi_result::ActiveModel>, BTreeMap<i64, Vec<Item>>) {
+    let mut owed_by: HashMap<i64, Vec<Owed>> = HashMap::new();
     for o in owed(rows, policy, tz, close) {
-        owed_by.entry(o.employee_id).or_default().push(o.obligation);
+        owed_by.entry(o.employee_id).or_default().push(o);
     }
+    let mut targets_by: HashMap<i64, Vec<&kpi_target::Model>> = HashMap::new();
+    for t in &rows.targets {
+        targets_by.entry(t.employee_id).or_default().push(t);
+    }
+    let titles = Titles::of(rows);
     let mut active: Vec<&employee::Model> = rows
         .employees
         .iter()
         .filter(|e| active_in(e, period.starts_on, period.ends_on))
         .collect();
     active.sort_by_key(|e| e.id);
-    active
+    let mut items = BTreeMap::new();
+    let results = active
         .into_iter()
         .map(|e| {
-            let obligations = owed_by.get(&e.id).map(Vec::as_slice).unwrap_or_default();
-            let targets = rows.targets_of(e.id, false);
-            let evaluation = kpi::evaluate(obligations, &targets, policy);
+            let owed = owed_by.get(&e.id).map(Vec::as_slice).unwrap_or_default();
+            let targets = targets_by.get(&e.id).map(Vec::as_slice).unwrap_or_default();
+            let obligations: Vec<Obligation> = owed.iter().map(|o| o.obligation).collect();
+            let scores: Vec<TargetScore> = targets.iter().map(|t| explain::score(t)).collect();
+            let evaluation = kpi::evaluate(&obligations, &scores, policy);
+            items.insert(
+                e.id,
+                explain::itemize(owed, targets, &titles, policy, evaluation.kpi_x100),
+            );
             result_row(period, e.id, policy.version, &evaluation, close)
         })
-        .collect()
+        .collect();
+    (results, items)
 }
 
 fn result_row(
@@ -313,6 +393,7 @@ fn result_row(
         duties_late: Set(i32::try_from(e.duties_late).unwrap_or(i32::MAX)),
         obligations: Set(crate::stored::tally(&e.tally)),
         computed_at: Set(at),
+        itemized: Set(true),
         ..Default::default()
     }
 }

@@ -485,19 +485,7 @@ fn usable_weight(w: f64) -> f64 {
 /// weights that would not have overflowed the result is bit for bit the plain
 /// formula's.
 fn weighted_percent(pairs: impl Iterator<Item = (f64, f64)> + Clone) -> Option<f64> {
-    let largest = pairs
-        .clone()
-        .map(|(w, _)| usable_weight(w))
-        .fold(0.0, f64::max);
-    if largest <= 0.0 {
-        return None;
-    }
-    let mut scale = 1.0;
-    let mut scaled_largest = largest;
-    while scaled_largest > 1.0 {
-        scaled_largest *= 0.5;
-        scale *= 0.5;
-    }
+    let scale = unit_scale(pairs.clone())?;
     let (mut total, mut weighted) = (0.0, 0.0);
     for (w, x) in pairs {
         let w = usable_weight(w) * scale;
@@ -505,6 +493,21 @@ fn weighted_percent(pairs: impl Iterator<Item = (f64, f64)> + Clone) -> Option<f
         weighted += w * x;
     }
     (total > 0.0).then(|| 100.0 * weighted / total)
+}
+
+/// The power of two that brings the largest usable weight to at most 1, or `None` when no
+/// weight is above 0.
+fn unit_scale(pairs: impl Iterator<Item = (f64, f64)>) -> Option<f64> {
+    let largest = pairs.map(|(w, _)| usable_weight(w)).fold(0.0, f64::max);
+    if largest <= 0.0 {
+        return None;
+    }
+    let (mut scale, mut scaled_largest) = (1.0, largest);
+    while scaled_largest > 1.0 {
+        scaled_largest *= 0.5;
+        scale *= 0.5;
+    }
+    Some(scale)
 }
 
 fn tally(obligations: &[Obligation]) -> Vec<Tally> {
@@ -524,6 +527,136 @@ fn tally(obligations: &[Obligation]) -> Vec<Tally> {
             weight,
         })
         .collect()
+}
+
+/// What each obligation and target contributes to the KPI, in points, unrounded: the KPI
+/// formula taken apart term by term. An obligation contributes
+/// `share × 100 × weight × credit / Σ weight` and a target
+/// `(1 − share) × 100 × weight × min(ratio, cap) / Σ target weight`, where `share` is
+/// `discipline_share` with weighted targets and 1 without. Owing nothing (no obligation
+/// weight) is perfect discipline, which no obligation carries: `nothing_owed` holds its
+/// `share × 100`. The terms add up to the unrounded KPI (up to floating-point error); see
+/// [`apportion`] for the displayed points, which add up to the stored one exactly.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Contributions {
+    /// One per obligation, in the order given.
+    pub obligations: Vec<f64>,
+    /// One per target, in the order given; all 0 when the targets carry no weight.
+    pub targets: Vec<f64>,
+    /// The discipline of a period in which nothing weighed: `share × 100`.
+    pub nothing_owed: Option<f64>,
+}
+
+/// Splits the KPI of [`evaluate`] into the contribution of each obligation and target.
+pub fn contributions(
+    obligations: &[Obligation],
+    targets: &[TargetScore],
+    policy: &Policy,
+) -> Contributions {
+    let cap = policy.applied_target_cap();
+    let target_terms = weighted_terms(targets.iter().map(|t| (t.weight, t.ratio(cap))));
+    let share = if target_terms.is_some() {
+        clamp_finite(policy.discipline_share, 0.0, 1.0)
+    } else {
+        1.0
+    };
+    let duty_terms = weighted_terms(
+        obligations
+            .iter()
+            .map(|o| (o.weight, policy.credit(o.outcome))),
+    );
+    let scaled = |terms: Option<Vec<f64>>, by: f64, n: usize| match terms {
+        Some(terms) => terms.into_iter().map(|t| by * t).collect(),
+        None => vec![0.0; n],
+    };
+    Contributions {
+        nothing_owed: duty_terms.is_none().then_some(share * 100.0),
+        obligations: scaled(duty_terms, share, obligations.len()),
+        targets: scaled(target_terms, 1.0 - share, targets.len()),
+    }
+}
+
+impl Policy {
+    /// The credit an outcome earns under this policy, as the formula counts it.
+    pub fn credit_of(&self, outcome: Outcome) -> f64 {
+        self.credit(outcome)
+    }
+}
+
+impl TargetScore {
+    /// The credit of a target under a policy: its ratio of actual to target, capped.
+    pub fn credit(&self, policy: &Policy) -> f64 {
+        self.ratio(policy.applied_target_cap())
+    }
+
+    /// Actual / target, uncapped, as the formula reads it (a target of 0 or less is met by
+    /// any recorded actual); `None` while no actual is recorded.
+    pub fn achieved(&self) -> Option<f64> {
+        self.actual.map(|_| self.ratio(f64::INFINITY))
+    }
+}
+
+/// `100 × w·x / Σ w` for each `(w, x)` pair, or `None` when the weights sum to 0: the terms
+/// of [`weighted_percent`], scaled the same way so that they cannot overflow.
+fn weighted_terms(pairs: impl Iterator<Item = (f64, f64)> + Clone) -> Option<Vec<f64>> {
+    let scale = unit_scale(pairs.clone())?;
+    let total: f64 = pairs.clone().map(|(w, _)| usable_weight(w) * scale).sum();
+    (total > 0.0).then(|| {
+        pairs
+            .map(|(w, x)| {
+                let term = 100.0 * usable_weight(w) * scale * x / total;
+                if term.is_finite() { term } else { 0.0 }
+            })
+            .collect()
+    })
+}
+
+/// Rounds contributions to hundredths so that they add up to `total_x100` exactly (the
+/// stored KPI): each is rounded down, and the hundredths left over go one each to the
+/// largest remainders (ties to the earlier item), the largest-remainder method. Where the
+/// unrounded terms do not add up to the total (floating-point error, a clamp), the
+/// difference is spread the same way; no result is negative unless the total is.
+pub fn apportion(exact: &[f64], total_x100: i64) -> Vec<i64> {
+    let mut shares: Vec<i64> = exact
+        .iter()
+        .map(|x| (x * 100.0).floor().max(0.0) as i64)
+        .collect();
+    if shares.is_empty() {
+        return shares;
+    }
+    let mut order: Vec<usize> = (0..exact.len()).collect();
+    let remainder = |i: usize| exact[i] * 100.0 - shares[i] as f64;
+    order.sort_by(|a, b| remainder(*b).total_cmp(&remainder(*a)).then(a.cmp(b)));
+    let mut left = total_x100 - shares.iter().sum::<i64>();
+    // Add to the largest remainders, round after round, or take from the smallest ones
+    // that still have something to give.
+    while left > 0 {
+        for &i in &order {
+            if left == 0 {
+                break;
+            }
+            shares[i] += 1;
+            left -= 1;
+        }
+    }
+    while left < 0 {
+        let before = left;
+        for &i in order.iter().rev() {
+            if left == 0 {
+                break;
+            }
+            if shares[i] > 0 {
+                shares[i] -= 1;
+                left += 1;
+            }
+        }
+        if left == before {
+            // Nothing left to take: a negative total goes on the first item.
+            shares[0] += left;
+            break;
+        }
+    }
+    shares
 }
 
 /// `x × scale` rounded to an integer, halves away from zero.

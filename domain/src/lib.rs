@@ -25,6 +25,7 @@ pub mod db;
 pub mod directory;
 pub mod duties;
 pub mod error;
+pub mod explain;
 pub mod export;
 pub mod kb;
 pub mod kpi;

@@ -72,6 +72,12 @@ pub struct Owed {
     /// the reading SLA after publication.
     pub deadline: DateTime<Utc>,
     pub fulfilled: bool,
+    /// What it is about: the assignment (duty, additional, acceptance), proposal (vote) or
+    /// article (reading), by id.
+    pub subject: i64,
+    /// When it was met, as far as `as_of` knows: the last submission, the decision on it, the
+    /// vote, the read. `None` if not (yet) done.
+    pub met_at: Option<DateTime<Utc>>,
 }
 
 /// Judges every obligation of a period's rows as of `as_of`: something recorded after it
@@ -104,6 +110,8 @@ pub fn owed(rows: &PeriodRows, policy: &Policy, tz: Tz, as_of: DateTime<Utc>) ->
             obligation,
             deadline: a.due_at,
             fulfilled: done,
+            subject: a.id,
+            met_at: submitted.filter(|_| done),
         });
         if let Some(submitted) = submitted {
             // A still-submitted assignment awaits a decision on its last submission; in any
@@ -121,6 +129,8 @@ pub fn owed(rows: &PeriodRows, policy: &Policy, tz: Tz, as_of: DateTime<Utc>) ->
                 ),
                 deadline: after_hours(submitted, policy.acceptance_sla_hours),
                 fulfilled: decided.is_some(),
+                subject: a.id,
+                met_at: decided,
             });
         }
     }
@@ -138,6 +148,8 @@ pub fn owed(rows: &PeriodRows, policy: &Policy, tz: Tz, as_of: DateTime<Utc>) ->
                 obligation: Obligation::vote(outcome, policy),
                 deadline: p.closes_at,
                 fulfilled: outcome == kpi::Outcome::OnTime,
+                subject: p.id,
+                met_at: voted,
             });
         }
     }
@@ -158,6 +170,8 @@ pub fn owed(rows: &PeriodRows, policy: &Policy, tz: Tz, as_of: DateTime<Utc>) ->
                 ),
                 deadline: after_hours(a.published_at, policy.reading_sla_hours),
                 fulfilled: read.is_some(),
+                subject: a.id,
+                met_at: read,
             });
         }
     }

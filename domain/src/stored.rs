@@ -95,6 +95,7 @@ mod tests {
             duties_late: 0,
             obligations: obligations.into(),
             computed_at: chrono::DateTime::UNIX_EPOCH,
+            itemized: false,
         }
     }
 

@@ -22,6 +22,9 @@ pub struct Model {
     /// Counts and weights per obligation kind and outcome, as JSON.
     pub obligations: String,
     pub computed_at: DateTimeUtc,
+    /// Whether its obligations are stored one by one in `kpi_item`; `false` for results
+    /// closed before items were stored, which keep only the tally in `obligations`.
+    pub itemized: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

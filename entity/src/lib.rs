@@ -15,6 +15,7 @@ pub mod department;
 pub mod duty_template;
 pub mod employee;
 pub mod kpi_adjustment;
+pub mod kpi_item;
 pub mod kpi_policy;
 pub mod kpi_result;
 pub mod kpi_target;

@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261126_000001_model;
 mod m20261127_000001_company;
 mod m20261127_000002_email_key;
+mod m20261128_000001_kpi_item;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_model::Migration),
             Box::new(m20261127_000001_company::Migration),
             Box::new(m20261127_000002_email_key::Migration),
+            Box::new(m20261128_000001_kpi_item::Migration),
         ]
     }
 }
