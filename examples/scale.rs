@@ -350,6 +350,18 @@ async fn bench(
         .await?
     );
 
+    let closes = close_times(&db).await?;
+    if !closes.is_empty() {
+        println!(
+            "close step of the seeded periods (scheduler_run, wall clock): {} ms",
+            closes
+                .iter()
+                .map(|ms| format!("{ms:.0}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+
     let started = Instant::now();
     let server = Server::start(zeroboard, url, dir)?;
     let api = Api::new(&server.base);
@@ -514,6 +526,27 @@ async fn bench(
     floor.close().await;
     println!("(load average {})", load_average());
     Ok(())
+}
+
+/// How long each close that wrote results took, in ms, oldest first, from the scheduler's
+/// log (a kept database's earlier runs included).
+async fn close_times(db: &Db) -> anyhow::Result<Vec<f64>> {
+    let rows = db
+        .rows(
+            "SELECT started_at, finished_at FROM scheduler_run \
+             WHERE step = 'close' AND outcome = 'ok' AND finished_at IS NOT NULL AND counts LIKE '%\"results\"%' \
+             ORDER BY started_at",
+            vec![],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            let started: DateTime<Utc> = r.try_get_by_index(0).ok()?;
+            let finished: DateTime<Utc> = r.try_get_by_index(1).ok()?;
+            Some((finished - started).num_microseconds()? as f64 / 1000.0)
+        })
+        .collect())
 }
 
 /// The run's own reads of the database: the plan's ids, the maintenance commands.

@@ -12,7 +12,7 @@ use domain::db::DatabaseConnection;
 use entity::enums::{AssignmentKind, AssignmentStatus, PeriodStatus, Role};
 use entity::{
     article, article_read, assignment, assignment_event, department, duty_template, employee,
-    kpi_result, kpi_target, period, proposal, scheduler_run, vote,
+    kpi_item, kpi_result, kpi_target, period, proposal, scheduler_run, vote,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
@@ -444,22 +444,22 @@ on_both! {
     }
 }
 
-/// Makes the database refuse the `kpi_result` row of one employee: a failure injected from
-/// outside the product, by a trigger.
-async fn refuse_result_of(db: &DatabaseConnection, kind: Kind, employee_id: i64) {
+/// Makes the database refuse the rows of `table` that match `condition` (on `NEW`): a
+/// failure injected from outside the product, by a trigger.
+async fn refuse_inserts(db: &DatabaseConnection, kind: Kind, table: &str, condition: &str) {
     use sea_orm::ConnectionTrait;
     let statements = match kind {
         Kind::Sqlite => vec![format!(
-            "CREATE TRIGGER refuse_result BEFORE INSERT ON kpi_result WHEN NEW.employee_id = {employee_id} \
+            "CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} WHEN {condition} \
              BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
         )],
         Kind::Postgres => vec![
             format!(
-                "CREATE FUNCTION refuse_result() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
-                 IF NEW.employee_id = {employee_id} THEN RAISE EXCEPTION 'injected failure'; END IF; \
+                "CREATE FUNCTION refuse_{table}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                 IF {condition} THEN RAISE EXCEPTION 'injected failure'; END IF; \
                  RETURN NEW; END $$"
             ),
-            "CREATE TRIGGER refuse_result BEFORE INSERT ON kpi_result FOR EACH ROW EXECUTE FUNCTION refuse_result()".into(),
+            format!("CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION refuse_{table}()"),
         ],
     };
     for statement in statements {
@@ -467,18 +467,18 @@ async fn refuse_result_of(db: &DatabaseConnection, kind: Kind, employee_id: i64)
     }
 }
 
-/// Removes what [`refuse_result_of`] installed.
-async fn accept_results_again(db: &DatabaseConnection, kind: Kind) {
+/// Removes what [`refuse_inserts`] installed on `table`.
+async fn accept_inserts_again(db: &DatabaseConnection, kind: Kind, table: &str) {
     use sea_orm::ConnectionTrait;
-    let statements: &[&str] = match kind {
-        Kind::Sqlite => &["DROP TRIGGER refuse_result"],
-        Kind::Postgres => &[
-            "DROP TRIGGER refuse_result ON kpi_result",
-            "DROP FUNCTION refuse_result()",
+    let statements = match kind {
+        Kind::Sqlite => vec![format!("DROP TRIGGER refuse_{table}")],
+        Kind::Postgres => vec![
+            format!("DROP TRIGGER refuse_{table} ON {table}"),
+            format!("DROP FUNCTION refuse_{table}()"),
         ],
     };
     for statement in statements {
-        db.execute_unprepared(statement).await.unwrap();
+        db.execute_unprepared(&statement).await.unwrap();
     }
 }
 
@@ -498,7 +498,8 @@ on_both! {
         // The close writes results by employee id, after marking the unfinished duties
         // missed: the database refuses the fourth, as a crash or a lost connection would.
         let ids: BTreeSet<i64> = org.employees.iter().filter(|e| active_in(e, d)).map(|e| e.id).collect();
-        refuse_result_of(&db, kind, *ids.iter().nth(3).unwrap()).await;
+        let fourth = *ids.iter().nth(3).unwrap();
+        refuse_inserts(&db, kind, "kpi_result", &format!("NEW.employee_id = {fourth}")).await;
         let failed = domain::close::close_if_due(&db, &company, p.id, close_time).await;
         assert!(failed.as_ref().is_err_and(|e| e.to_string().contains("injected failure")), "the injected failure surfaces: {failed:?}");
         let p_after = period::Entity::find_by_id(p.id).one(&db).await.unwrap().unwrap();
@@ -508,13 +509,31 @@ on_both! {
         let todo = assignment::Entity::find().filter(assignment::Column::Status.eq(AssignmentStatus::Todo)).count(&db).await.unwrap();
         assert_eq!(todo, duties, "no assignment was marked missed");
 
-        accept_results_again(&db, kind).await;
+        accept_inserts_again(&db, kind, "kpi_result").await;
+
+        // The items are written in the same transaction: refusing one takes every result
+        // back with it.
+        refuse_inserts(&db, kind, "kpi_item", "NEW.position = 2").await;
+        let failed = domain::close::close_if_due(&db, &company, p.id, close_time).await;
+        assert!(failed.is_err(), "the injected failure surfaces: {failed:?}");
+        assert_eq!(kpi_result::Entity::find().count(&db).await.unwrap(), 0, "no result without its items");
+        assert_eq!(kpi_item::Entity::find().count(&db).await.unwrap(), 0);
+        accept_inserts_again(&db, kind, "kpi_item").await;
+
         let report = tick(&db, &company, close_time).await;
         assert_eq!(report.closed.len(), 1);
         let active = org.employees.iter().filter(|e| active_in(e, d)).count();
         assert_eq!(report.closed[0].results as usize, active);
         assert_eq!(report.closed[0].missed as u64, duties);
         assert_eq!(kpi_result::Entity::find().count(&db).await.unwrap() as usize, active);
+        // Every result is itemized, and its items' shown points add up to its KPI.
+        let items = kpi_item::Entity::find().all(&db).await.unwrap();
+        for r in kpi_result::Entity::find().all(&db).await.unwrap() {
+            assert!(r.itemized);
+            let points: i64 = items.iter().filter(|i| i.result_id == r.id).map(|i| i.points_x100).sum();
+            assert_eq!(points, r.kpi_x100, "the items of {} add up to its KPI", r.employee_id);
+        }
+        assert!(items.iter().any(|i| i.kind == "duty" && i.outcome == "missed"), "the missed duties are items");
         let missed = assignment_event::Entity::find().filter(assignment_event::Column::ToStatus.eq(AssignmentStatus::Missed)).count(&db);
         assert_eq!(missed.await.unwrap(), duties, "one system event per missed duty");
         assert_eq!(period::Entity::find_by_id(p.id).one(&db).await.unwrap().unwrap().status, PeriodStatus::Closed);
@@ -587,11 +606,39 @@ async fn domain_rows(db: &DatabaseConnection) -> Vec<String> {
                 )
             }),
     );
+    let results = kpi_result::Entity::find().all(db).await.unwrap();
+    let result_key: BTreeMap<i64, String> = results
+        .iter()
+        .map(|r| (r.id, format!("{} {}", start_of[&r.period_id], r.employee_id)))
+        .collect();
     rows.extend(
-        kpi_result::Entity::find()
+        kpi_item::Entity::find()
             .all(db)
             .await
             .unwrap()
+            .iter()
+            .map(|i| {
+                format!(
+                    "item {} {} {} {:?} {} {:?} {:?} {} {:?} {} {} {} {} {}",
+                    result_key[&i.result_id],
+                    i.position,
+                    i.kind,
+                    i.subject_id.map(|id| key.get(&id).cloned().unwrap_or(id.to_string())),
+                    i.title,
+                    i.due_at,
+                    i.met_at,
+                    i.outcome,
+                    i.ratio,
+                    i.weight,
+                    i.credit,
+                    i.points,
+                    i.points_x100,
+                    i.points_lost
+                )
+            }),
+    );
+    rows.extend(
+        results
             .iter()
             .map(|r| {
                 format!(

@@ -9,7 +9,7 @@ use super::*;
 use crate::on_both;
 
 /// Tables the model must have after `up`.
-const TABLES: [&str; 16] = [
+const TABLES: [&str; 17] = [
     "department",
     "employee",
     "api_token",
@@ -21,6 +21,7 @@ const TABLES: [&str; 16] = [
     "kpi_target",
     "kpi_result",
     "kpi_adjustment",
+    "kpi_item",
     "article",
     "article_read",
     "proposal",
@@ -58,6 +59,30 @@ on_both! {
         let policy = entity::kpi_policy::Entity::find_by_id(1).one(&db).await.unwrap().expect("policy version 1");
         assert_eq!((policy.late_credit, policy.acceptance_sla_hours, policy.bonus_min_kpi), (0.5, 48, 80.0));
         assert!(Migrator::get_pending_migrations(&db).await.unwrap().is_empty());
+    }
+}
+
+on_both! {
+    async fn results_closed_before_items_were_stored_keep_their_tallies(kind: Kind) {
+        let app = TestApp::start(kind).await;
+        app.demo().await;
+        let db = &app.db;
+        let mut before = entity::kpi_result::Entity::find().all(db).await.unwrap();
+        before.sort_by_key(|r| r.id);
+        assert!(!before.is_empty() && before.iter().all(|r| r.itemized));
+        // Back to the schema before items, then up again: what the upgrade of a database
+        // with closed periods does.
+        Migrator::down(db, Some(1)).await.unwrap();
+        assert!(!table_exists(db, "kpi_item").await);
+        Migrator::up(db, None).await.unwrap();
+        let mut after = entity::kpi_result::Entity::find().all(db).await.unwrap();
+        after.sort_by_key(|r| r.id);
+        assert_eq!(after.len(), before.len());
+        for (a, b) in after.iter().zip(&before) {
+            assert!(!a.itemized, "an upgraded result says it has no items");
+            assert_eq!((a.kpi_x100, &a.obligations, &a.reasons), (b.kpi_x100, &b.obligations, &b.reasons), "and keeps its tally");
+        }
+        assert_eq!(entity::kpi_item::Entity::find().count(db).await.unwrap(), 0);
     }
 }
 
