@@ -170,6 +170,49 @@ impl LiveKpi {
     }
 }
 
+loader!(
+    /// The outlook of employees in an open period (`Summary.outlook`): the period's rows
+    /// judged once per batch, whatever its size.
+    Outlooks {
+        company: domain::Company,
+        now: DateTime<Utc>,
+        known: Mutex<HashMap<i64, (period::Model, Option<kpi_policy::Model>)>>
+    }, EmployeePeriod => Arc<domain::results::Projection>,
+    |this, db, keys| {
+        let mut out = HashMap::new();
+        for (period_id, employees) in by_second(keys) {
+            let known = this.known.lock().unwrap_or_else(|e| e.into_inner()).get(&period_id).cloned();
+            let (period, policy) = match known {
+                Some(found) => found,
+                None => match rows::by_ids::<period::Entity>(db, &[period_id]).await?.remove(&period_id) {
+                    Some(period) => (period, None),
+                    None => continue,
+                },
+            };
+            let tz = this.company.calendar.tz;
+            let found = domain::results::outlooks(db, tz, &period, policy.as_ref(), &employees, this.now).await?;
+            for (id, projection) in found {
+                out.insert((id, period_id), Arc::new(projection));
+            }
+        }
+        Ok(out)
+    }
+);
+
+impl Outlooks {
+    /// Hands over a period the request has read (and its policy version, if it has that
+    /// too), so loading does not read them again.
+    pub fn remember(&self, period: &period::Model, policy: Option<&kpi_policy::Model>) {
+        let policy = policy
+            .filter(|p| p.version == period.policy_version)
+            .cloned();
+        self.known
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(period.id, (period.clone(), policy));
+    }
+}
+
 /// Keys grouped by their second part (a period), each group's first parts in key order.
 fn by_second<A: Copy, B: Copy + Ord>(keys: &[(A, B)]) -> std::collections::BTreeMap<B, Vec<A>> {
     let mut groups = std::collections::BTreeMap::<B, Vec<A>>::new();
@@ -194,6 +237,7 @@ pub struct Loaders {
     pub new_articles: Cached<NewArticles>,
     pub proposals_to_vote: Cached<ProposalsToVote>,
     pub live_kpi: Cached<LiveKpi>,
+    pub outlooks: Cached<Outlooks>,
 }
 
 /// A loader whose answers are kept for the rest of the request, so a key loads once and a
@@ -235,6 +279,12 @@ impl Loaders {
             new_articles: cached(NewArticles { db: db(), now }),
             proposals_to_vote: cached(ProposalsToVote { db: db(), now }),
             live_kpi: cached(LiveKpi {
+                db: db(),
+                company,
+                now,
+                known: Default::default(),
+            }),
+            outlooks: cached(Outlooks {
                 db: db(),
                 company,
                 now,

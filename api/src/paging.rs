@@ -66,6 +66,13 @@ impl Counted {
 }
 
 impl Counted {
+    /// A total known already (a list computed in memory).
+    fn known(n: u64) -> Self {
+        Counted {
+            count: Box::new(move || Box::pin(async move { Ok(n) })),
+        }
+    }
+
     pub async fn count(&self) -> async_graphql::Result<u64> {
         (self.count)().await.gql()
     }
@@ -195,6 +202,34 @@ where
             .into_iter()
             .enumerate()
             .map(|(i, row)| Edge::new(OpaqueCursor((start + i as u64) as i64), wrap(row))),
+    );
+    Ok(connection)
+}
+
+/// One page of a list computed in memory, in its own order, with offset cursors as
+/// [`page_by_offset`] gives them: for lists no select can produce (an outlook's items).
+pub fn page_of_list<T: OutputType>(
+    c: &Ctx<'_>,
+    items: Vec<T>,
+    args: PageArgs,
+) -> async_graphql::Result<Page<T>> {
+    let size = page_size(args.first, c.state.limits.page_size)?;
+    let start = match decode_after(args.after)? {
+        Some(offset) if (0..MAX_OFFSET).contains(&offset) => offset as u64 + 1,
+        Some(_) => return Err(bad_input("after", "`after` is not a cursor of this list")),
+        None => 0,
+    };
+    let total = items.len() as u64;
+    let has_next = total > start.saturating_add(size);
+    let mut connection =
+        Connection::with_additional_fields(start > 0, has_next, Counted::known(total));
+    connection.edges.extend(
+        items
+            .into_iter()
+            .enumerate()
+            .skip(usize::try_from(start).unwrap_or(usize::MAX))
+            .take(size as usize)
+            .map(|(i, item)| Edge::new(OpaqueCursor(i as i64), item)),
     );
     Ok(connection)
 }

@@ -30,7 +30,7 @@ use sea_orm::{
 use crate::auth::Principal;
 use crate::db::{Db, Step, begin_write, lock_step};
 use crate::explain::{self, Item, Titles};
-use crate::kpi::{self, Evaluation, Obligation, Policy, TargetScore};
+use crate::kpi::{Evaluation, Policy};
 use crate::obligations::{Owed, PeriodRows, active_in, owed};
 use crate::periods::close_time;
 use crate::transition::UNFINISHED;
@@ -359,13 +359,8 @@ fn results(
         .map(|e| {
             let owed = owed_by.get(&e.id).map(Vec::as_slice).unwrap_or_default();
             let targets = targets_by.get(&e.id).map(Vec::as_slice).unwrap_or_default();
-            let obligations: Vec<Obligation> = owed.iter().map(|o| o.obligation).collect();
-            let scores: Vec<TargetScore> = targets.iter().map(|t| explain::score(t)).collect();
-            let evaluation = kpi::evaluate(&obligations, &scores, policy);
-            items.insert(
-                e.id,
-                explain::itemize(owed, targets, &titles, policy, evaluation.kpi_x100),
-            );
+            let (evaluation, judged) = explain::judge(owed, targets, &titles, policy);
+            items.insert(e.id, judged);
             result_row(period, e.id, policy.version, &evaluation, close)
         })
         .collect();

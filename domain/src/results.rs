@@ -1,5 +1,5 @@
-//! KPI results: the live projection of one (the "current KPI"), corrections beside the
-//! closed ones, and the running average.
+//! KPI results: the live projection of one (the "current KPI"), the outlook of an open
+//! period item by item, corrections beside the closed ones, and the running average.
 //!
 //! A `kpi_result` is written once, at close, and never changes. A correction is a
 //! `kpi_adjustment` with an author and a reason, shown beside the result; the average KPI
@@ -17,8 +17,10 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use crate::auth::Principal;
 use crate::db::{Db, begin_write};
+use crate::explain::{self, Outlook, Titles};
 use crate::kpi::{self, Evaluation, Obligation, Policy, round_half_away};
-use crate::obligations::{PeriodRows, owed};
+use crate::obligations::{Owed, PeriodRows, owed};
+use crate::periods::close_time;
 use crate::{Company, DomainError, DomainResult, policy};
 
 /// The "current KPI" of DESIGN section 3: the KPI formula under the period's policy over
@@ -88,6 +90,93 @@ pub fn live_evaluations(
         .map(|(id, obligations)| {
             let targets = rows.targets_of(id, settled_only);
             (id, kpi::evaluate(&obligations, &targets, rules))
+        })
+        .collect()
+}
+
+/// One employee's outlook with what reading it needs: the rules it was judged under (for the
+/// sentences of [`explain::say::advice`]) and the instants it is about.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Projection {
+    pub outlook: Outlook,
+    /// The period's policy version, as rules.
+    pub policy: Policy,
+    /// The instant judged: now, but never past the close instant; for a closed period, the
+    /// instant its results were judged.
+    pub as_of: DateTime<Utc>,
+    /// When the period closes (`periods::close_time`), after which nothing can change; for a
+    /// closed period, `as_of`.
+    pub closes_at: DateTime<Utc>,
+}
+
+/// The outlook of employees in a period (see [`explain::outlook`]): the period's rows loaded
+/// once for all of them, their obligations judged once, then each employee's projection. A
+/// fixed number of statements whatever their number. `policy` is the period's version when
+/// the caller has it at hand.
+///
+/// For a closed period it reproduces the close: the rows judged as of the instant the
+/// close judged them (`min(closed_at, close_time)`: the scheduler judges at the close
+/// instant however late it runs, an admin's early close at its own instant), with nothing
+/// left to change, so its items are the stored ones.
+pub async fn outlooks(
+    db: &impl ConnectionTrait,
+    tz: Tz,
+    period: &period::Model,
+    policy: Option<&kpi_policy::Model>,
+    employees: &[i64],
+    now: DateTime<Utc>,
+) -> DomainResult<HashMap<i64, Projection>> {
+    let version = match policy.filter(|p| p.version == period.policy_version) {
+        Some(policy) => policy.clone(),
+        None => policy::by_version(db, period.policy_version).await?,
+    };
+    let rows = PeriodRows::load(db, period, Some(employees)).await?;
+    Ok(projections(&rows, period, &version, tz, employees, now))
+}
+
+/// The outlooks of several employees from a period's rows (see [`outlooks`]). Pure.
+pub fn projections(
+    rows: &PeriodRows,
+    period: &period::Model,
+    version: &kpi_policy::Model,
+    tz: Tz,
+    employee_ids: &[i64],
+    now: DateTime<Utc>,
+) -> HashMap<i64, Projection> {
+    let rules = policy::rules(version);
+    let closes = close_time(period, version);
+    let (as_of, closes_at) = match (period.status, period.closed_at) {
+        (PeriodStatus::Open, _) => (Ord::min(now, closes), closes),
+        (_, Some(closed)) => {
+            let judged = Ord::min(closed, closes);
+            (judged, judged)
+        }
+        (_, None) => (closes, closes),
+    };
+    let mut owed_by: HashMap<i64, Vec<Owed>> =
+        employee_ids.iter().map(|id| (*id, Vec::new())).collect();
+    for o in owed(rows, &rules, tz, as_of) {
+        if let Some(list) = owed_by.get_mut(&o.employee_id) {
+            list.push(o);
+        }
+    }
+    let titles = Titles::of(rows);
+    owed_by
+        .into_iter()
+        .map(|(id, owed)| {
+            let targets: Vec<&entity::kpi_target::Model> = rows
+                .targets
+                .iter()
+                .filter(|t| t.employee_id == id)
+                .collect();
+            let outlook = explain::outlook(&owed, &targets, &titles, &rules, as_of, closes_at);
+            let projection = Projection {
+                outlook,
+                policy: rules.clone(),
+                as_of,
+                closes_at,
+            };
+            (id, projection)
         })
         .collect()
 }

@@ -178,6 +178,15 @@ on_both! {
         eprintln!("statements with currentKpi: me = {me}, employees(first: 5) = {five}, employees(first: 100) = {hundred}");
         assert_eq!(five, hundred);
         assert!(hundred <= 20 && me <= 16, "{me} / {hundred}");
+        // The outlook judges the period's rows once per page too, and pages its items in
+        // memory: a page of 100 costs what a page of 5 does.
+        let with_outlook = |n: usize| format!("{{ employees(first: {n}) {{ nodes {{ summary {{ outlook {{ kpiIfAllOnTime items(first: 10) {{ nodes {{ points }} }} }} }} }} }} }}");
+        let five = app.statements_for(&admin_person, &with_outlook(5)).await;
+        let hundred = app.statements_for(&admin_person, &with_outlook(100)).await;
+        let me = app.statements_for(&admin_person, "{ me { summary { outlook { kpiIfAllOnTime items(first: 10) { nodes { points } } advice } } } }").await;
+        eprintln!("statements with outlook: me = {me}, employees(first: 5) = {five}, employees(first: 100) = {hundred}");
+        assert_eq!(five, hundred, "a page of 100 outlooks costs more statements than a page of 5");
+        assert!(hundred <= 16 && me <= 12, "{me} / {hundred}");
         // Lists of assignments with their history and people: also independent of size.
         let list = |n: usize| format!("{{ assignments(first: {n}) {{ edges {{ node {{ title assignee {{ name }} controller {{ name }} period {{ startsOn }} events {{ to actor {{ name }} }} }} }} }} }}");
         let five = app.statements_for(&admin_person, &list(5)).await;

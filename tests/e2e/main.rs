@@ -9,6 +9,7 @@ mod fuzz;
 mod graphql;
 mod hardening;
 mod http;
+mod outlook;
 mod payroll;
 mod playground;
 mod scheduler;

@@ -6,6 +6,7 @@ mod kb;
 mod kpi;
 mod mirror;
 mod org;
+mod outlook;
 mod period;
 mod scalars;
 mod summary;

@@ -159,29 +159,32 @@ impl OrgQuery {
             Employee,
         )
         .await?;
-        // Load what the page's nodes ask for up front, one statement per kind.
-        let node = ctx.look_ahead().field("edges").field("node");
+        // Load what the page's nodes ask for up front, one statement per kind, whether they
+        // are selected through `edges { node }` or `nodes` (loaded once if through both).
         let rows: Vec<&employee::Model> = page.edges.iter().map(|e| &e.node.0).collect();
         c.loaders
             .employees
             .feed_many(rows.iter().map(|e| (e.id, (*e).clone())))
             .await;
-        if node.field("department").exists() {
-            c.loaders
-                .departments
-                .load_many(rows.iter().map(|e| e.department_id))
-                .await
-                .gql()?;
-        }
-        if node.field("manager").exists() {
-            c.loaders
-                .employees
-                .load_many(rows.iter().filter_map(|e| e.manager_id))
-                .await
-                .gql()?;
-        }
         let ids: Vec<i64> = rows.iter().map(|e| e.id).collect();
-        prefetch(&c, node.field("summary"), &ids).await?;
+        let look = ctx.look_ahead();
+        for node in [look.field("edges").field("node"), look.field("nodes")] {
+            if node.field("department").exists() {
+                c.loaders
+                    .departments
+                    .load_many(rows.iter().map(|e| e.department_id))
+                    .await
+                    .gql()?;
+            }
+            if node.field("manager").exists() {
+                c.loaders
+                    .employees
+                    .load_many(rows.iter().filter_map(|e| e.manager_id))
+                    .await
+                    .gql()?;
+            }
+            prefetch(&c, node.field("summary"), &ids).await?;
+        }
         Ok(page)
     }
 

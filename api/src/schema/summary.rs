@@ -9,6 +9,7 @@ use entity::period;
 
 use super::assignment::{Assignment, AssignmentStatus, WorkCounts};
 use super::kb::{Article, Proposal};
+use super::outlook::Outlook;
 use super::period::Period;
 use crate::context::Ctx;
 use crate::error::OrGql;
@@ -145,6 +146,28 @@ impl Summary {
             .load_one((self.employee_id, self.period.id))
             .await
             .gql()
+    }
+
+    /// The projection of this period as of now: what closing now would store item by item,
+    /// what doing everything still owed on time would give, and what to do. Null for a
+    /// closed period, whose stored result and items are the answer (`kpiHistory`), never a
+    /// recomputation from today's rows.
+    async fn outlook(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Outlook>> {
+        if self.period.status != PeriodStatus::Open {
+            return Ok(None);
+        }
+        let c = Ctx::new(ctx)?;
+        c.loaders
+            .outlooks
+            .loader()
+            .remember(&self.period, Some(c.policy().await?));
+        let found = c
+            .loaders
+            .outlooks
+            .load_one((self.employee_id, self.period.id))
+            .await
+            .gql()?;
+        Ok(found.map(Outlook))
     }
 
     /// Mean KPI of my last `averageWindow` closed periods; null until one has closed.
@@ -372,6 +395,17 @@ pub async fn prefetch(
             .remember(period, Some(c.policy().await?));
         c.loaders
             .live_kpi
+            .load_many(ids.iter().map(|id| (*id, period.id)))
+            .await
+            .gql()?;
+    }
+    if asks("outlook") && period.status == PeriodStatus::Open {
+        c.loaders
+            .outlooks
+            .loader()
+            .remember(period, Some(c.policy().await?));
+        c.loaders
+            .outlooks
             .load_many(ids.iter().map(|id| (*id, period.id)))
             .await
             .gql()?;

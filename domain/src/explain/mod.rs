@@ -201,6 +201,22 @@ fn at_target(t: &kpi_target::Model) -> TargetScore {
     }
 }
 
+/// What a close stores for one employee: the evaluation of their obligations (judged) and
+/// targets, and its items. The close and the outlook's "if nothing more" both come from
+/// here, so the projection and the stored result cannot disagree.
+pub fn judge(
+    owed: &[Owed],
+    targets: &[&kpi_target::Model],
+    titles: &Titles,
+    policy: &Policy,
+) -> (Evaluation, Vec<Item>) {
+    let obligations: Vec<Obligation> = owed.iter().map(|o| o.obligation).collect();
+    let scores: Vec<TargetScore> = targets.iter().map(|t| score(t)).collect();
+    let evaluation = evaluate(&obligations, &scores, policy);
+    let items = itemize(owed, targets, titles, policy, evaluation.kpi_x100);
+    (evaluation, items)
+}
+
 /// One employee's items under `policy`, in display order (nothing owed first, then by kind,
 /// due instant and subject; targets last), their points apportioned to `kpi_x100`, the
 /// stored KPI of the same obligations and targets.
@@ -342,9 +358,7 @@ pub fn outlook(
             Some(Outcome::Late)
         }
     };
-    let obligations: Vec<Obligation> = owed.iter().map(|o| o.obligation).collect();
-    let scores: Vec<TargetScore> = targets.iter().map(|t| score(t)).collect();
-    let if_nothing_more = evaluate(&obligations, &scores, policy);
+    let (if_nothing_more, items) = judge(owed, targets, titles, policy);
     let best: Vec<Obligation> = owed
         .iter()
         .map(|o| Obligation {
@@ -379,7 +393,7 @@ pub fn outlook(
             ((ItemKind::Target, t.id), (still, done.targets[i]))
         }))
         .collect();
-    let items = itemize(owed, targets, titles, policy, if_nothing_more.kpi_x100)
+    let items = items
         .into_iter()
         .map(|item| {
             let found = item

@@ -413,7 +413,8 @@ pub fn advice(outlook: &Outlook, policy: &Policy, tz: Tz, lang: Lang) -> Vec<Str
         .copied()
         .filter(|i| !named.iter().any(|n| std::ptr::eq(*n, *i)))
         .collect();
-    rest.sort_by_key(|i| i.item.due_at);
+    // A target has no deadline of its own (it is due when the period closes): last.
+    rest.sort_by_key(|i| (i.item.due_at.is_none(), i.item.due_at));
     for i in rest.iter().take(4) {
         out.push(owed_sentence(lang, i, tz));
     }
@@ -421,8 +422,13 @@ pub fn advice(outlook: &Outlook, policy: &Policy, tz: Tz, lang: Lang) -> Vec<Str
         let n = rest.len() - 4;
         out.push(match lang {
             Lang::En => format!(
-                "…and {} more.",
-                count(lang, n, ("obligation", "obligations"), ("", "", ""))
+                "…and {}.",
+                count(
+                    lang,
+                    n,
+                    ("more obligation", "more obligations"),
+                    ("", "", "")
+                )
             ),
             Lang::Ru => format!("…и ещё обязательств: {n}."),
         });

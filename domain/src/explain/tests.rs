@@ -359,3 +359,71 @@ fn accept_language() {
         assert_eq!(Lang::from_accept_language(header), lang, "{header}");
     }
 }
+
+#[test]
+fn advice_lists_what_is_owed_soonest_first_and_targets_last() {
+    // Out of reach (a duty already late), so every obligation still owed is listed by its
+    // deadline; the unrecorded target, due only at the close, comes after them.
+    let mut late = owes(1, Duty, 1.0, Late);
+    late.deadline = h(10);
+    let mut soon = owes(2, Reading, 1.0, Missed);
+    soon.deadline = h(60);
+    let later = owes(3, Duty, 1.0, Missed);
+    let rows = PeriodRows::default();
+    let mut titles = Titles::of(&rows);
+    titles.articles.insert(2, "Safety rules");
+    titles.assignments.insert(3, "Monthly sales report");
+    let targets = [target(9, "new_clients", 5.0, None)];
+    let targets: Vec<&kpi_target::Model> = targets.iter().collect();
+    let o = outlook(
+        &[late, soon, later],
+        &targets,
+        &titles,
+        &pol(),
+        h(50),
+        h(400),
+    );
+    assert!(!o.if_all_on_time.eligible);
+    let en = advice(&o, &pol(), chrono_tz::UTC, Lang::En);
+    let at = |needle: &str| {
+        en.iter()
+            .position(|s| s.contains(needle))
+            .unwrap_or_else(|| panic!("{needle}: {en:?}"))
+    };
+    assert!(
+        at("Read “Safety rules” by 3 Mar 12:00")
+            < at("Submit “Monthly sales report” by 5 Mar 04:00"),
+        "{en:?}"
+    );
+    assert!(
+        at("Monthly sales report") < at("Record the actual of “new_clients”"),
+        "{en:?}"
+    );
+}
+
+#[test]
+fn advice_counts_what_it_does_not_list() {
+    let owed: Vec<Owed> = (1..=6).map(|id| owes(id, Reading, 1.0, Missed)).collect();
+    let o = outlook(
+        &owed,
+        &[],
+        &Titles::of(&PeriodRows::default()),
+        &pol(),
+        h(50),
+        h(400),
+    );
+    let en = advice(&o, &pol(), chrono_tz::UTC, Lang::En);
+    assert!(en.iter().any(|s| s == "…and 2 more obligations."), "{en:?}");
+    let o = outlook(
+        &owed[..5],
+        &[],
+        &Titles::of(&PeriodRows::default()),
+        &pol(),
+        h(50),
+        h(400),
+    );
+    let en = advice(&o, &pol(), chrono_tz::UTC, Lang::En);
+    assert!(en.iter().any(|s| s == "…and 1 more obligation."), "{en:?}");
+    let ru = advice(&o, &pol(), chrono_tz::UTC, Lang::Ru);
+    assert!(ru.iter().any(|s| s == "…и ещё обязательств: 1."), "{ru:?}");
+}
