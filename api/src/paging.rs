@@ -66,6 +66,13 @@ impl Counted {
 }
 
 impl Counted {
+    /// A total already known, e.g. counted by the statement that read the page.
+    pub fn known(total: u64) -> Self {
+        Counted {
+            count: Box::new(move || Box::pin(async move { Ok(total) })),
+        }
+    }
+
     pub async fn count(&self) -> async_graphql::Result<u64> {
         (self.count)().await.gql()
     }

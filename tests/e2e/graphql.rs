@@ -252,7 +252,7 @@ on_both! {
         let employee = app.token_for_email("pavel.lebedev@zeroboard.demo").await;
         let manager = app.token_for_email("dmitry.orlov@zeroboard.demo").await;
         let tour = readme_tour();
-        assert_eq!(tour.len(), 4, "three queries and one mutation");
+        assert_eq!(tour.len(), 5, "four queries and one mutation");
         let mut queue_head = None;
         for (role, query) in &tour {
             let token = if role == "employee" { &employee } else { &manager };
@@ -266,6 +266,10 @@ on_both! {
             }
             if query.contains("mutation") {
                 assert_eq!(data["acceptAssignment"]["status"], "ACCEPTED");
+            }
+            if query.contains("explanation") {
+                let last = &data["me"]["kpiHistory"]["edges"][0]["node"];
+                assert!(last["explanation"].as_str().unwrap().starts_with("KPI "), "{last}");
             }
             if query.contains("DEBTORS") {
                 assert!(!data["assignmentReport"].as_array().unwrap().is_empty(), "the demo has debtors");

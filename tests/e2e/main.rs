@@ -9,6 +9,7 @@ mod fuzz;
 mod graphql;
 mod hardening;
 mod http;
+mod items;
 mod payroll;
 mod playground;
 mod scheduler;
