@@ -113,6 +113,15 @@ enum ExportCommand {
         #[arg(long, value_enum, default_value = "csv")]
         format: ExportFormat,
     },
+    /// The obligations and targets behind a closed period's results, one row per item, by
+    /// employee, on stdout; each employee's points add up to their KPI in `export bonus`.
+    Obligations {
+        /// The period's first day, YYYY-MM-DD.
+        #[arg(long)]
+        period: chrono::NaiveDate,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: ExportFormat,
+    },
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -360,6 +369,21 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             match format {
                 ExportFormat::Csv => print!("{}", domain::export::to_csv(&rows)),
                 ExportFormat::Json => println!("{:#}", domain::export::to_json(&rows)),
+            }
+            close(db).await
+        }
+        Command::Export {
+            command: ExportCommand::Obligations { period, format },
+        } => {
+            let db = connect(&settings).await?;
+            let rows =
+                domain::export::obligation_rows(&db, &domain::auth::Principal::System, period)
+                    .await?;
+            match format {
+                ExportFormat::Csv => print!("{}", domain::export::obligations_to_csv(&rows)),
+                ExportFormat::Json => {
+                    println!("{:#}", domain::export::obligations_to_json(&rows))
+                }
             }
             close(db).await
         }

@@ -33,6 +33,7 @@ pub fn routes(state: AppState) -> impl poem::Endpoint {
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
         .at("/export/bonus.csv", get(export_bonus_csv))
+        .at("/export/obligations.csv", get(export_obligations_csv))
         .at("/metrics", get(metrics))
         .around(crate::metrics::measure)
         .with_if(
@@ -209,6 +210,49 @@ async fn metrics(req: &Request, Data(state): Data<&AppState>) -> Response {
 /// The payroll export of one closed period: payroll scope or admin.
 #[handler]
 async fn export_bonus_csv(req: &Request, Data(state): Data<&AppState>) -> Response {
+    export_csv(req, state, Export::Bonus).await
+}
+
+/// The obligations behind the bonus export, one row per obligation or target: payroll scope
+/// or admin.
+#[handler]
+async fn export_obligations_csv(req: &Request, Data(state): Data<&AppState>) -> Response {
+    export_csv(req, state, Export::Obligations).await
+}
+
+/// Which payroll CSV to write.
+#[derive(Clone, Copy)]
+enum Export {
+    Bonus,
+    Obligations,
+}
+
+impl Export {
+    fn name(self) -> &'static str {
+        match self {
+            Export::Bonus => "bonus",
+            Export::Obligations => "obligations",
+        }
+    }
+
+    async fn csv(
+        self,
+        state: &AppState,
+        who: &Principal,
+        starts_on: chrono::NaiveDate,
+    ) -> Result<String, domain::export::ExportError> {
+        use domain::export as x;
+        Ok(match self {
+            Export::Bonus => x::to_csv(&x::bonus_rows(&state.db, who, starts_on).await?),
+            Export::Obligations => {
+                x::obligations_to_csv(&x::obligation_rows(&state.db, who, starts_on).await?)
+            }
+        })
+    }
+}
+
+/// A payroll CSV of one closed period, named by its first day (`?period=YYYY-MM-DD`).
+async fn export_csv(req: &Request, state: &AppState, export: Export) -> Response {
     let who = match plain_principal(req, state).await {
         Ok(who) => who,
         Err(response) => return response,
@@ -230,14 +274,14 @@ async fn export_bonus_csv(req: &Request, Data(state): Data<&AppState>) -> Respon
             "give the period's first day: ?period=YYYY-MM-DD",
         );
     };
-    match domain::export::bonus_rows(&state.db, &who, starts_on).await {
-        Ok(rows) => Response::builder()
+    match export.csv(state, &who, starts_on).await {
+        Ok(csv) => Response::builder()
             .content_type("text/csv; charset=utf-8")
             .header(
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"bonus-{starts_on}.csv\""),
+                format!("attachment; filename=\"{}-{starts_on}.csv\"", export.name()),
             )
-            .body(domain::export::to_csv(&rows)),
+            .body(csv),
         Err(e @ domain::export::ExportError::NoSuchPeriod(_)) => {
             plain(StatusCode::NOT_FOUND, e.to_string())
         }
@@ -245,7 +289,7 @@ async fn export_bonus_csv(req: &Request, Data(state): Data<&AppState>) -> Respon
             plain(StatusCode::CONFLICT, e.to_string())
         }
         Err(e) => {
-            tracing::error!(error = %e, "export failed");
+            tracing::error!(error = %e, export = export.name(), "export failed");
             plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
         }
     }
@@ -464,6 +508,13 @@ async fn graphql(req: &Request, body: Body, Data(state): Data<&AppState>) -> Res
         Err(AuthFailure::Failed(e)) => return failure(media, &e),
     };
 
+    // The language of sentences (explanations) when a field is not given one.
+    let lang = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map(domain::explain::say::Lang::from_accept_language)
+        .unwrap_or_default();
     let mut responses = Vec::with_capacity(checked.len());
     for r in checked {
         // Introspection shows the whole API; by default only to someone with a token.
@@ -483,7 +534,7 @@ async fn graphql(req: &Request, body: Body, Data(state): Data<&AppState>) -> Res
         let response = match r {
             Err(error) => async_graphql::Response::from_errors(vec![error]),
             Ok(r) => {
-                let r = with_request_data(r, state, principal.as_ref()).await;
+                let r = with_request_data(r, state, principal.as_ref(), lang).await;
                 state.schema.execute(r).await
             }
         };
@@ -728,15 +779,20 @@ fn with_codes(mut r: async_graphql::Response) -> async_graphql::Response {
     r
 }
 
-/// Per-request data: the state, the principal (if any), fresh loaders and caches.
+/// Per-request data: the state, the principal (if any), fresh loaders and caches, and the
+/// language the request prefers.
 async fn with_request_data(
     r: async_graphql::Request,
     state: &AppState,
     principal: Option<&(Principal, Option<entity::employee::Model>)>,
+    lang: domain::explain::say::Lang,
 ) -> async_graphql::Request {
     let now = state.clock.now();
     let loaders = Loaders::new(&state.db, state.company, now);
-    let r = r.data(state.clone()).data(RequestCache::new(now));
+    let r = r
+        .data(state.clone())
+        .data(RequestCache::new(now))
+        .data(lang);
     match principal {
         Some((who, person)) => {
             if let Some(person) = person {

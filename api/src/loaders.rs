@@ -8,11 +8,11 @@ use std::sync::{Arc, Mutex};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use chrono::{DateTime, Utc};
-use domain::read::{rows, tiles};
+use domain::read::{items, rows, tiles};
 use domain::{DomainError, DomainResult};
 use entity::{
-    assignment, assignment_event, department, employee, kpi_adjustment, kpi_policy, kpi_result,
-    period, vote,
+    article, assignment, assignment_event, department, employee, kpi_adjustment, kpi_item,
+    kpi_policy, kpi_result, kpi_target, period, proposal, vote,
 };
 use sea_orm::DatabaseConnection;
 
@@ -238,6 +238,12 @@ pub struct Loaders {
     pub proposals_to_vote: Cached<ProposalsToVote>,
     pub live_kpi: Cached<LiveKpi>,
     pub outlooks: Cached<Outlooks>,
+    pub item_pages: Cached<KpiItemPages>,
+    pub items: Cached<KpiItems>,
+    pub policies: Cached<Policies>,
+    pub articles: Cached<ById<article::Entity>>,
+    pub proposals: Cached<ById<proposal::Entity>>,
+    pub targets: Cached<ById<kpi_target::Entity>>,
 }
 
 /// A loader whose answers are kept for the rest of the request, so a key loads once and a
@@ -290,6 +296,39 @@ impl Loaders {
                 now,
                 known: Default::default(),
             }),
+            item_pages: cached(KpiItemPages { db: db() }),
+            items: cached(KpiItems { db: db() }),
+            policies: cached(Policies { db: db() }),
+            articles: by_id(&db()),
+            proposals: by_id(&db()),
+            targets: by_id(&db()),
         }
     }
 }
+
+loader!(
+    /// A page of each KPI result's items: key `(result, window)`; the results asking for the
+    /// same window (a page of results asking `items(first: 20)`) load in one statement.
+    KpiItemPages {}, (i64, items::Window) => items::ItemPage,
+    |_this, db, keys| {
+        let mut out = HashMap::new();
+        for (window, results) in by_second(keys) {
+            for (id, page) in items::pages_of(db, &results, window).await? {
+                out.insert((id, window), page);
+            }
+        }
+        Ok(out)
+    }
+);
+
+loader!(
+    /// All the items of each KPI result, in order (for its explanation).
+    KpiItems {}, i64 => Vec<kpi_item::Model>,
+    |_this, db, keys| items::items_of(db, keys).await
+);
+
+loader!(
+    /// KPI policy versions by number.
+    Policies {}, i32 => kpi_policy::Model,
+    |_this, db, keys| rows::policies_of(db, keys).await
+);

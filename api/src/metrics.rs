@@ -105,8 +105,14 @@ pub async fn measure<E: Endpoint>(next: E, req: Request) -> poem::Result<Respons
         .map_or_else(crate::error::random_id, str::to_owned);
     let span = tracing::info_span!("request", request.id = %request_id, method = %req.method(), path = %req.uri().path());
     let route = match req.uri().path() {
-        p @ ("/graphql" | "/" | "/graphiql" | "/healthz" | "/readyz" | "/metrics"
-        | "/export/bonus.csv") => p.to_owned(),
+        p @ ("/graphql"
+        | "/"
+        | "/graphiql"
+        | "/healthz"
+        | "/readyz"
+        | "/metrics"
+        | "/export/bonus.csv"
+        | "/export/obligations.csv") => p.to_owned(),
         p if p.starts_with("/assets/") => "/assets".to_owned(),
         _ => "other".to_owned(),
     };

@@ -66,10 +66,10 @@ impl Counted {
 }
 
 impl Counted {
-    /// A total known already (a list computed in memory).
-    fn known(n: u64) -> Self {
+    /// A total already known, e.g. counted by the statement that read the page.
+    pub fn known(total: u64) -> Self {
         Counted {
-            count: Box::new(move || Box::pin(async move { Ok(n) })),
+            count: Box::new(move || Box::pin(async move { Ok(total) })),
         }
     }
 

@@ -1,4 +1,6 @@
-//! The payroll export of a closed period: one row per employee with a result.
+//! The payroll exports of a closed period: one row per employee with a result (the bonus
+//! export), and one row per obligation or target of those results (the obligations export,
+//! whose points add up per employee to the bonus export's KPI).
 //!
 //! Figures are stored as fixed-point integers and printed as decimals without going
 //! through floating point: KPI and adjustments with two decimals (`104.44`), the bonus
@@ -7,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use entity::enums::PeriodStatus;
 use entity::{department, employee, kpi_result, period};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
@@ -63,28 +65,14 @@ pub async fn bonus_rows(
     period_starts_on: NaiveDate,
 ) -> Result<Vec<BonusRow>, ExportError> {
     crate::access::require_payroll(who)?;
-    let period = period::Entity::find()
-        .filter(period::Column::StartsOn.eq(period_starts_on))
-        .one(db)
-        .await?
-        .ok_or(ExportError::NoSuchPeriod(period_starts_on))?;
-    if period.status != PeriodStatus::Closed {
-        return Err(ExportError::NotClosed(period_starts_on));
-    }
+    let period = closed_period(db, period_starts_on).await?;
     let results = kpi_result::Entity::find()
         .filter(kpi_result::Column::PeriodId.eq(period.id))
         .order_by_asc(kpi_result::Column::EmployeeId)
         .all(db)
         .await?;
     let adjustments = crate::results::adjustment_totals(db, period.id).await?;
-    // Everyone, rather than an `IN` list of the period's employees, which would outgrow the
-    // databases' limits on bound parameters in a large company and saves nothing.
-    let employees: HashMap<i64, employee::Model> = employee::Entity::find()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|e| (e.id, e))
-        .collect();
+    let employees = everyone(db).await?;
     let departments: HashMap<i64, String> = department::Entity::find()
         .all(db)
         .await?
@@ -116,6 +104,34 @@ pub async fn bonus_rows(
                 policy_version: r.policy_version,
             }
         })
+        .collect())
+}
+
+/// The closed period starting on `starts_on`.
+async fn closed_period(
+    db: &impl ConnectionTrait,
+    starts_on: NaiveDate,
+) -> Result<period::Model, ExportError> {
+    let period = period::Entity::find()
+        .filter(period::Column::StartsOn.eq(starts_on))
+        .one(db)
+        .await?
+        .ok_or(ExportError::NoSuchPeriod(starts_on))?;
+    if period.status != PeriodStatus::Closed {
+        return Err(ExportError::NotClosed(starts_on));
+    }
+    Ok(period)
+}
+
+/// Every employee by id: everyone, rather than an `IN` list of the period's employees,
+/// which would outgrow the databases' limits on bound parameters in a large company and
+/// saves nothing.
+async fn everyone(db: &impl ConnectionTrait) -> Result<HashMap<i64, employee::Model>, DbErr> {
+    Ok(employee::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|e| (e.id, e))
         .collect())
 }
 
@@ -188,26 +204,7 @@ pub fn neutralise_formula(cell: &str) -> std::borrow::Cow<'_, str> {
 /// injection ([`neutralise_formula`]); numeric columns stay numbers (a negative
 /// adjustment total such as `-1.50` is written as is).
 pub fn to_csv(rows: &[BonusRow]) -> String {
-    let mut out = csv::Writer::from_writer(Vec::new());
-    let record = |r: &BonusRow| -> Vec<String> {
-        r.fields()
-            .into_iter()
-            .enumerate()
-            .map(|(i, cell)| {
-                if TEXT_COLUMNS.contains(&i) {
-                    neutralise_formula(&cell).into_owned()
-                } else {
-                    cell
-                }
-            })
-            .collect()
-    };
-    // Writing to a Vec cannot fail, and every record has the header's length.
-    let written = out
-        .write_record(COLUMNS)
-        .and_then(|()| rows.iter().try_for_each(|r| out.write_record(record(r))));
-    debug_assert!(written.is_ok());
-    String::from_utf8(out.into_inner().unwrap_or_default()).unwrap_or_default()
+    write_csv(COLUMNS, &TEXT_COLUMNS, rows.iter().map(BonusRow::fields))
 }
 
 /// The rows as a JSON array of objects with the CSV's column names; figures are JSON
@@ -235,6 +232,196 @@ pub fn to_json(rows: &[BonusRow]) -> serde_json::Value {
                 "reasons": r.reasons,
                 "adjustment_total": number(r.adjustment_total_x100, 2),
                 "policy_version": r.policy_version,
+            })
+        })
+        .collect()
+}
+
+/// One obligation or target of one employee's result, as the close stored it: the fields
+/// of the GraphQL `KpiItem`, with the employee named as the bonus export names them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObligationRow {
+    pub employee_id: i64,
+    pub email: String,
+    pub name: String,
+    /// `duty`, `additional`, `acceptance`, `reading`, `vote`, `target` or `nothing_owed`.
+    pub kind: String,
+    pub title: String,
+    pub due_at: Option<DateTime<Utc>>,
+    pub met_at: Option<DateTime<Utc>>,
+    /// `on_time`, `late`, `missed` or `scored`.
+    pub outcome: String,
+    pub weight: f64,
+    pub credit: f64,
+    /// Its apportioned contribution in hundredths: an employee's add up to their KPI.
+    pub points_x100: i64,
+    /// A target's actual / target.
+    pub ratio: Option<f64>,
+    /// What it would have added met on time, unrounded.
+    pub points_lost: f64,
+}
+
+/// The items of every result of the period starting on `period_starts_on`, by employee id,
+/// then in each result's display order. Results closed before items were stored
+/// (`itemized` false) have none.
+pub async fn obligation_rows(
+    db: &impl ConnectionTrait,
+    who: &Principal,
+    period_starts_on: NaiveDate,
+) -> Result<Vec<ObligationRow>, ExportError> {
+    crate::access::require_payroll(who)?;
+    let period = closed_period(db, period_starts_on).await?;
+    let results = kpi_result::Entity::find()
+        .filter(kpi_result::Column::PeriodId.eq(period.id))
+        .order_by_asc(kpi_result::Column::EmployeeId)
+        .all(db)
+        .await?;
+    let mut items = crate::read::items::items_of_period(db, period.id).await?;
+    let employees = everyone(db).await?;
+    let mut rows = Vec::new();
+    for r in results {
+        let person = employees.get(&r.employee_id);
+        for item in items.remove(&r.id).unwrap_or_default() {
+            rows.push(ObligationRow {
+                employee_id: r.employee_id,
+                email: person.map(|e| e.email.clone()).unwrap_or_default(),
+                name: person.map(|e| e.name.clone()).unwrap_or_default(),
+                kind: item.kind,
+                title: item.title,
+                due_at: item.due_at,
+                met_at: item.met_at,
+                outcome: item.outcome,
+                weight: item.weight,
+                credit: item.credit,
+                points_x100: item.points_x100,
+                ratio: item.ratio,
+                points_lost: item.points_lost,
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// The obligations export's column names, shared by CSV and JSON.
+pub const OBLIGATION_COLUMNS: [&str; 13] = [
+    "employee_id",
+    "email",
+    "name",
+    "kind",
+    "title",
+    "due_at",
+    "met_at",
+    "outcome",
+    "weight",
+    "credit",
+    "points",
+    "ratio",
+    "points_lost",
+];
+
+/// Its text columns (e-mail, name, title, and the codes), neutralised in CSV.
+const OBLIGATION_TEXT_COLUMNS: [usize; 5] = [1, 2, 3, 4, 7];
+
+/// An instant as RFC 3339 in UTC to the second, or empty.
+fn instant(at: Option<DateTime<Utc>>) -> String {
+    at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+impl ObligationRow {
+    /// `points_lost` in hundredths, as shown.
+    fn lost_x100(&self) -> i64 {
+        crate::kpi::round_half_away(self.points_lost, 100.0)
+    }
+
+    /// The row's fields as text, in the order of [`OBLIGATION_COLUMNS`].
+    fn fields(&self) -> [String; 13] {
+        [
+            self.employee_id.to_string(),
+            self.email.clone(),
+            self.name.clone(),
+            self.kind.clone(),
+            self.title.clone(),
+            instant(self.due_at),
+            instant(self.met_at),
+            self.outcome.clone(),
+            self.weight.to_string(),
+            self.credit.to_string(),
+            decimal(self.points_x100, 2),
+            self.ratio
+                .map(|r| decimal(crate::kpi::round_half_away(r, 10_000.0), 4))
+                .unwrap_or_default(),
+            decimal(self.lost_x100(), 2),
+        ]
+    }
+}
+
+/// Writes a header and records to CSV, neutralising the given text columns.
+fn write_csv<const N: usize>(
+    columns: [&str; N],
+    text_columns: &[usize],
+    records: impl Iterator<Item = [String; N]>,
+) -> String {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let safe = |fields: [String; N]| -> Vec<String> {
+        fields
+            .into_iter()
+            .enumerate()
+            .map(|(i, cell)| {
+                if text_columns.contains(&i) {
+                    neutralise_formula(&cell).into_owned()
+                } else {
+                    cell
+                }
+            })
+            .collect()
+    };
+    let mut records = records;
+    // Writing to a Vec cannot fail, and every record has the header's length.
+    let written = out
+        .write_record(columns)
+        .and_then(|()| records.try_for_each(|r| out.write_record(safe(r))));
+    debug_assert!(written.is_ok());
+    String::from_utf8(out.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// The obligations as CSV with a header line, text columns neutralised against formula
+/// injection as in [`to_csv`].
+pub fn obligations_to_csv(rows: &[ObligationRow]) -> String {
+    write_csv(
+        OBLIGATION_COLUMNS,
+        &OBLIGATION_TEXT_COLUMNS,
+        rows.iter().map(ObligationRow::fields),
+    )
+}
+
+/// The obligations as a JSON array of objects with the CSV's column names; figures are
+/// JSON numbers with the CSV's decimals, missing instants and ratios `null`.
+pub fn obligations_to_json(rows: &[ObligationRow]) -> serde_json::Value {
+    let number = |value: i64, digits: u32| -> serde_json::Value {
+        decimal(value, digits)
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map_or(serde_json::Value::Null, Into::into)
+    };
+    let at = |t: Option<DateTime<Utc>>| t.map(|t| instant(Some(t)));
+    rows.iter()
+        .map(|r| {
+            serde_json::json!({
+                "employee_id": r.employee_id,
+                "email": r.email,
+                "name": r.name,
+                "kind": r.kind,
+                "title": r.title,
+                "due_at": at(r.due_at),
+                "met_at": at(r.met_at),
+                "outcome": r.outcome,
+                "weight": r.weight,
+                "credit": r.credit,
+                "points": number(r.points_x100, 2),
+                "ratio": r.ratio.map(|x| number(crate::kpi::round_half_away(x, 10_000.0), 4)),
+                "points_lost": number(r.lost_x100(), 2),
             })
         })
         .collect()
@@ -360,5 +547,54 @@ mod tests {
         assert_eq!(json[1]["bonus_factor"].to_string(), "0.85");
         assert_eq!(json[1]["period_start"], "2026-11-01");
         assert_eq!(json[1].as_object().unwrap().len(), COLUMNS.len());
+    }
+
+    #[test]
+    fn obligations_csv_neutralises_titles_and_keeps_numbers() {
+        let at = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 20, 18, 0, 0).unwrap();
+        let item = ObligationRow {
+            employee_id: 7,
+            email: "a.b@example.com".into(),
+            name: "Anna".into(),
+            kind: "additional".into(),
+            title: "=HYPERLINK(\"http://evil\",\"x\")".into(),
+            due_at: Some(at),
+            met_at: None,
+            outcome: "missed".into(),
+            weight: 1.0,
+            credit: 0.0,
+            points_x100: 0,
+            ratio: None,
+            points_lost: 12.345,
+        };
+        let target = ObligationRow {
+            kind: "target".into(),
+            title: "-Revenue".into(),
+            due_at: None,
+            met_at: Some(at),
+            outcome: "scored".into(),
+            weight: 2.0,
+            credit: 1.2,
+            points_x100: -5,
+            ratio: Some(1.0 / 3.0),
+            points_lost: 0.0,
+            ..item.clone()
+        };
+        let csv = obligations_to_csv(&[item.clone(), target]);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[0], OBLIGATION_COLUMNS.join(","));
+        assert_eq!(
+            lines[1],
+            "7,a.b@example.com,Anna,additional,\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\",2026-11-20T18:00:00Z,,missed,1,0,0.00,,12.35"
+        );
+        assert_eq!(
+            lines[2],
+            "7,a.b@example.com,Anna,target,'-Revenue,,2026-11-20T18:00:00Z,scored,2,1.2,-0.05,0.3333,0.00"
+        );
+        let json = obligations_to_json(&[item]);
+        assert_eq!(json[0]["title"], "=HYPERLINK(\"http://evil\",\"x\")");
+        assert_eq!(json[0]["met_at"], serde_json::Value::Null);
+        assert_eq!(json[0]["points_lost"].to_string(), "12.35");
+        assert_eq!(json[0].as_object().unwrap().len(), OBLIGATION_COLUMNS.len());
     }
 }

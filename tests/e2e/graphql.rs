@@ -272,6 +272,10 @@ on_both! {
                 assert!(!outlook["items"]["nodes"].as_array().unwrap().is_empty(), "{outlook}");
                 assert!(!outlook["advice"].as_array().unwrap().is_empty(), "{outlook}");
             }
+            if query.contains("explanation") {
+                let last = &data["me"]["kpiHistory"]["edges"][0]["node"];
+                assert!(last["explanation"].as_str().unwrap().starts_with("KPI "), "{last}");
+            }
             if query.contains("DEBTORS") {
                 assert!(!data["assignmentReport"].as_array().unwrap().is_empty(), "the demo has debtors");
             }

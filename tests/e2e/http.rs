@@ -193,6 +193,19 @@ on_both! {
         let hundred = app.statements_for(&admin_person, &list(100)).await;
         eprintln!("statements: assignments(first: 5) with events = {five}, (first: 100) = {hundred}");
         assert_eq!(five, hundred);
+        // A closed period's results item by item, with links and explanations: one statement
+        // per kind of row, whatever the number of results (here 125).
+        let period = app.gql(&admin_person, "{ currentPeriod { id } }", json!({})).await["currentPeriod"]["id"].clone();
+        let later = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 12, 2, 12, 0, 0).unwrap();
+        app.clock.set(later);
+        domain::tick::tick(&app.db, &domain::auth::Principal::System, &app.company, later).await.unwrap();
+        let id = period.as_str().unwrap();
+        let results = |n: usize| format!("{{ bonusResults(periodId: \"{id}\", first: {n}) {{ edges {{ node {{ kpi explanation items(first: 20) {{ totalCount nodes {{ points assignment {{ title }} article {{ title }} proposal {{ title }} }} }} }} }} }} }}");
+        let five = app.statements_for(&admin_person, &results(5)).await;
+        let hundred = app.statements_for(&admin_person, &results(100)).await;
+        eprintln!("statements: bonusResults(first: 5) with items = {five}, (first: 100) = {hundred}");
+        assert_eq!(five, hundred);
+        assert!(hundred <= 10, "{hundred} statements");
     }
 }
 

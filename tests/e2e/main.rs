@@ -10,6 +10,7 @@ mod graphql;
 mod hardening;
 mod http;
 mod outlook;
+mod items;
 mod payroll;
 mod playground;
 mod scheduler;

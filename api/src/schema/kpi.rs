@@ -7,6 +7,7 @@ use entity::enums::PeriodStatus;
 use entity::{kpi_adjustment, kpi_policy, kpi_result, scheduler_run};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
+use super::kpi_item::{KpiItem, KpiItemKind, KpiItemOutcome, Lang, lang_of};
 use super::org::Employee;
 use super::period::Period;
 use crate::context::{Ctx, db};
@@ -98,6 +99,38 @@ impl KpiResult {
     }
     async fn computed_at(&self) -> DateTime<Utc> {
         self.0.computed_at
+    }
+    /// Whether the close stored this result's obligations one by one (`items`); false for
+    /// results closed before it did, which keep only `obligations`, the tally.
+    async fn itemized(&self) -> bool {
+        self.0.itemized
+    }
+    /// Every obligation and target that went into the KPI, as judged at the close, in
+    /// display order (by kind, then deadline; targets last); optionally of one kind and/or
+    /// outcome. Their `points` add up to `kpi`.
+    #[graphql(complexity = "crate::paging::page_cost(first, child_complexity)")]
+    async fn items(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        kind: Option<KpiItemKind>,
+        outcome: Option<KpiItemOutcome>,
+    ) -> async_graphql::Result<Page<KpiItem>> {
+        let c = Ctx::new(ctx)?;
+        super::kpi_item::items(&c, &self.0, PageArgs::new(first, after), kind, outcome).await
+    }
+    /// Three or four sentences on what the KPI is made of, which obligations cost the most
+    /// points, and why the bonus was paid or refused; made from the items, never stored. In
+    /// `lang`, else the language the request's `Accept-Language` prefers (English by
+    /// default).
+    async fn explanation(
+        &self,
+        ctx: &Context<'_>,
+        lang: Option<Lang>,
+    ) -> async_graphql::Result<String> {
+        let c = Ctx::new(ctx)?;
+        super::kpi_item::explanation(&c, &self.0, lang_of(ctx, lang)).await
     }
     /// Corrections, oldest first.
     #[graphql(complexity = "crate::paging::list_cost(crate::paging::SHORT_LIST, child_complexity)")]
@@ -227,6 +260,16 @@ impl SchedulerRun {
     }
 }
 
+/// Loads what a page of results asks for (items, links, explanations) up front.
+pub async fn prefetch(
+    c: &Ctx<'_>,
+    connection: async_graphql::Lookahead<'_>,
+    page: &Page<KpiResult>,
+) -> async_graphql::Result<()> {
+    let rows: Vec<&kpi_result::Model> = page.edges.iter().map(|e| &e.node.0).collect();
+    super::kpi_item::prefetch(c, connection, &rows).await
+}
+
 /// An employee's KPI history, newest first: theirs, their managers', admins' and payroll's.
 pub async fn history(
     c: &Ctx<'_>,
@@ -277,7 +320,9 @@ impl KpiQuery {
         let q = kpi_result::Entity::find()
             .filter(kpi_result::Column::PeriodId.eq(id))
             .order_by_asc(kpi_result::Column::EmployeeId);
-        page_by_offset(&c, q, PageArgs::new(first, after), KpiResult).await
+        let page = page_by_offset(&c, q, PageArgs::new(first, after), KpiResult).await?;
+        prefetch(&c, ctx.look_ahead(), &page).await?;
+        Ok(page)
     }
 
     /// The KPI policy: the version in force, or the one asked for.

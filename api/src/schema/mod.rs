@@ -4,6 +4,7 @@ mod admin;
 mod assignment;
 mod kb;
 mod kpi;
+mod kpi_item;
 mod mirror;
 mod org;
 mod outlook;

@@ -101,7 +101,10 @@ impl Employee {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Page<KpiResult>> {
-        super::kpi::history(&Ctx::new(ctx)?, self.0.id, first, after).await
+        let c = Ctx::new(ctx)?;
+        let page = super::kpi::history(&c, self.0.id, first, after).await?;
+        super::kpi::prefetch(&c, ctx.look_ahead(), &page).await?;
+        Ok(page)
     }
 }
 

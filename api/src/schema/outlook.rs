@@ -5,83 +5,18 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Enum, ID, Object};
+use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
-use domain::explain::say::{self, Lang};
-use domain::explain::{ItemKind, ItemOutcome, OutlookItem as Projected};
+use domain::explain::say;
+use domain::explain::{ItemKind, OutlookItem as Projected};
 use domain::kpi::round_half_away;
 use domain::results::Projection;
 
+use super::kpi_item::{KpiItemKind, KpiItemOutcome, Lang, lang_of};
 use crate::context::Ctx;
 use crate::id::{Kind, encode};
 use crate::paging::{Page, PageArgs, page_of_list};
 
-/// What an outlook item is about.
-#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
-pub enum OutlookItemKind {
-    /// Perfect discipline in a period in which nothing weighs.
-    NothingOwed,
-    Duty,
-    Additional,
-    /// Deciding on a submission I control.
-    Acceptance,
-    /// Reading a mandatory article.
-    Reading,
-    /// Voting on a proposal.
-    Vote,
-    Target,
-}
-
-impl From<ItemKind> for OutlookItemKind {
-    fn from(k: ItemKind) -> Self {
-        match k {
-            ItemKind::NothingOwed => Self::NothingOwed,
-            ItemKind::Duty => Self::Duty,
-            ItemKind::Additional => Self::Additional,
-            ItemKind::Acceptance => Self::Acceptance,
-            ItemKind::Reading => Self::Reading,
-            ItemKind::Vote => Self::Vote,
-            ItemKind::Target => Self::Target,
-        }
-    }
-}
-
-/// How an item stands, or could still end.
-#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
-pub enum OutlookItemOutcome {
-    OnTime,
-    Late,
-    Missed,
-    /// A target with a recorded actual: see its ratio.
-    Scored,
-}
-
-impl From<ItemOutcome> for OutlookItemOutcome {
-    fn from(o: ItemOutcome) -> Self {
-        match o {
-            ItemOutcome::OnTime => Self::OnTime,
-            ItemOutcome::Late => Self::Late,
-            ItemOutcome::Missed => Self::Missed,
-            ItemOutcome::Scored => Self::Scored,
-        }
-    }
-}
-
-/// The language of the advice.
-#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
-pub enum OutlookLang {
-    En,
-    Ru,
-}
-
-impl From<OutlookLang> for Lang {
-    fn from(l: OutlookLang) -> Self {
-        match l {
-            OutlookLang::En => Lang::En,
-            OutlookLang::Ru => Lang::Ru,
-        }
-    }
-}
 
 /// A figure to hundredths, as every KPI figure is shown.
 fn hundredths(x: f64) -> f64 {
@@ -166,13 +101,10 @@ impl Outlook {
     async fn advice(
         &self,
         ctx: &Context<'_>,
-        lang: Option<OutlookLang>,
+        lang: Option<Lang>,
     ) -> async_graphql::Result<Vec<String>> {
         let c = Ctx::new(ctx)?;
-        let lang = match lang {
-            Some(lang) => lang.into(),
-            None => ctx.data_opt::<Lang>().copied().unwrap_or_default(),
-        };
+        let lang = lang_of(ctx, lang);
         let tz = c.state.company.calendar.tz;
         Ok(say::advice(&self.0.outlook, &self.0.policy, tz, lang))
     }
@@ -193,7 +125,7 @@ impl OutlookItem {
 
 #[Object]
 impl OutlookItem {
-    async fn kind(&self) -> OutlookItemKind {
+    async fn kind(&self) -> KpiItemKind {
         self.get().item.kind.into()
     }
     /// The assignment (duty, additional work, acceptance), proposal (vote), article
@@ -222,7 +154,7 @@ impl OutlookItem {
         self.get().item.met_at
     }
     /// Its outcome if nothing more is done.
-    async fn outcome(&self) -> OutlookItemOutcome {
+    async fn outcome(&self) -> KpiItemOutcome {
         self.get().item.outcome.into()
     }
     /// A target's actual over its target, uncapped; null otherwise.
@@ -248,7 +180,7 @@ impl OutlookItem {
     }
     /// The best outcome still reachable (on time before the deadline, late after it; a
     /// target can still be scored); null once met, or when nothing can change it.
-    async fn still_possible(&self) -> Option<OutlookItemOutcome> {
+    async fn still_possible(&self) -> Option<KpiItemOutcome> {
         self.get().still.map(Into::into)
     }
     /// Its contribution with that outcome, to hundredths; null when nothing can change it.

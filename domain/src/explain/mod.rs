@@ -30,7 +30,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use entity::kpi_target;
+use entity::{kpi_item, kpi_target};
 
 use crate::kpi::{
     self, Evaluation, Obligation, ObligationKind, Outcome, Policy, TargetScore, evaluate,
@@ -154,6 +154,41 @@ pub struct Item {
     pub points_x100: i64,
     /// What it would have added met on time, unrounded, never negative.
     pub points_lost: f64,
+}
+
+/// A stored item whose kind or outcome is not one this version knows.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("KPI item {id} has an unknown {what} `{code}`")]
+pub struct UnknownCode {
+    pub id: i64,
+    pub what: &'static str,
+    pub code: String,
+}
+
+impl Item {
+    /// An item as the close stored it (`kpi_item`), its codes parsed.
+    pub fn of_row(row: &kpi_item::Model) -> Result<Item, UnknownCode> {
+        let unknown = |what, code: &str| UnknownCode {
+            id: row.id,
+            what,
+            code: code.to_owned(),
+        };
+        Ok(Item {
+            kind: ItemKind::of_code(&row.kind).ok_or_else(|| unknown("kind", &row.kind))?,
+            subject_id: row.subject_id,
+            title: row.title.clone(),
+            due_at: row.due_at,
+            met_at: row.met_at,
+            outcome: ItemOutcome::of_code(&row.outcome)
+                .ok_or_else(|| unknown("outcome", &row.outcome))?,
+            ratio: row.ratio,
+            weight: row.weight,
+            credit: row.credit,
+            points: row.points,
+            points_x100: row.points_x100,
+            points_lost: row.points_lost,
+        })
+    }
 }
 
 /// The titles of a period's subjects by id, to name items after.

@@ -427,3 +427,37 @@ fn advice_counts_what_it_does_not_list() {
     let ru = advice(&o, &pol(), chrono_tz::UTC, Lang::Ru);
     assert!(ru.iter().any(|s| s == "…и ещё обязательств: 1."), "{ru:?}");
 }
+
+#[test]
+fn a_stored_item_reads_back_as_itself() {
+    use entity::kpi_item;
+    let row = |kind: &str, outcome: &str| kpi_item::Model {
+        id: 1,
+        result_id: 2,
+        position: 1,
+        kind: kind.into(),
+        subject_id: Some(3),
+        title: "Weekly report".into(),
+        due_at: None,
+        met_at: None,
+        outcome: outcome.into(),
+        ratio: Some(0.5),
+        weight: 1.0,
+        credit: 0.5,
+        points: 12.5,
+        points_x100: 1250,
+        points_lost: 12.5,
+    };
+    for kind in ItemKind::ALL {
+        for outcome in ItemOutcome::ALL {
+            let item = Item::of_row(&row(kind.code(), outcome.code())).unwrap();
+            assert_eq!(
+                (item.kind, item.outcome, item.points_x100),
+                (kind, outcome, 1250)
+            );
+        }
+    }
+    let err = Item::of_row(&row("bribe", "on_time")).unwrap_err();
+    assert_eq!(err.to_string(), "KPI item 1 has an unknown kind `bribe`");
+    assert!(Item::of_row(&row("duty", "someday")).is_err());
+}

@@ -6,9 +6,11 @@
 //! - [`tiles`]: the personal board's tiles, each a condition shared by its count and list.
 //! - [`reports`]: the managers' reports and the `assignments` filter.
 //! - [`rows`]: rows by id and children by parent id.
+//! - [`items`]: the stored items of KPI results, a page of many results in one statement.
 //! - The current period (below). The current policy is `policy::current`, the live KPI
 //!   `results::live_kpis`.
 
+pub mod items;
 pub mod reports;
 pub mod rows;
 pub mod tiles;

@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 
 use entity::{
-    assignment, assignment_event, department, employee, kpi_adjustment, kpi_result, period, vote,
+    article, assignment, assignment_event, department, employee, kpi_adjustment, kpi_policy,
+    kpi_result, kpi_target, period, proposal, vote,
 };
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
@@ -30,7 +31,9 @@ macro_rules! by_id {
     )*};
 }
 
-by_id!(employee, department, period, assignment);
+by_id!(
+    employee, department, period, assignment, article, proposal, kpi_target
+);
 
 /// Rows of one entity by id; ids without a row are absent.
 pub async fn by_ids<E: ById>(
@@ -98,6 +101,18 @@ pub async fn votes_of(
         .into_iter()
         .map(|v| ((v.proposal_id, v.employee_id), v))
         .collect())
+}
+
+/// Policy versions by number; versions without a row are absent.
+pub async fn policies_of(
+    db: &impl ConnectionTrait,
+    versions: &[i32],
+) -> DomainResult<HashMap<i32, kpi_policy::Model>> {
+    let rows = kpi_policy::Entity::find()
+        .filter(kpi_policy::Column::Version.is_in(versions.iter().copied()))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|p| (p.version, p)).collect())
 }
 
 /// Rows grouped by their parent, keeping their order; every key gets an entry.
