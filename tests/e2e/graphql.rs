@@ -252,7 +252,7 @@ on_both! {
         let employee = app.token_for_email("pavel.lebedev@zeroboard.demo").await;
         let manager = app.token_for_email("dmitry.orlov@zeroboard.demo").await;
         let tour = readme_tour();
-        assert_eq!(tour.len(), 5, "four queries and one mutation");
+        assert_eq!(tour.len(), 6, "five queries and one mutation");
         let mut queue_head = None;
         for (role, query) in &tour {
             let token = if role == "employee" { &employee } else { &manager };
