@@ -43,7 +43,7 @@ pub struct SettingsArgs {
     /// Deepest selection nesting a GraphQL request may use [default: 16]
     #[arg(long, global = true, env = "ZEROBOARD_MAX_DEPTH")]
     pub max_depth: Option<usize>,
-    /// Most complexity points a GraphQL request may use [default: 20000]
+    /// Most complexity points a GraphQL request may use [default: 100000]
     #[arg(long, global = true, env = "ZEROBOARD_MAX_COMPLEXITY")]
     pub max_complexity: Option<usize>,
     /// Most aliases in one operation [default: 30]
