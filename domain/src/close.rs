@@ -15,20 +15,18 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use entity::enums::{AssignmentStatus, PeriodStatus};
-use entity::{
-    assignment, assignment_event, employee, kpi_item, kpi_policy, kpi_result, kpi_target, period,
-};
+use entity::{assignment, assignment_event, employee, kpi_policy, kpi_result, kpi_target, period};
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use crate::auth::Principal;
-use crate::db::{Db, Step, begin_write, lock_step};
+use crate::db::{Column, Db, Step, begin_write, insert_json_rows, lock_step};
 use crate::explain::{self, Item, Titles};
 use crate::kpi::{Evaluation, Policy};
 use crate::obligations::{Owed, PeriodRows, active_in, owed};
@@ -165,12 +163,27 @@ async fn close_one(
         When::Due => Ord::min(close_time(&period, &version), now),
         When::Ended => now,
     };
+    // Each phase's time, for the debug log: what a close of a large period spends where.
+    let clock = std::time::Instant::now();
+    let lap = |phase: &str| {
+        tracing::debug!(
+            period.id = period.id,
+            phase,
+            ms = clock.elapsed().as_millis() as u64,
+            "close phase done"
+        )
+    };
     let missed = mark_missed(&txn, period.id, now).await?;
+    lap("missed");
     let rules = policy::rules(&version);
     let rows = PeriodRows::load(&txn, &period, None).await?;
+    lap("loaded");
     let (results, items) = results(&rows, &period, &rules, company.calendar.tz, as_of);
+    lap("judged");
     let written = insert_results(&txn, &results).await?;
+    lap("results");
     insert_items(&txn, period.id, items).await?;
+    lap("items");
     set_status(
         &txn,
         period.id,
@@ -270,12 +283,30 @@ async fn insert_results(
     Ok(results.len())
 }
 
-/// Rows per statement for items: 15 columns each, well under SQLite's limit of 32,766
-/// bound parameters.
-const ITEM_CHUNK: usize = 2_000;
+/// Items per statement: a few megabytes of JSON.
+const ITEM_CHUNK: usize = 20_000;
+
+/// The columns of `kpi_item` in the order [`item_row`] writes them.
+const ITEM_COLUMNS: [(&str, Column); 14] = [
+    ("result_id", Column::BigInt),
+    ("position", Column::Int),
+    ("kind", Column::Text),
+    ("subject_id", Column::BigInt),
+    ("title", Column::Text),
+    ("due_at", Column::Instant),
+    ("met_at", Column::Instant),
+    ("outcome", Column::Text),
+    ("ratio", Column::Real),
+    ("weight", Column::Real),
+    ("credit", Column::Real),
+    ("points", Column::Real),
+    ("points_x100", Column::BigInt),
+    ("points_lost", Column::Real),
+];
 
 /// Writes every result's items, found by employee: the results were just inserted, so one
-/// query reads their ids.
+/// query reads their ids. The rows go as JSON, many to a statement (`db::insert_json_rows`):
+/// a close of 10,000 people writes tens of thousands of items.
 async fn insert_items(
     db: &impl ConnectionTrait,
     period_id: i64,
@@ -291,42 +322,60 @@ async fn insert_items(
         .await?
         .into_iter()
         .collect();
-    let rows: Vec<kpi_item::ActiveModel> = items
-        .into_iter()
-        .filter_map(|(employee, items)| ids.get(&employee).map(|id| (*id, items)))
+    let rows: Vec<ItemRow> = items
+        .iter()
+        .filter_map(|(employee, items)| ids.get(employee).map(|id| (*id, items)))
         .flat_map(|(result_id, items)| {
             items
-                .into_iter()
+                .iter()
                 .enumerate()
                 .map(move |(i, item)| item_row(result_id, i, item))
         })
         .collect();
     for chunk in rows.chunks(ITEM_CHUNK) {
-        kpi_item::Entity::insert_many(chunk.iter().cloned())
-            .exec_without_returning(db)
-            .await?;
+        let json = serde_json::to_string(chunk)
+            .map_err(|e| DbErr::Custom(format!("KPI items as JSON: {e}")))?;
+        insert_json_rows(db, "kpi_item", &ITEM_COLUMNS, json).await?;
     }
     Ok(())
 }
 
-fn item_row(result_id: i64, index: usize, item: Item) -> kpi_item::ActiveModel {
-    kpi_item::ActiveModel {
-        result_id: Set(result_id),
-        position: Set(i32::try_from(index + 1).unwrap_or(i32::MAX)),
-        kind: Set(item.kind.code().to_owned()),
-        subject_id: Set(item.subject_id),
-        title: Set(item.title),
-        due_at: Set(item.due_at),
-        met_at: Set(item.met_at),
-        outcome: Set(item.outcome.code().to_owned()),
-        ratio: Set(item.ratio),
-        weight: Set(item.weight),
-        credit: Set(item.credit),
-        points: Set(item.points),
-        points_x100: Set(item.points_x100),
-        points_lost: Set(item.points_lost),
-        ..Default::default()
-    }
+/// One `kpi_item` row, its values in the order of [`ITEM_COLUMNS`].
+type ItemRow<'a> = (
+    i64,
+    i32,
+    &'static str,
+    Option<i64>,
+    &'a str,
+    Option<String>,
+    Option<String>,
+    &'static str,
+    Option<f64>,
+    f64,
+    f64,
+    f64,
+    i64,
+    f64,
+);
+
+fn item_row(result_id: i64, index: usize, item: &Item) -> ItemRow<'_> {
+    let instant = |at: DateTime<Utc>| at.to_rfc3339_opts(SecondsFormat::AutoSi, false);
+    (
+        result_id,
+        i32::try_from(index + 1).unwrap_or(i32::MAX),
+        item.kind.code(),
+        item.subject_id,
+        &item.title,
+        item.due_at.map(instant),
+        item.met_at.map(instant),
+        item.outcome.code(),
+        item.ratio,
+        item.weight,
+        item.credit,
+        item.points,
+        item.points_x100,
+        item.points_lost,
+    )
 }
 
 /// One result row per employee active on any day of the period, and its items, by

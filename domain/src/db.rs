@@ -179,3 +179,69 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     use migration::MigratorTrait;
     migration::Migrator::up(db, None).await
 }
+
+/// The SQL type of a column [`insert_json_rows`] fills.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Column {
+    BigInt,
+    Int,
+    Text,
+    Real,
+    /// An instant, given as `DateTime::to_rfc3339_opts(SecondsFormat::AutoSi, false)`: the
+    /// text sqlx stores on SQLite, which PostgreSQL reads as `timestamptz`.
+    Instant,
+}
+
+/// Inserts many rows in one statement that reads them from one bound parameter, a JSON
+/// array of arrays with `columns` in order (`null` for NULL): SQLite's `json_each`,
+/// PostgreSQL's `json_array_elements`. Binding one value instead of one per cell makes a
+/// bulk insert several times cheaper than multi-row `VALUES`, on both databases; a close
+/// writes its tens of thousands of KPI items this way. `table` and the column names are the
+/// caller's constants, never input.
+///
+/// Numbers travel as JSON text (serde_json writes the shortest text that reads back as the
+/// same `f64`). PostgreSQL reads them back exactly; SQLite reads them with double-double
+/// arithmetic, exact over the range of a KPI's figures (a test checks thousands of values from
+/// a billionth to ten thousand), but not at the extremes of the exponent range (1e-300 can
+/// come back one unit in the last place off), and it keeps no negative zero.
+pub async fn insert_json_rows(
+    db: &impl ConnectionTrait,
+    table: &str,
+    columns: &[(&str, Column)],
+    rows: String,
+) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+    let values: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, (_, kind))| match backend {
+            DatabaseBackend::Postgres => {
+                let cast = match kind {
+                    Column::BigInt => "bigint",
+                    Column::Int => "integer",
+                    Column::Text => "text",
+                    Column::Real => "double precision",
+                    Column::Instant => "timestamptz",
+                };
+                format!("(r ->> {i})::{cast}")
+            }
+            _ => format!("value ->> {i}"),
+        })
+        .collect();
+    let sql = match backend {
+        DatabaseBackend::Postgres => format!(
+            "INSERT INTO {table} ({}) SELECT {} FROM json_array_elements($1::json) AS r",
+            names.join(", "),
+            values.join(", ")
+        ),
+        _ => format!(
+            "INSERT INTO {table} ({}) SELECT {} FROM json_each(?)",
+            names.join(", "),
+            values.join(", ")
+        ),
+    };
+    db.execute_raw(Statement::from_sql_and_values(backend, sql, [rows.into()]))
+        .await?;
+    Ok(())
+}

@@ -459,7 +459,9 @@ async fn refuse_inserts(db: &DatabaseConnection, kind: Kind, table: &str, condit
                  IF {condition} THEN RAISE EXCEPTION 'injected failure'; END IF; \
                  RETURN NEW; END $$"
             ),
-            format!("CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION refuse_{table}()"),
+            format!(
+                "CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION refuse_{table}()"
+            ),
         ],
     };
     for statement in statements {
@@ -609,7 +611,12 @@ async fn domain_rows(db: &DatabaseConnection) -> Vec<String> {
     let results = kpi_result::Entity::find().all(db).await.unwrap();
     let result_key: BTreeMap<i64, String> = results
         .iter()
-        .map(|r| (r.id, format!("{} {}", start_of[&r.period_id], r.employee_id)))
+        .map(|r| {
+            (
+                r.id,
+                format!("{} {}", start_of[&r.period_id], r.employee_id),
+            )
+        })
         .collect();
     rows.extend(
         kpi_item::Entity::find()
@@ -623,7 +630,8 @@ async fn domain_rows(db: &DatabaseConnection) -> Vec<String> {
                     result_key[&i.result_id],
                     i.position,
                     i.kind,
-                    i.subject_id.map(|id| key.get(&id).cloned().unwrap_or(id.to_string())),
+                    i.subject_id
+                        .map(|id| key.get(&id).cloned().unwrap_or(id.to_string())),
                     i.title,
                     i.due_at,
                     i.met_at,
@@ -637,28 +645,24 @@ async fn domain_rows(db: &DatabaseConnection) -> Vec<String> {
                 )
             }),
     );
-    rows.extend(
-        results
-            .iter()
-            .map(|r| {
-                format!(
-                    "result {} {} v{} {} {} {:?} {} {} {} {} {} {} {}",
-                    start_of[&r.period_id],
-                    r.employee_id,
-                    r.policy_version,
-                    r.kpi_x100,
-                    r.discipline_x100,
-                    r.targets_x100,
-                    r.eligible,
-                    r.bonus_factor_x10000,
-                    r.reasons,
-                    r.duties_missed,
-                    r.duties_late,
-                    r.obligations,
-                    r.computed_at
-                )
-            }),
-    );
+    rows.extend(results.iter().map(|r| {
+        format!(
+            "result {} {} v{} {} {} {:?} {} {} {} {} {} {} {}",
+            start_of[&r.period_id],
+            r.employee_id,
+            r.policy_version,
+            r.kpi_x100,
+            r.discipline_x100,
+            r.targets_x100,
+            r.eligible,
+            r.bonus_factor_x10000,
+            r.reasons,
+            r.duties_missed,
+            r.duties_late,
+            r.obligations,
+            r.computed_at
+        )
+    }));
     rows.sort();
     rows
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, PaginatorTrait, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 
 use super::*;
 use crate::on_both;
@@ -182,5 +182,56 @@ on_both! {
             .collect();
         assert_eq!(names.len(), TASKS * WRITES, "writes were serialised");
         }
+    }
+}
+
+on_both! {
+    async fn bulk_inserted_items_read_back_exactly(kind: Kind) {
+        use domain::db::Column;
+        let app = TestApp::start(kind).await;
+        app.demo().await;
+        let db = &app.db;
+        let result = entity::kpi_result::Entity::find().one(db).await.unwrap().expect("a demo result").id;
+        // Floats that a text round trip could get wrong, in the range of a KPI's figures
+        // (weights up to 100, points up to 1,000, contributions down to a billionth), and
+        // 2,000 more spread over it; a title JSON must escape; instants.
+        let mut floats: Vec<f64> = vec![0.1 + 0.2, 4.444444444444445, 1.0 / 3.0, 2.0 / 3.0 * 100.0, 123456.78901234567, 1e-9, 999.995, 0.0];
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..2000 {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let mantissa = 1.0 + (state >> 11) as f64 / (1u64 << 53) as f64;
+            floats.push(mantissa * 10f64.powi((state % 14) as i32 - 10));
+        }
+        let at = chrono::DateTime::parse_from_rfc3339("2026-03-01T12:34:56.789+00:00").unwrap().to_utc();
+        let rows: Vec<serde_json::Value> = floats
+            .iter()
+            .enumerate()
+            .map(|(i, x)| {
+                serde_json::json!([result, 1000 + i as i32, "duty", null, format!("\"quoted\" ✓ {i}\n"),
+                    at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false), null, "late", x, x, x, x, i as i64 - 3, x])
+            })
+            .collect();
+        let columns = [
+            ("result_id", Column::BigInt), ("position", Column::Int), ("kind", Column::Text), ("subject_id", Column::BigInt),
+            ("title", Column::Text), ("due_at", Column::Instant), ("met_at", Column::Instant), ("outcome", Column::Text),
+            ("ratio", Column::Real), ("weight", Column::Real), ("credit", Column::Real), ("points", Column::Real),
+            ("points_x100", Column::BigInt), ("points_lost", Column::Real),
+        ];
+        domain::db::insert_json_rows(db, "kpi_item", &columns, serde_json::to_string(&rows).unwrap()).await.unwrap();
+        let mut back = entity::kpi_item::Entity::find()
+            .filter(entity::kpi_item::Column::Position.gte(1000))
+            .all(db)
+            .await
+            .unwrap();
+        back.sort_by_key(|i| i.position);
+        assert_eq!(back.len(), floats.len());
+        for (i, (item, x)) in back.iter().zip(floats.iter().copied()).enumerate() {
+            assert_eq!((item.points.to_bits(), item.weight.to_bits(), item.ratio.map(f64::to_bits)), (x.to_bits(), x.to_bits(), Some(x.to_bits())), "{x:e}");
+            assert_eq!(item.title, format!("\"quoted\" ✓ {i}\n"));
+            assert_eq!((item.due_at, item.met_at, item.subject_id, item.points_x100), (Some(at), None, None, i as i64 - 3));
+        }
+        // The instants compare as the ones sea-orm writes.
+        let due = entity::kpi_item::Entity::find().filter(entity::kpi_item::Column::DueAt.eq(at)).count(db).await.unwrap();
+        assert_eq!(due as usize, floats.len());
     }
 }

@@ -17,7 +17,6 @@ use crate::context::Ctx;
 use crate::id::{Kind, encode};
 use crate::paging::{Page, PageArgs, page_of_list};
 
-
 /// A figure to hundredths, as every KPI figure is shown.
 fn hundredths(x: f64) -> f64 {
     round_half_away(x, 100.0) as f64 / 100.0
