@@ -133,19 +133,12 @@ loader!(
     LiveKpi {
         company: domain::Company,
         now: DateTime<Utc>,
-        known: Mutex<HashMap<i64, (period::Model, Option<kpi_policy::Model>)>>
+        known: Arc<KnownPeriods>
     }, EmployeePeriod => f64,
     |this, db, keys| {
         let mut out = HashMap::new();
         for (period_id, employees) in by_second(keys) {
-            let known = this.known.lock().unwrap_or_else(|e| e.into_inner()).get(&period_id).cloned();
-            let (period, policy) = match known {
-                Some(found) => found,
-                None => match rows::by_ids::<period::Entity>(db, &[period_id]).await?.remove(&period_id) {
-                    Some(period) => (period, None),
-                    None => continue,
-                },
-            };
+            let Some((period, policy)) = this.known.get(db, period_id).await? else { continue };
             let tz = this.company.calendar.tz;
             let kpis = domain::results::live_kpis(db, tz, &period, policy.as_ref(), &employees, this.now).await?;
             for (id, evaluation) in kpis {
@@ -156,39 +149,18 @@ loader!(
     }
 );
 
-impl LiveKpi {
-    /// Hands over a period the request has read (and its policy version, if it has that
-    /// too), so loading does not read them again.
-    pub fn remember(&self, period: &period::Model, policy: Option<&kpi_policy::Model>) {
-        let policy = policy
-            .filter(|p| p.version == period.policy_version)
-            .cloned();
-        self.known
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(period.id, (period.clone(), policy));
-    }
-}
-
 loader!(
     /// The outlook of employees in an open period (`Summary.outlook`): the period's rows
     /// judged once per batch, whatever its size.
     Outlooks {
         company: domain::Company,
         now: DateTime<Utc>,
-        known: Mutex<HashMap<i64, (period::Model, Option<kpi_policy::Model>)>>
+        known: Arc<KnownPeriods>
     }, EmployeePeriod => Arc<domain::results::Projection>,
     |this, db, keys| {
         let mut out = HashMap::new();
         for (period_id, employees) in by_second(keys) {
-            let known = this.known.lock().unwrap_or_else(|e| e.into_inner()).get(&period_id).cloned();
-            let (period, policy) = match known {
-                Some(found) => found,
-                None => match rows::by_ids::<period::Entity>(db, &[period_id]).await?.remove(&period_id) {
-                    Some(period) => (period, None),
-                    None => continue,
-                },
-            };
+            let Some((period, policy)) = this.known.get(db, period_id).await? else { continue };
             let tz = this.company.calendar.tz;
             let found = domain::results::outlooks(db, tz, &period, policy.as_ref(), &employees, this.now).await?;
             for (id, projection) in found {
@@ -199,17 +171,42 @@ loader!(
     }
 );
 
-impl Outlooks {
-    /// Hands over a period the request has read (and its policy version, if it has that
-    /// too), so loading does not read them again.
+/// The periods (with their policy version, when known) a request has read, handed to the
+/// loaders that judge a period's rows (`LiveKpi`, `Outlooks`) so that they do not read them
+/// again.
+#[derive(Default)]
+pub struct KnownPeriods(Mutex<HashMap<i64, (period::Model, Option<kpi_policy::Model>)>>);
+
+impl KnownPeriods {
     pub fn remember(&self, period: &period::Model, policy: Option<&kpi_policy::Model>) {
         let policy = policy
             .filter(|p| p.version == period.policy_version)
             .cloned();
-        self.known
+        self.0
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(period.id, (period.clone(), policy));
+    }
+
+    /// A period as remembered, else as read now; `None` if there is no such period.
+    async fn get(
+        &self,
+        db: &DatabaseConnection,
+        id: i64,
+    ) -> DomainResult<Option<(period::Model, Option<kpi_policy::Model>)>> {
+        let known = self
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .cloned();
+        if known.is_some() {
+            return Ok(known);
+        }
+        Ok(rows::by_ids::<period::Entity>(db, &[id])
+            .await?
+            .remove(&id)
+            .map(|p| (p, None)))
     }
 }
 
@@ -224,6 +221,8 @@ fn by_second<A: Copy, B: Copy + Ord>(keys: &[(A, B)]) -> std::collections::BTree
 
 /// The loaders of one request.
 pub struct Loaders {
+    /// Periods read by this request, for the loaders that judge a period's rows.
+    pub known_periods: Arc<KnownPeriods>,
     pub employees: Cached<ById<employee::Entity>>,
     pub departments: Cached<ById<department::Entity>>,
     pub periods: Cached<ById<period::Entity>>,
@@ -271,7 +270,9 @@ impl Loaders {
             })
         }
         let db = || db.clone();
+        let known_periods = Arc::new(KnownPeriods::default());
         Loaders {
+            known_periods: known_periods.clone(),
             employees: by_id(&db()),
             departments: by_id(&db()),
             periods: by_id(&db()),
@@ -288,13 +289,13 @@ impl Loaders {
                 db: db(),
                 company,
                 now,
-                known: Default::default(),
+                known: known_periods.clone(),
             }),
             outlooks: cached(Outlooks {
                 db: db(),
                 company,
                 now,
-                known: Default::default(),
+                known: known_periods.clone(),
             }),
             item_pages: cached(KpiItemPages { db: db() }),
             items: cached(KpiItems { db: db() }),

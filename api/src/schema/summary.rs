@@ -138,8 +138,7 @@ impl Summary {
                 .map(|r| r.kpi_x100 as f64 / 100.0));
         }
         c.loaders
-            .live_kpi
-            .loader()
+            .known_periods
             .remember(&self.period, Some(c.policy().await?));
         c.loaders
             .live_kpi
@@ -158,8 +157,7 @@ impl Summary {
         }
         let c = Ctx::new(ctx)?;
         c.loaders
-            .outlooks
-            .loader()
+            .known_periods
             .remember(&self.period, Some(c.policy().await?));
         let found = c
             .loaders
@@ -390,8 +388,7 @@ pub async fn prefetch(
     }
     if asks("currentKpi") && !closed {
         c.loaders
-            .live_kpi
-            .loader()
+            .known_periods
             .remember(period, Some(c.policy().await?));
         c.loaders
             .live_kpi
@@ -401,8 +398,7 @@ pub async fn prefetch(
     }
     if asks("outlook") && period.status == PeriodStatus::Open {
         c.loaders
-            .outlooks
-            .loader()
+            .known_periods
             .remember(period, Some(c.policy().await?));
         c.loaders
             .outlooks
