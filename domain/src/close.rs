@@ -271,19 +271,53 @@ async fn mark_missed(
     Ok(u32::try_from(unfinished.len()).unwrap_or(u32::MAX))
 }
 
-async fn insert_results(
-    db: &impl ConnectionTrait,
-    results: &[kpi_result::ActiveModel],
-) -> DomainResult<usize> {
-    for chunk in results.chunks(CHUNK) {
-        kpi_result::Entity::insert_many(chunk.iter().cloned())
-            .exec_without_returning(db)
-            .await?;
+/// The columns of `kpi_result` in the order [`result_row`] writes them.
+const RESULT_COLUMNS: [(&str, Column); 14] = [
+    ("period_id", Column::BigInt),
+    ("employee_id", Column::BigInt),
+    ("policy_version", Column::Int),
+    ("kpi_x100", Column::BigInt),
+    ("discipline_x100", Column::BigInt),
+    ("targets_x100", Column::BigInt),
+    ("eligible", Column::Bool),
+    ("bonus_factor_x10000", Column::BigInt),
+    ("reasons", Column::Text),
+    ("duties_missed", Column::Int),
+    ("duties_late", Column::Int),
+    ("obligations", Column::Text),
+    ("computed_at", Column::Instant),
+    ("itemized", Column::Bool),
+];
+
+/// One `kpi_result` row, its values in the order of [`RESULT_COLUMNS`].
+type ResultRow = (
+    i64,
+    i64,
+    i32,
+    i64,
+    i64,
+    Option<i64>,
+    bool,
+    i64,
+    String,
+    i32,
+    i32,
+    String,
+    String,
+    bool,
+);
+
+/// Writes the results as JSON, many to a statement (`db::insert_json_rows`).
+async fn insert_results(db: &impl ConnectionTrait, results: &[ResultRow]) -> DomainResult<usize> {
+    for chunk in results.chunks(ITEM_CHUNK) {
+        let json = serde_json::to_string(chunk)
+            .map_err(|e| DbErr::Custom(format!("KPI results as JSON: {e}")))?;
+        insert_json_rows(db, "kpi_result", &RESULT_COLUMNS, json).await?;
     }
     Ok(results.len())
 }
 
-/// Items per statement: a few megabytes of JSON.
+/// Rows per statement, results or items: a few megabytes of JSON.
 const ITEM_CHUNK: usize = 20_000;
 
 /// The columns of `kpi_item` in the order [`item_row`] writes them.
@@ -359,7 +393,6 @@ type ItemRow<'a> = (
 );
 
 fn item_row(result_id: i64, index: usize, item: &Item) -> ItemRow<'_> {
-    let instant = |at: DateTime<Utc>| at.to_rfc3339_opts(SecondsFormat::AutoSi, false);
     (
         result_id,
         i32::try_from(index + 1).unwrap_or(i32::MAX),
@@ -386,7 +419,7 @@ fn results(
     policy: &Policy,
     tz: Tz,
     close: DateTime<Utc>,
-) -> (Vec<kpi_result::ActiveModel>, BTreeMap<i64, Vec<Item>>) {
+) -> (Vec<ResultRow>, BTreeMap<i64, Vec<Item>>) {
     let mut owed_by: HashMap<i64, Vec<Owed>> = HashMap::new();
     for o in owed(rows, policy, tz, close) {
         owed_by.entry(o.employee_id).or_default().push(o);
@@ -422,22 +455,26 @@ fn result_row(
     version: i32,
     e: &Evaluation,
     at: DateTime<Utc>,
-) -> kpi_result::ActiveModel {
-    kpi_result::ActiveModel {
-        period_id: Set(period.id),
-        employee_id: Set(employee_id),
-        policy_version: Set(version),
-        kpi_x100: Set(e.kpi_x100),
-        discipline_x100: Set(e.discipline_x100),
-        targets_x100: Set(e.targets_x100),
-        eligible: Set(e.eligible),
-        bonus_factor_x10000: Set(e.bonus_factor_x10000),
-        reasons: Set(crate::stored::reasons(&e.reasons)),
-        duties_missed: Set(i32::try_from(e.duties_missed).unwrap_or(i32::MAX)),
-        duties_late: Set(i32::try_from(e.duties_late).unwrap_or(i32::MAX)),
-        obligations: Set(crate::stored::tally(&e.tally)),
-        computed_at: Set(at),
-        itemized: Set(true),
-        ..Default::default()
-    }
+) -> ResultRow {
+    (
+        period.id,
+        employee_id,
+        version,
+        e.kpi_x100,
+        e.discipline_x100,
+        e.targets_x100,
+        e.eligible,
+        e.bonus_factor_x10000,
+        crate::stored::reasons(&e.reasons),
+        i32::try_from(e.duties_missed).unwrap_or(i32::MAX),
+        i32::try_from(e.duties_late).unwrap_or(i32::MAX),
+        crate::stored::tally(&e.tally),
+        instant(at),
+        true,
+    )
+}
+
+/// An instant as sqlx writes it on SQLite (and PostgreSQL reads it).
+fn instant(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::AutoSi, false)
 }

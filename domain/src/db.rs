@@ -187,6 +187,8 @@ pub enum Column {
     Int,
     Text,
     Real,
+    /// A boolean, given as JSON `true`/`false`.
+    Bool,
     /// An instant, given as `DateTime::to_rfc3339_opts(SecondsFormat::AutoSi, false)`: the
     /// text sqlx stores on SQLite, which PostgreSQL reads as `timestamptz`.
     Instant,
@@ -194,7 +196,7 @@ pub enum Column {
 
 /// Inserts many rows in one statement that reads them from one bound parameter, a JSON
 /// array of arrays with `columns` in order (`null` for NULL): SQLite's `json_each`,
-/// PostgreSQL's `json_array_elements`. Binding one value instead of one per cell makes a
+/// PostgreSQL's `jsonb_array_elements` (jsonb: parsed once, each cell read by index). Binding one value instead of one per cell makes a
 /// bulk insert several times cheaper than multi-row `VALUES`, on both databases; a close
 /// writes its tens of thousands of KPI items this way. `table` and the column names are the
 /// caller's constants, never input.
@@ -222,6 +224,7 @@ pub async fn insert_json_rows(
                     Column::Int => "integer",
                     Column::Text => "text",
                     Column::Real => "double precision",
+                    Column::Bool => "boolean",
                     Column::Instant => "timestamptz",
                 };
                 format!("(r ->> {i})::{cast}")
@@ -231,7 +234,7 @@ pub async fn insert_json_rows(
         .collect();
     let sql = match backend {
         DatabaseBackend::Postgres => format!(
-            "INSERT INTO {table} ({}) SELECT {} FROM json_array_elements($1::json) AS r",
+            "INSERT INTO {table} ({}) SELECT {} FROM jsonb_array_elements($1::jsonb) AS r",
             names.join(", "),
             values.join(", ")
         ),
