@@ -58,6 +58,18 @@ impl From<DomainError> for ExportError {
     }
 }
 
+/// The results of a period, by employee id.
+async fn results_of(
+    db: &impl ConnectionTrait,
+    period_id: i64,
+) -> Result<Vec<kpi_result::Model>, DbErr> {
+    kpi_result::Entity::find()
+        .filter(kpi_result::Column::PeriodId.eq(period_id))
+        .order_by_asc(kpi_result::Column::EmployeeId)
+        .all(db)
+        .await
+}
+
 /// The rows of the period starting on `period_starts_on`, by employee id.
 pub async fn bonus_rows(
     db: &impl ConnectionTrait,
@@ -66,11 +78,7 @@ pub async fn bonus_rows(
 ) -> Result<Vec<BonusRow>, ExportError> {
     crate::access::require_payroll(who)?;
     let period = closed_period(db, period_starts_on).await?;
-    let results = kpi_result::Entity::find()
-        .filter(kpi_result::Column::PeriodId.eq(period.id))
-        .order_by_asc(kpi_result::Column::EmployeeId)
-        .all(db)
-        .await?;
+    let results = results_of(db, period.id).await?;
     let adjustments = crate::results::adjustment_totals(db, period.id).await?;
     let employees = everyone(db).await?;
     let departments: HashMap<i64, String> = department::Entity::find()
@@ -271,11 +279,7 @@ pub async fn obligation_rows(
 ) -> Result<Vec<ObligationRow>, ExportError> {
     crate::access::require_payroll(who)?;
     let period = closed_period(db, period_starts_on).await?;
-    let results = kpi_result::Entity::find()
-        .filter(kpi_result::Column::PeriodId.eq(period.id))
-        .order_by_asc(kpi_result::Column::EmployeeId)
-        .all(db)
-        .await?;
+    let results = results_of(db, period.id).await?;
     let mut items = crate::read::items::items_of_period(db, period.id).await?;
     let employees = everyone(db).await?;
     let mut rows = Vec::new();

@@ -334,3 +334,43 @@ macro_rules! on_both {
         }
     };
 }
+
+/// Inserts an assignment in its final state, as the transitions would have left it, straight
+/// into the table: (kind, title), (assignee, controller), weight, due, and (status,
+/// submitted, decided).
+pub async fn insert_assignment(
+    db: &DatabaseConnection,
+    period_id: i64,
+    (kind, title): (entity::enums::AssignmentKind, &str),
+    (assignee, controller): (i64, i64),
+    weight: f64,
+    due_at: DateTime<Utc>,
+    (status, submitted_at, decided_at): (
+        entity::enums::AssignmentStatus,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+    ),
+) {
+    use sea_orm::{ActiveModelTrait, Set};
+    entity::assignment::ActiveModel {
+        kind: Set(kind),
+        template_id: Set(None),
+        period_id: Set(period_id),
+        assignee_id: Set(assignee),
+        controller_id: Set(controller),
+        title: Set(title.into()),
+        description: Set(String::new()),
+        weight: Set(weight),
+        due_at: Set(due_at),
+        status: Set(status),
+        submitted_at: Set(submitted_at),
+        decided_at: Set(decided_at),
+        created_at: Set(due_at - chrono::Duration::days(10)),
+        created_by: Set(None),
+        version: Set(1),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .unwrap();
+}

@@ -9,8 +9,8 @@ use domain::explain::{ItemKind, ItemOutcome};
 use domain::results::Projection;
 use entity::enums::{AssignmentKind, AssignmentStatus, PeriodStatus, Role, VoteChoice};
 use entity::{
-    article, article_read, assignment, department, employee, kpi_item, kpi_result, kpi_target,
-    period, proposal, vote,
+    article, article_read, department, employee, kpi_item, kpi_result, kpi_target, period,
+    proposal, vote,
 };
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::{Value, json};
@@ -69,36 +69,16 @@ async fn add_employee(
 async fn add_assignment(
     db: &DatabaseConnection,
     period_id: i64,
-    (kind, title): (AssignmentKind, &str),
-    (assignee, controller): (i64, i64),
+    work: (AssignmentKind, &str),
+    people: (i64, i64),
     due_at: DateTime<Utc>,
-    (status, submitted_at, decided_at): (
+    state: (
         AssignmentStatus,
         Option<DateTime<Utc>>,
         Option<DateTime<Utc>>,
     ),
 ) {
-    assignment::ActiveModel {
-        kind: Set(kind),
-        template_id: Set(None),
-        period_id: Set(period_id),
-        assignee_id: Set(assignee),
-        controller_id: Set(controller),
-        title: Set(title.into()),
-        description: Set(String::new()),
-        weight: Set(1.0),
-        due_at: Set(due_at),
-        status: Set(status),
-        submitted_at: Set(submitted_at),
-        decided_at: Set(decided_at),
-        created_at: Set(due_at - Duration::days(10)),
-        created_by: Set(None),
-        version: Set(1),
-        ..Default::default()
-    }
-    .insert(db)
-    .await
-    .unwrap();
+    insert_assignment(db, period_id, work, people, 1.0, due_at, state).await;
 }
 
 /// The people of the scenario and the period they work in.

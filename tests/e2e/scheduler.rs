@@ -717,27 +717,17 @@ async fn add_assignment(
     submitted_at: Option<DateTime<Utc>>,
     decided_at: Option<DateTime<Utc>>,
 ) {
-    assignment::ActiveModel {
-        kind: Set(kind),
-        template_id: Set(None),
-        period_id: Set(period_id),
-        assignee_id: Set(assignee),
-        controller_id: Set(controller),
-        title: Set("work".into()),
-        description: Set(String::new()),
-        weight: Set(weight),
-        due_at: Set(due_at),
-        status: Set(status),
-        submitted_at: Set(submitted_at),
-        decided_at: Set(decided_at),
-        created_at: Set(due_at - Duration::days(10)),
-        created_by: Set(None),
-        version: Set(1),
-        ..Default::default()
-    }
-    .insert(db)
-    .await
-    .unwrap();
+    let state = (status, submitted_at, decided_at);
+    insert_assignment(
+        db,
+        period_id,
+        (kind, "work"),
+        (assignee, controller),
+        weight,
+        due_at,
+        state,
+    )
+    .await;
 }
 
 async fn live_kpi(
