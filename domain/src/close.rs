@@ -307,18 +307,30 @@ type ResultRow = (
     bool,
 );
 
-/// Writes the results as JSON, many to a statement (`db::insert_json_rows`).
+/// Writes the results as JSON, many to a statement.
 async fn insert_results(db: &impl ConnectionTrait, results: &[ResultRow]) -> DomainResult<usize> {
-    for chunk in results.chunks(ITEM_CHUNK) {
-        let json = serde_json::to_string(chunk)
-            .map_err(|e| DbErr::Custom(format!("KPI results as JSON: {e}")))?;
-        insert_json_rows(db, "kpi_result", &RESULT_COLUMNS, json).await?;
-    }
+    insert_as_json(db, "kpi_result", &RESULT_COLUMNS, results).await?;
     Ok(results.len())
 }
 
 /// Rows per statement, results or items: a few megabytes of JSON.
-const ITEM_CHUNK: usize = 20_000;
+const JSON_CHUNK: usize = 20_000;
+
+/// Inserts `rows` (tuples in the order of `columns`) into `table`, [`JSON_CHUNK`] to a
+/// statement, each chunk one JSON parameter (`db::insert_json_rows`).
+async fn insert_as_json<T: serde::Serialize>(
+    db: &impl ConnectionTrait,
+    table: &str,
+    columns: &[(&str, Column)],
+    rows: &[T],
+) -> DomainResult<()> {
+    for chunk in rows.chunks(JSON_CHUNK) {
+        let json = serde_json::to_string(chunk)
+            .map_err(|e| DbErr::Custom(format!("{table} rows as JSON: {e}")))?;
+        insert_json_rows(db, table, columns, json).await?;
+    }
+    Ok(())
+}
 
 /// The columns of `kpi_item` in the order [`item_row`] writes them.
 const ITEM_COLUMNS: [(&str, Column); 14] = [
@@ -366,12 +378,7 @@ async fn insert_items(
                 .map(move |(i, item)| item_row(result_id, i, item))
         })
         .collect();
-    for chunk in rows.chunks(ITEM_CHUNK) {
-        let json = serde_json::to_string(chunk)
-            .map_err(|e| DbErr::Custom(format!("KPI items as JSON: {e}")))?;
-        insert_json_rows(db, "kpi_item", &ITEM_COLUMNS, json).await?;
-    }
-    Ok(())
+    insert_as_json(db, "kpi_item", &ITEM_COLUMNS, &rows).await
 }
 
 /// One `kpi_item` row, its values in the order of [`ITEM_COLUMNS`].

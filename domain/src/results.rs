@@ -55,13 +55,24 @@ pub async fn live_kpis(
     employees: &[i64],
     now: DateTime<Utc>,
 ) -> DomainResult<HashMap<i64, Evaluation>> {
+    let (policy, rows) = policy_and_rows(db, period, policy, employees).await?;
+    let rules = policy::rules(&policy);
+    Ok(live_evaluations(&rows, period, &rules, tz, employees, now))
+}
+
+/// The period's policy version (`policy` when it is that version, else read) and the
+/// period's rows that concern `employees`: what judging a batch live starts from.
+async fn policy_and_rows(
+    db: &impl ConnectionTrait,
+    period: &period::Model,
+    policy: Option<&kpi_policy::Model>,
+    employees: &[i64],
+) -> DomainResult<(kpi_policy::Model, PeriodRows)> {
     let policy = match policy.filter(|p| p.version == period.policy_version) {
         Some(policy) => policy.clone(),
         None => policy::by_version(db, period.policy_version).await?,
     };
-    let rows = PeriodRows::load(db, period, Some(employees)).await?;
-    let rules = policy::rules(&policy);
-    Ok(live_evaluations(&rows, period, &rules, tz, employees, now))
+    Ok((policy, PeriodRows::load(db, period, Some(employees)).await?))
 }
 
 /// The live KPI of several employees from a period's rows (see [`live_kpi`]), judging the
@@ -126,11 +137,7 @@ pub async fn outlooks(
     employees: &[i64],
     now: DateTime<Utc>,
 ) -> DomainResult<HashMap<i64, Projection>> {
-    let version = match policy.filter(|p| p.version == period.policy_version) {
-        Some(policy) => policy.clone(),
-        None => policy::by_version(db, period.policy_version).await?,
-    };
-    let rows = PeriodRows::load(db, period, Some(employees)).await?;
+    let (version, rows) = policy_and_rows(db, period, policy, employees).await?;
     Ok(projections(&rows, period, &version, tz, employees, now))
 }
 
