@@ -374,3 +374,51 @@ pub async fn insert_assignment(
     .await
     .unwrap();
 }
+
+/// A department, inserted straight into the table.
+pub async fn add_department(db: &DatabaseConnection, name: &str) -> i64 {
+    use sea_orm::{ActiveModelTrait, Set};
+    entity::department::ActiveModel {
+        name: Set(name.into()),
+        created_at: Set(Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .unwrap()
+    .id
+}
+
+/// An employee, inserted straight into the table: an admin without a manager, else an
+/// employee; the e-mail made from the name.
+pub async fn add_employee(
+    db: &DatabaseConnection,
+    name: &str,
+    department_id: i64,
+    manager_id: Option<i64>,
+    hired_on: chrono::NaiveDate,
+    left_on: Option<chrono::NaiveDate>,
+) -> entity::employee::Model {
+    use sea_orm::{ActiveModelTrait, Set};
+    entity::employee::ActiveModel {
+        department_id: Set(department_id),
+        manager_id: Set(manager_id),
+        name: Set(name.into()),
+        email: Set(format!(
+            "{}@example.com",
+            name.to_lowercase().replace(' ', ".")
+        )),
+        role: Set(if manager_id.is_none() {
+            entity::enums::Role::Admin
+        } else {
+            entity::enums::Role::Employee
+        }),
+        hired_on: Set(hired_on),
+        left_on: Set(left_on),
+        created_at: Set(Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .unwrap()
+}

@@ -7,11 +7,8 @@ use domain::auth::Principal;
 use domain::db::DatabaseConnection;
 use domain::explain::{ItemKind, ItemOutcome};
 use domain::results::Projection;
-use entity::enums::{AssignmentKind, AssignmentStatus, PeriodStatus, Role, VoteChoice};
-use entity::{
-    article, article_read, department, employee, kpi_item, kpi_result, kpi_target, period,
-    proposal, vote,
-};
+use entity::enums::{AssignmentKind, AssignmentStatus, PeriodStatus, VoteChoice};
+use entity::{article, article_read, kpi_item, kpi_result, kpi_target, period, proposal, vote};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::{Value, json};
 
@@ -20,48 +17,6 @@ use crate::on_both;
 
 fn old() -> NaiveDate {
     NaiveDate::from_ymd_opt(2020, 1, 1).unwrap()
-}
-
-async fn add_department(db: &DatabaseConnection, name: &str) -> i64 {
-    department::ActiveModel {
-        name: Set(name.into()),
-        created_at: Set(t0() - Duration::days(400)),
-        ..Default::default()
-    }
-    .insert(db)
-    .await
-    .unwrap()
-    .id
-}
-
-async fn add_employee(
-    db: &DatabaseConnection,
-    name: &str,
-    department: i64,
-    manager: Option<i64>,
-) -> i64 {
-    employee::ActiveModel {
-        department_id: Set(department),
-        manager_id: Set(manager),
-        name: Set(name.into()),
-        email: Set(format!(
-            "{}@example.com",
-            name.to_lowercase().replace(' ', ".")
-        )),
-        role: Set(if manager.is_none() {
-            Role::Admin
-        } else {
-            Role::Employee
-        }),
-        hired_on: Set(old()),
-        left_on: Set(None),
-        created_at: Set(t0() - Duration::days(400)),
-        ..Default::default()
-    }
-    .insert(db)
-    .await
-    .unwrap()
-    .id
 }
 
 /// An assignment as the transitions would have left it: (assignee, controller), due, status,
@@ -100,9 +55,13 @@ async fn scenario(app: &TestApp) -> Scenario {
     let db = &app.db;
     let k = add_department(db, "Control").await;
     let d = add_department(db, "Sales").await;
-    let boss = add_employee(db, "Kay Boss", k, None).await;
-    let mixed = add_employee(db, "Mia Mixed", d, Some(boss)).await;
-    let helper = add_employee(db, "Hal Helper", d, Some(boss)).await;
+    let boss = add_employee(db, "Kay Boss", k, None, old(), None).await.id;
+    let mixed = add_employee(db, "Mia Mixed", d, Some(boss), old(), None)
+        .await
+        .id;
+    let helper = add_employee(db, "Hal Helper", d, Some(boss), old(), None)
+        .await
+        .id;
     domain::periods::open_due(db, &Principal::System, &app.company, t0())
         .await
         .unwrap();

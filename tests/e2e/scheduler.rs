@@ -9,10 +9,10 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use domain::Company;
 use domain::calendar::{Cadence, Calendar, PeriodDates};
 use domain::db::DatabaseConnection;
-use entity::enums::{AssignmentKind, AssignmentStatus, PeriodStatus, Role};
+use entity::enums::{AssignmentKind, AssignmentStatus, PeriodStatus};
 use entity::{
-    article, article_read, assignment, assignment_event, department, duty_template, employee,
-    kpi_item, kpi_result, kpi_target, period, proposal, scheduler_run, vote,
+    article, article_read, assignment, assignment_event, duty_template, employee, kpi_item,
+    kpi_result, kpi_target, period, proposal, scheduler_run, vote,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
@@ -33,49 +33,6 @@ fn date(y: i32, m: u32, d: u32) -> NaiveDate {
 
 fn utc(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap()
-}
-
-async fn add_department(db: &DatabaseConnection, name: &str) -> i64 {
-    department::ActiveModel {
-        name: Set(name.into()),
-        created_at: Set(utc(2020, 1, 1, 0)),
-        ..Default::default()
-    }
-    .insert(db)
-    .await
-    .unwrap()
-    .id
-}
-
-async fn add_employee(
-    db: &DatabaseConnection,
-    name: &str,
-    department_id: i64,
-    manager_id: Option<i64>,
-    hired_on: NaiveDate,
-    left_on: Option<NaiveDate>,
-) -> employee::Model {
-    employee::ActiveModel {
-        department_id: Set(department_id),
-        manager_id: Set(manager_id),
-        name: Set(name.into()),
-        email: Set(format!(
-            "{}@example.com",
-            name.to_lowercase().replace(' ', ".")
-        )),
-        role: Set(if manager_id.is_none() {
-            Role::Admin
-        } else {
-            Role::Employee
-        }),
-        hired_on: Set(hired_on),
-        left_on: Set(left_on),
-        created_at: Set(utc(2020, 1, 1, 0)),
-        ..Default::default()
-    }
-    .insert(db)
-    .await
-    .unwrap()
 }
 
 /// A template's target and recurrence: (employee, department, controller, every n, starts on, offset days).
