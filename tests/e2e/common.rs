@@ -422,3 +422,23 @@ pub async fn add_employee(
     .await
     .unwrap()
 }
+
+/// Moves the clock past the demo's current period's close (2 Dec 2026, noon) and ticks once;
+/// the period it closed (`id`, `startsOn`).
+pub async fn close_the_current_period(app: &TestApp, admin: &str) -> Value {
+    let current = app
+        .gql(admin, "{ currentPeriod { id startsOn } }", json!({}))
+        .await["currentPeriod"]
+        .clone();
+    let later = Utc.with_ymd_and_hms(2026, 12, 2, 12, 0, 0).unwrap();
+    app.clock.set(later);
+    domain::tick::tick(
+        &app.db,
+        &domain::auth::Principal::System,
+        &app.company,
+        later,
+    )
+    .await
+    .unwrap();
+    current
+}

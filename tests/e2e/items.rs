@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{TimeZone, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 use serde_json::{Value, json};
 
@@ -28,21 +27,7 @@ async fn closed(app: &TestApp) -> Value {
         json!({ "i": { "assigneeId": pavel, "title": EVIL, "dueAt": "2026-11-27T12:00:00Z" } }),
     )
     .await;
-    let current = app
-        .gql(&admin, "{ currentPeriod { id startsOn } }", json!({}))
-        .await["currentPeriod"]
-        .clone();
-    let later = Utc.with_ymd_and_hms(2026, 12, 2, 12, 0, 0).unwrap();
-    app.clock.set(later);
-    domain::tick::tick(
-        &app.db,
-        &domain::auth::Principal::System,
-        &app.company,
-        later,
-    )
-    .await
-    .unwrap();
-    current
+    close_the_current_period(app, &admin).await
 }
 
 /// Points as hundredths, exactly.

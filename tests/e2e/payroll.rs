@@ -11,21 +11,7 @@ use crate::on_both;
 async fn closed_demo(app: &TestApp) -> Value {
     app.demo().await;
     let admin = app.admin().await;
-    let current = app
-        .gql(&admin, "{ currentPeriod { id startsOn } }", json!({}))
-        .await["currentPeriod"]
-        .clone();
-    let later = Utc.with_ymd_and_hms(2026, 12, 2, 12, 0, 0).unwrap();
-    app.clock.set(later);
-    domain::tick::tick(
-        &app.db,
-        &domain::auth::Principal::System,
-        &app.company,
-        later,
-    )
-    .await
-    .unwrap();
-    current
+    close_the_current_period(app, &admin).await
 }
 
 on_both! {
