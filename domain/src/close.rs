@@ -22,11 +22,11 @@ use entity::{assignment, assignment_event, employee, kpi_policy, kpi_result, kpi
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, Value,
 };
 
 use crate::auth::Principal;
-use crate::db::{Column, Db, Step, begin_write, insert_json_rows, lock_step};
+use crate::db::{Column, Db, Step, begin_write, insert_rows, lock_step};
 use crate::explain::{self, Item, Titles};
 use crate::kpi::{Evaluation, Policy};
 use crate::obligations::{Owed, PeriodRows, active_in, owed};
@@ -289,47 +289,14 @@ const RESULT_COLUMNS: [(&str, Column); 14] = [
     ("itemized", Column::Bool),
 ];
 
-/// One `kpi_result` row, its values in the order of [`RESULT_COLUMNS`].
-type ResultRow = (
-    i64,
-    i64,
-    i32,
-    i64,
-    i64,
-    Option<i64>,
-    bool,
-    i64,
-    String,
-    i32,
-    i32,
-    String,
-    String,
-    bool,
-);
+/// One row of `kpi_result` or `kpi_item`, its values in the order of [`RESULT_COLUMNS`] or
+/// [`ITEM_COLUMNS`].
+type Row = Vec<Value>;
 
-/// Writes the results as JSON, many to a statement.
-async fn insert_results(db: &impl ConnectionTrait, results: &[ResultRow]) -> DomainResult<usize> {
-    insert_as_json(db, "kpi_result", &RESULT_COLUMNS, results).await?;
+/// Writes the results, many to a statement (`db::insert_rows`).
+async fn insert_results(db: &impl ConnectionTrait, results: &[Row]) -> DomainResult<usize> {
+    insert_rows(db, "kpi_result", &RESULT_COLUMNS, results).await?;
     Ok(results.len())
-}
-
-/// Rows per statement, results or items: a few megabytes of JSON.
-const JSON_CHUNK: usize = 20_000;
-
-/// Inserts `rows` (tuples in the order of `columns`) into `table`, [`JSON_CHUNK`] to a
-/// statement, each chunk one JSON parameter (`db::insert_json_rows`).
-async fn insert_as_json<T: serde::Serialize>(
-    db: &impl ConnectionTrait,
-    table: &str,
-    columns: &[(&str, Column)],
-    rows: &[T],
-) -> DomainResult<()> {
-    for chunk in rows.chunks(JSON_CHUNK) {
-        let json = serde_json::to_string(chunk)
-            .map_err(|e| DbErr::Custom(format!("{table} rows as JSON: {e}")))?;
-        insert_json_rows(db, table, columns, json).await?;
-    }
-    Ok(())
 }
 
 /// The columns of `kpi_item` in the order [`item_row`] writes them.
@@ -351,8 +318,8 @@ const ITEM_COLUMNS: [(&str, Column); 14] = [
 ];
 
 /// Writes every result's items, found by employee: the results were just inserted, so one
-/// query reads their ids. The rows go as JSON, many to a statement (`db::insert_json_rows`):
-/// a close of 10,000 people writes tens of thousands of items.
+/// query reads their ids. The rows go many to a statement (`db::insert_rows`): a close of
+/// 10,000 people writes tens of thousands of items.
 async fn insert_items(
     db: &impl ConnectionTrait,
     period_id: i64,
@@ -368,7 +335,7 @@ async fn insert_items(
         .await?
         .into_iter()
         .collect();
-    let rows: Vec<ItemRow> = items
+    let rows: Vec<Row> = items
         .iter()
         .filter_map(|(employee, items)| ids.get(employee).map(|id| (*id, items)))
         .flat_map(|(result_id, items)| {
@@ -378,44 +345,27 @@ async fn insert_items(
                 .map(move |(i, item)| item_row(result_id, i, item))
         })
         .collect();
-    insert_as_json(db, "kpi_item", &ITEM_COLUMNS, &rows).await
+    insert_rows(db, "kpi_item", &ITEM_COLUMNS, &rows).await?;
+    Ok(())
 }
 
-/// One `kpi_item` row, its values in the order of [`ITEM_COLUMNS`].
-type ItemRow<'a> = (
-    i64,
-    i32,
-    &'static str,
-    Option<i64>,
-    &'a str,
-    Option<String>,
-    Option<String>,
-    &'static str,
-    Option<f64>,
-    f64,
-    f64,
-    f64,
-    i64,
-    f64,
-);
-
-fn item_row(result_id: i64, index: usize, item: &Item) -> ItemRow<'_> {
-    (
-        result_id,
-        i32::try_from(index + 1).unwrap_or(i32::MAX),
-        item.kind.code(),
-        item.subject_id,
-        &item.title,
-        item.due_at.map(instant),
-        item.met_at.map(instant),
-        item.outcome.code(),
-        item.ratio,
-        item.weight,
-        item.credit,
-        item.points,
-        item.points_x100,
-        item.points_lost,
-    )
+fn item_row(result_id: i64, index: usize, item: &Item) -> Row {
+    vec![
+        result_id.into(),
+        i32::try_from(index + 1).unwrap_or(i32::MAX).into(),
+        item.kind.code().into(),
+        item.subject_id.into(),
+        item.title.as_str().into(),
+        item.due_at.map(instant).into(),
+        item.met_at.map(instant).into(),
+        item.outcome.code().into(),
+        item.ratio.into(),
+        item.weight.into(),
+        item.credit.into(),
+        item.points.into(),
+        item.points_x100.into(),
+        item.points_lost.into(),
+    ]
 }
 
 /// One result row per employee active on any day of the period, and its items, by
@@ -426,7 +376,7 @@ fn results(
     policy: &Policy,
     tz: Tz,
     close: DateTime<Utc>,
-) -> (Vec<ResultRow>, BTreeMap<i64, Vec<Item>>) {
+) -> (Vec<Row>, BTreeMap<i64, Vec<Item>>) {
     let mut owed_by: HashMap<i64, Vec<Owed>> = HashMap::new();
     for o in owed(rows, policy, tz, close) {
         owed_by.entry(o.employee_id).or_default().push(o);
@@ -462,23 +412,23 @@ fn result_row(
     version: i32,
     e: &Evaluation,
     at: DateTime<Utc>,
-) -> ResultRow {
-    (
-        period.id,
-        employee_id,
-        version,
-        e.kpi_x100,
-        e.discipline_x100,
-        e.targets_x100,
-        e.eligible,
-        e.bonus_factor_x10000,
-        crate::stored::reasons(&e.reasons),
-        i32::try_from(e.duties_missed).unwrap_or(i32::MAX),
-        i32::try_from(e.duties_late).unwrap_or(i32::MAX),
-        crate::stored::tally(&e.tally),
-        instant(at),
-        true,
-    )
+) -> Row {
+    vec![
+        period.id.into(),
+        employee_id.into(),
+        version.into(),
+        e.kpi_x100.into(),
+        e.discipline_x100.into(),
+        e.targets_x100.into(),
+        e.eligible.into(),
+        e.bonus_factor_x10000.into(),
+        crate::stored::reasons(&e.reasons).into(),
+        i32::try_from(e.duties_missed).unwrap_or(i32::MAX).into(),
+        i32::try_from(e.duties_late).unwrap_or(i32::MAX).into(),
+        crate::stored::tally(&e.tally).into(),
+        instant(at).into(),
+        true.into(),
+    ]
 }
 
 /// An instant as sqlx writes it on SQLite (and PostgreSQL reads it).

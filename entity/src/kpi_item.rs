@@ -3,13 +3,15 @@ use sea_orm::entity::prelude::*;
 /// One obligation or target that went into a `kpi_result`, as judged at close: written in
 /// the close's transaction, never updated. `points` is its unrounded contribution to the
 /// KPI; `points_x100` the same rounded so that a result's items add up to its `kpi_x100`.
+/// Keyed by its result and position; no foreign key to `kpi_result` (see the migration
+/// `m20261129_000001_kpi_item_key`).
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "kpi_item")]
 pub struct Model {
-    #[sea_orm(primary_key)]
-    pub id: i64,
+    #[sea_orm(primary_key, auto_increment = false)]
     pub result_id: i64,
     /// 1, 2, … within the result, in display order.
+    #[sea_orm(primary_key, auto_increment = false)]
     pub position: i32,
     /// `duty`, `additional`, `acceptance`, `vote`, `reading`, `target` or `nothing_owed`.
     pub kind: String,

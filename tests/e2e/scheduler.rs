@@ -487,7 +487,12 @@ on_both! {
         assert_eq!(kpi_result::Entity::find().count(&db).await.unwrap() as usize, active);
         // Every result is itemized, and its items' shown points add up to its KPI.
         let items = kpi_item::Entity::find().all(&db).await.unwrap();
-        for r in kpi_result::Entity::find().all(&db).await.unwrap() {
+        let results = kpi_result::Entity::find().all(&db).await.unwrap();
+        // No foreign key says so (migration `m20261129_000001_kpi_item_key`): every item
+        // belongs to a result of this close.
+        let ids: std::collections::HashSet<i64> = results.iter().map(|r| r.id).collect();
+        assert!(items.iter().all(|i| ids.contains(&i.result_id)), "an item without its result");
+        for r in results {
             assert!(r.itemized);
             let points: i64 = items.iter().filter(|i| i.result_id == r.id).map(|i| i.points_x100).sum();
             assert_eq!(points, r.kpi_x100, "the items of {} add up to its KPI", r.employee_id);

@@ -72,9 +72,9 @@ on_both! {
         let mut before = entity::kpi_result::Entity::find().all(db).await.unwrap();
         before.sort_by_key(|r| r.id);
         assert!(!before.is_empty() && before.iter().all(|r| r.itemized));
-        // Back to the schema before items, then up again: what the upgrade of a database
-        // with closed periods does.
-        Migrator::down(db, Some(1)).await.unwrap();
+        // Back to the schema before items (undoing the items' table and its rekeying), then
+        // up again: what the upgrade of a database with closed periods does.
+        Migrator::down(db, Some(2)).await.unwrap();
         assert!(!table_exists(db, "kpi_item").await);
         Migrator::up(db, None).await.unwrap();
         let mut after = entity::kpi_result::Entity::find().all(db).await.unwrap();
@@ -85,6 +85,31 @@ on_both! {
             assert_eq!((a.kpi_x100, &a.obligations, &a.reasons), (b.kpi_x100, &b.obligations, &b.reasons), "and keeps its tally");
         }
         assert_eq!(entity::kpi_item::Entity::find().count(db).await.unwrap(), 0);
+    }
+}
+
+on_both! {
+    async fn rekeying_the_items_keeps_every_one(kind: Kind) {
+        let app = TestApp::start(kind).await;
+        app.demo().await;
+        let db = &app.db;
+        let items = || async {
+            let mut all = entity::kpi_item::Entity::find().all(db).await.unwrap();
+            all.sort_by_key(|i| (i.result_id, i.position));
+            all
+        };
+        let before = items().await;
+        assert!(!before.is_empty());
+        // Down to the surrogate id and the foreign key, then up again: the same items.
+        Migrator::down(db, Some(1)).await.unwrap();
+        let previous = db.query_all_raw(sea_orm::Statement::from_string(db.get_database_backend(), "SELECT id, result_id FROM kpi_item")).await.unwrap();
+        assert_eq!(previous.len(), before.len());
+        Migrator::up(db, None).await.unwrap();
+        assert_eq!(items().await, before);
+        // Keyed by result and position.
+        let mut again = entity::kpi_item::ActiveModel::from(before[0].clone());
+        again.title = sea_orm::Set("again".into());
+        assert!(entity::kpi_item::Entity::insert(again).exec_without_returning(db).await.is_err());
     }
 }
 
@@ -205,12 +230,13 @@ on_both! {
             floats.push(mantissa * 10f64.powi((state % 14) as i32 - 10));
         }
         let at = chrono::DateTime::parse_from_rfc3339("2026-03-01T12:34:56.789+00:00").unwrap().to_utc();
-        let rows: Vec<serde_json::Value> = floats
+        let rows: Vec<Vec<sea_orm::Value>> = floats
             .iter()
             .enumerate()
-            .map(|(i, x)| {
-                serde_json::json!([result, 1000 + i as i32, "duty", null, format!("\"quoted\" ✓ {i}\n"),
-                    at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false), null, "late", x, x, x, x, i as i64 - 3, x])
+            .map(|(i, &x)| {
+                vec![result.into(), (1000 + i as i32).into(), "duty".into(), None::<i64>.into(), format!("\"quoted\" ✓ {i}\n").into(),
+                    at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false).into(), None::<String>.into(), "late".into(),
+                    x.into(), x.into(), x.into(), x.into(), (i as i64 - 3).into(), x.into()]
             })
             .collect();
         let columns = [
@@ -219,7 +245,7 @@ on_both! {
             ("ratio", Column::Real), ("weight", Column::Real), ("credit", Column::Real), ("points", Column::Real),
             ("points_x100", Column::BigInt), ("points_lost", Column::Real),
         ];
-        domain::db::insert_json_rows(db, "kpi_item", &columns, serde_json::to_string(&rows).unwrap()).await.unwrap();
+        domain::db::insert_rows(db, "kpi_item", &columns, &rows).await.unwrap();
         let mut back = entity::kpi_item::Entity::find()
             .filter(entity::kpi_item::Column::Position.gte(1000))
             .all(db)

@@ -158,9 +158,10 @@ pub struct Item {
 
 /// A stored item whose kind or outcome is not one this version knows.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("KPI item {id} has an unknown {what} `{code}`")]
+#[error("KPI item {position} of result {result_id} has an unknown {what} `{code}`")]
 pub struct UnknownCode {
-    pub id: i64,
+    pub result_id: i64,
+    pub position: i32,
     pub what: &'static str,
     pub code: String,
 }
@@ -169,7 +170,8 @@ impl Item {
     /// An item as the close stored it (`kpi_item`), its codes parsed.
     pub fn of_row(row: &kpi_item::Model) -> Result<Item, UnknownCode> {
         let unknown = |what, code: &str| UnknownCode {
-            id: row.id,
+            result_id: row.result_id,
+            position: row.position,
             what,
             code: code.to_owned(),
         };

@@ -432,7 +432,6 @@ fn advice_counts_what_it_does_not_list() {
 fn a_stored_item_reads_back_as_itself() {
     use entity::kpi_item;
     let row = |kind: &str, outcome: &str| kpi_item::Model {
-        id: 1,
         result_id: 2,
         position: 1,
         kind: kind.into(),
@@ -458,6 +457,9 @@ fn a_stored_item_reads_back_as_itself() {
         }
     }
     let err = Item::of_row(&row("bribe", "on_time")).unwrap_err();
-    assert_eq!(err.to_string(), "KPI item 1 has an unknown kind `bribe`");
+    assert_eq!(
+        err.to_string(),
+        "KPI item 1 of result 2 has an unknown kind `bribe`"
+    );
     assert!(Item::of_row(&row("duty", "someday")).is_err());
 }

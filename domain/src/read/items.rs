@@ -85,7 +85,7 @@ fn page_query(results: &[i64], window: Window) -> SelectStatement {
         .columns(kpi_item_columns())
         .from(kpi_item::Entity)
         .expr_window_as(
-            Func::count(Expr::col(kpi_item::Column::Id)),
+            Func::count(Expr::col(kpi_item::Column::Position)),
             by_result(),
             Alias::new("total"),
         )
