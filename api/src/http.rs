@@ -28,6 +28,7 @@ use crate::limits::Limits;
 use crate::loaders::Loaders;
 
 pub fn routes(state: AppState) -> impl poem::Endpoint {
+    crate::web::prepare();
     Route::new()
         .at("/", get(crate::web::page))
         .at("/web/:name", get(crate::web::asset))

@@ -96,6 +96,12 @@ struct Site {
     assets: Vec<(String, &'static Source, Served)>,
 }
 
+/// Works out the page's assets now (hashing and compressing them), so the first browser
+/// does not wait for it.
+pub fn prepare() {
+    site();
+}
+
 fn site() -> &'static Site {
     static SITE: OnceLock<Site> = OnceLock::new();
     SITE.get_or_init(|| {
