@@ -89,6 +89,7 @@
   };
   const num = (x, digits = 1) => new Intl.NumberFormat(lang, { maximumFractionDigits: digits }).format(x);
   const day = (d) => new Intl.DateTimeFormat(lang, { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' }).format(new Date(`${d}T00:00:00Z`));
+  const dayMonth = (d) => new Intl.DateTimeFormat(lang, { day: 'numeric', month: 'short', timeZone: 'UTC' }).format(new Date(`${d}T00:00:00Z`));
   const when = (iso) => new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(iso));
   const span = (p) => `${day(p.startsOn)} – ${day(p.endsOn)}`;
 
@@ -479,7 +480,7 @@
           svg('rect', { class: r.eligible ? 'bar' : 'bar miss', x, y: y(r.kpi), width: step * 0.7, height: Math.max(1, y(0) - y(r.kpi)) },
             svg('title', {}, `${span(r.period)}: ${num(r.kpi)}`)),
           svg('text', { x: x + step * 0.35, y: y(r.kpi) - 4, 'text-anchor': 'middle' }, num(r.kpi, 0)),
-          svg('text', { x: x + step * 0.35, y: H - 10, 'text-anchor': 'middle' }, day(r.period.startsOn).replace(/\s*\d{4}.*$/, '')),
+          svg('text', { x: x + step * 0.35, y: H - 10, 'text-anchor': 'middle' }, dayMonth(r.period.startsOn)),
         ];
       }),
       average == null ? null : [
