@@ -90,7 +90,15 @@
   const num = (x, digits = 1) => new Intl.NumberFormat(lang, { maximumFractionDigits: digits }).format(x);
   const day = (d) => new Intl.DateTimeFormat(lang, { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' }).format(new Date(`${d}T00:00:00Z`));
   const dayMonth = (d) => new Intl.DateTimeFormat(lang, { day: 'numeric', month: 'short', timeZone: 'UTC' }).format(new Date(`${d}T00:00:00Z`));
-  const when = (iso) => new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(iso));
+  // Times in the company's zone (each view asks for it), in the reader's language.
+  let timeZone;
+  const when = (iso) => {
+    try {
+      return new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeStyle: 'short', timeZone }).format(new Date(iso));
+    } catch {
+      return new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(iso));
+    }
+  };
   const span = (p) => `${day(p.startsOn)} – ${day(p.endsOn)}`;
 
   // ---- DOM, safely ---------------------------------------------------------------------
@@ -186,6 +194,7 @@
       if (mine !== generation) return;
       me = data.me;
       if (!me) throw new ApiError('no employee', 'UNAUTHENTICATED');
+      timeZone = data.timeZone;
       chrome(r.view);
       main.replaceChildren(...view.draw(data, r));
       // What the browser test reads as the time to the first view.
@@ -337,7 +346,7 @@
     query: (r) => {
       const tiles = TILES.filter((x) => !x.static)
         .map((x) => `${x.field} { ${x.fields} ${x.key === r.arg ? x.items : ''} }`).join(' ');
-      return `query Board { me { id name role summary { period { startsOn endsOn } ${tiles} averageKpi currentKpi } } }`;
+      return `query Board { timeZone me { id name role summary { period { startsOn endsOn } ${tiles} averageKpi currentKpi } } }`;
     },
     draw: (data, r) => {
       const s = data.me.summary;
@@ -380,7 +389,7 @@
 
   // ---- The controller's queue ----------------------------------------------------------
   VIEWS.queue = {
-    query: () => `query Queue { me { id name role summary { toAccept { count items(first: 100) { nodes { ${ASSIGNMENT} } } } } } }`,
+    query: () => `query Queue { timeZone me { id name role summary { toAccept { count items(first: 100) { nodes { ${ASSIGNMENT} } } } } } }`,
     draw: (data) => {
       const rows = data.me.summary.toAccept.items.nodes;
       return [
@@ -406,6 +415,7 @@
 
   VIEWS.reports = {
     query: () => `query Reports($by: ReportBy!, $period: ID, $dept: ID) {
+      timeZone
       me { id name role }
       periods(first: 24) { nodes { id startsOn endsOn status } }
       departments { id name }
@@ -490,7 +500,7 @@
   };
 
   VIEWS.kpi = {
-    query: () => `query Kpi($lang: Lang) { me { id name role summary { averageKpi currentKpi }
+    query: () => `query Kpi($lang: Lang) { timeZone me { id name role summary { averageKpi currentKpi }
       kpiHistory(first: 12) { nodes { id kpi eligible bonusFactor period { startsOn endsOn } explanation(lang: $lang) } } } }`,
     vars: () => ({ lang: lang.toUpperCase() }),
     draw: (data) => {
@@ -511,7 +521,7 @@
 
   // ---- Payroll -------------------------------------------------------------------------
   VIEWS.payroll = {
-    query: () => 'query Payroll { me { id name role } periods(first: 48) { nodes { id startsOn endsOn status } } }',
+    query: () => 'query Payroll { timeZone me { id name role } periods(first: 48) { nodes { id startsOn endsOn status } } }',
     draw: (data) => {
       const closed = data.periods.nodes.filter((p) => p.status === 'CLOSED');
       return [
