@@ -39,6 +39,10 @@
       closedPeriods: 'Closed periods', bonusCsv: 'Bonus CSV', obligationsCsv: 'Obligations CSV',
       noClosed: 'No period is closed yet.', chartTitle: 'KPI by period',
       queueNote: 'Oldest submission first.',
+      people: 'People', name: 'Name', email: 'E-mail', role: 'Role', manager: 'Manager',
+      hired: 'Hired', left: 'Last day', noManager: 'No manager', add: 'Add a person',
+      deactivate: 'Set last day', move: 'Move', roles: { EMPLOYEE: 'employee', MANAGER: 'manager', ADMIN: 'admin' },
+      templatesNote: 'Duty templates and departments are edited in GraphiQL for now.',
     },
     ru: {
       language: 'Язык', signOut: 'Выйти', loading: 'Загрузка…', board: 'Моя доска',
@@ -71,6 +75,10 @@
       closedPeriods: 'Закрытые периоды', bonusCsv: 'Премии, CSV', obligationsCsv: 'Обязательства, CSV',
       noClosed: 'Закрытых периодов пока нет.', chartTitle: 'KPI по периодам',
       queueNote: 'Сначала самые ранние сдачи.',
+      people: 'Сотрудники', name: 'Имя', email: 'Почта', role: 'Роль', manager: 'Руководитель',
+      hired: 'Принят', left: 'Последний день', noManager: 'Без руководителя', add: 'Добавить сотрудника',
+      deactivate: 'Задать последний день', move: 'Перевести', roles: { EMPLOYEE: 'сотрудник', MANAGER: 'руководитель', ADMIN: 'администратор' },
+      templatesNote: 'Шаблоны обязанностей и отделы пока редактируются в GraphiQL.',
     },
   };
 
@@ -229,6 +237,7 @@
   const roleMay = {
     reports: (role) => role === 'MANAGER' || role === 'ADMIN',
     payroll: (role) => role === 'ADMIN',
+    people: (role) => role === 'ADMIN',
     admin: (role) => role === 'ADMIN',
   };
 
@@ -241,7 +250,7 @@
     const out = document.getElementById('signout');
     out.textContent = t('signOut');
     if (!me) { nav.replaceChildren(); who.textContent = ''; out.hidden = true; return; }
-    const links = [['board', '#/'], ['queue', '#/queue'], ['reports', '#/reports'], ['kpi', '#/kpi'], ['payroll', '#/payroll']]
+    const links = [['board', '#/'], ['queue', '#/queue'], ['reports', '#/reports'], ['kpi', '#/kpi'], ['payroll', '#/payroll'], ['people', '#/people']]
       .filter(([v]) => !roleMay[v] || roleMay[v](me.role))
       .map(([v, href]) => h('a', { href, 'aria-current': v === current ? 'page' : null, text: t(v) }));
     if (roleMay.admin(me.role)) links.push(h('a', { href: '/graphiql', text: t('admin') }));
@@ -253,7 +262,7 @@
 
   /** Runs a mutation from a button, then redraws the view (counts included) in place. */
   const act = async (button, mutation, variables, keep) => {
-    const row = button.closest('li') || main;
+    const row = button.closest('li, form') || main;
     row.querySelectorAll('.error').forEach((n) => n.remove());
     button.disabled = true;
     try {
@@ -532,6 +541,70 @@
           h('div', { class: 'actions' },
             h('a', { href: `/export/bonus.csv?period=${encodeURIComponent(p.startsOn)}`, download: '', text: t('bonusCsv') }),
             h('a', { href: `/export/obligations.csv?period=${encodeURIComponent(p.startsOn)}`, download: '', text: t('obligationsCsv') }))))) : h('p', { text: t('noClosed') }),
+      ];
+    },
+  };
+
+  // ---- People (admins) -----------------------------------------------------------------
+  const today = () => new Date().toISOString().slice(0, 10);
+  const field = (id, label, control) => h('div', { class: 'field' }, h('label', { for: id, text: label }), control);
+  const options = (list, selected, none) => [
+    none ? h('option', { value: '', selected: !selected }, none) : null,
+    ...list.map(([value, text]) => h('option', { value, selected: value === selected }, text)),
+  ];
+
+  VIEWS.people = {
+    query: () => `query People { timeZone me { id name role } departments { id name }
+      employees(first: 100) { nodes { id name email role hiredOn leftOn department { id name } manager { id name } } } }`,
+    draw: (data) => {
+      const people = data.employees.nodes;
+      const departments = data.departments.map((d) => [d.id, d.name]);
+      const managers = people.filter((p) => !p.leftOn).map((p) => [p.id, p.name]);
+      const roles = ['EMPLOYEE', 'MANAGER', 'ADMIN'].map((r) => [r, t('roles')[r]]);
+      const form = {
+        name: h('input', { id: 'p-name', autocomplete: 'off', maxlength: 200, required: true }),
+        email: h('input', { id: 'p-email', type: 'email', autocomplete: 'off', maxlength: 254, required: true }),
+        department: h('select', { id: 'p-dept' }, options(departments, departments[0] && departments[0][0])),
+        manager: h('select', { id: 'p-manager' }, options(managers, null, t('noManager'))),
+        role: h('select', { id: 'p-role' }, options(roles, 'EMPLOYEE')),
+        hired: h('input', { id: 'p-hired', type: 'date', value: today() }),
+      };
+      const add = h('form', {
+        class: 'panel filters',
+        onsubmit: (e) => {
+          e.preventDefault();
+          const input = {
+            name: form.name.value.trim(), email: form.email.value.trim(), role: form.role.value,
+            departmentId: form.department.value, managerId: form.manager.value || null, hiredOn: form.hired.value,
+          };
+          act(e.submitter || add.querySelector('button'), 'mutation Add($i: EmployeeFields!) { createEmployee(input: $i) { id } }', { i: input }, 'people-title');
+        },
+      },
+      h('h2', { text: t('add'), class: 'sr-only' }),
+      field('p-name', t('name'), form.name), field('p-email', t('email'), form.email),
+      field('p-dept', t('department'), form.department), field('p-manager', t('manager'), form.manager),
+      field('p-role', t('role'), form.role), field('p-hired', t('hired'), form.hired),
+      h('button', { type: 'submit' }, t('add')));
+      const row = (p) => {
+        const key = p.id.replace(/[^A-Za-z0-9_-]/g, '');
+        const leftOn = h('input', { id: `l-${key}`, type: 'date', value: p.leftOn || today() });
+        const dept = h('select', { id: `d-${key}` }, options(departments, p.department && p.department.id));
+        return h('li', {},
+          h('span', { class: 'item-title', text: p.name }),
+          h('span', { class: 'meta' }, [p.email, t('roles')[p.role], p.department && p.department.name,
+            p.manager && `${t('manager')}: ${p.manager.name}`, p.hiredOn && `${t('hired')}: ${day(p.hiredOn)}`,
+            p.leftOn && `${t('left')}: ${day(p.leftOn)}`].filter(Boolean).join(' · ')),
+          h('div', { class: 'actions' },
+            field(`d-${key}`, t('department'), dept),
+            h('button', { type: 'button', class: 'quiet', onclick: (e) => act(e.currentTarget, 'mutation Move($id: ID!, $d: ID) { updateEmployee(id: $id, input: { departmentId: $d }) { id } }', { id: p.id, d: dept.value }, 'people-title') }, t('move'), h('span', { class: 'sr-only', text: `: ${p.name}` })),
+            field(`l-${key}`, t('left'), leftOn),
+            h('button', { type: 'button', class: 'quiet', onclick: (e) => act(e.currentTarget, 'mutation Leave($id: ID!, $on: Date!) { deactivateEmployee(id: $id, leftOn: $on) { id } }', { id: p.id, on: leftOn.value }, 'people-title') }, t('deactivate'), h('span', { class: 'sr-only', text: `: ${p.name}` }))));
+      };
+      return [
+        h('h1', { id: 'people-title', text: `${t('people')} · ${num(people.length, 0)}` }),
+        h('p', { class: 'sub', text: t('templatesNote') }),
+        add,
+        h('ul', { class: 'items panel' }, people.map(row)),
       ];
     },
   };

@@ -5,8 +5,8 @@
 //
 // The employee signs in by link and sees the board, opens "My duties" and submits one; the
 // manager, in a second browser session, sees it to accept, accepts it, and both boards
-// change. Then every view is opened (queue, the three reports, my KPI, payroll as the
-// admin), a report's CSV is downloaded, the language is switched, and the employee signs out
+// change. Then every view is opened (queue, the three reports, my KPI, payroll and people as
+// the admin, who adds a person), a report's CSV is downloaded, the language is switched, and the employee signs out
 // and finds the old session refused. On every view axe-core runs (failing on a serious or
 // critical finding) and screenshots are taken at 360 and 1280 px. Every request to another
 // origin, CSP violation, script error or failed request fails the test. No sleeps: each
@@ -255,6 +255,25 @@ try {
     await shots(admin, 'payroll');
     const axeNote = await axe(admin, 'payroll');
     return `${links.length} closed periods; ${axeNote}`;
+  });
+
+  await step('people, as the admin: a person added by the form, named with markup', async () => {
+    await admin.goto(new URL('/#/people', server).toString(), { waitUntil: 'load' });
+    await viewShown(admin, 'People');
+    const before = await admin.$$eval('main ul.items > li', (lis) => lis.length);
+    const name = '<script>window.__pwned=5</script> New Person';
+    await admin.type('#p-name', name);
+    await admin.type('#p-email', 'new.person@zeroboard.demo');
+    await admin.click('form button[type=submit]');
+    await admin.waitForFunction((n) => document.querySelectorAll('main ul.items > li').length === n && !document.querySelector('main[aria-busy]'), {}, before + 1);
+    const seen = await admin.evaluate((text) => ({
+      shown: [...document.querySelectorAll('main .item-title')].some((n) => n.textContent === text),
+      scripts: document.querySelectorAll('main script').length,
+      pwned: window.__pwned,
+    }), name);
+    if (!seen.shown || seen.scripts || seen.pwned !== undefined) throw new Error(JSON.stringify(seen));
+    await shots(admin, 'people');
+    return `${before} -> ${before + 1} people; ${await axe(admin, 'people')}`;
   });
 
   await step('what people type is shown as text, and runs nothing', async () => {
