@@ -79,6 +79,20 @@ pub struct SettingsArgs {
     /// Answer GraphQL introspection without a token [default: false]
     #[arg(long, global = true, env = "ZEROBOARD_PUBLIC_INTROSPECTION")]
     pub public_introspection: Option<bool>,
+    /// Where people reach the server, e.g. https://board.example.com: the base of sign-in
+    /// links and the only origin cookie requests are taken from [default: http:// and the
+    /// address served on]
+    #[arg(long, global = true, env = "ZEROBOARD_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Minutes a sign-in link stays usable [default: 15]
+    #[arg(long, global = true, env = "ZEROBOARD_LOGIN_LINK_MINUTES")]
+    pub login_link_minutes: Option<usize>,
+    /// Hours without a request after which a web session ends [default: 12]
+    #[arg(long, global = true, env = "ZEROBOARD_SESSION_IDLE_HOURS")]
+    pub session_idle_hours: Option<usize>,
+    /// Days after which a web session ends however busy [default: 7]
+    #[arg(long, global = true, env = "ZEROBOARD_SESSION_MAX_DAYS")]
+    pub session_max_days: Option<usize>,
 }
 
 /// The optional file: the same settings, snake_case.
@@ -104,6 +118,42 @@ struct FileSettings {
     cors_origins: Option<String>,
     public_metrics: Option<bool>,
     public_introspection: Option<bool>,
+    public_url: Option<String>,
+    login_link_minutes: Option<usize>,
+    session_idle_hours: Option<usize>,
+    session_max_days: Option<usize>,
+}
+
+/// A duration setting: the limit's rules, and at most `max`.
+fn bounded(
+    setting: &'static str,
+    given: Option<usize>,
+    file: Option<usize>,
+    default: usize,
+    max: usize,
+) -> Result<i64, SettingError> {
+    let n = limit(setting, given, file, default)?;
+    if n > max {
+        return Err(bad(setting, format!("must be at most {max}")));
+    }
+    Ok(n as i64)
+}
+
+/// A public URL: an origin (`scheme://host[:port]`), http or https, without a path.
+fn public_url(url: &str) -> Result<String, SettingError> {
+    let url = url.trim().trim_end_matches('/');
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains(['/', '?', '#', '@', ' ']) => {
+            Ok(url.to_owned())
+        }
+        _ => Err(bad(
+            "public_url",
+            format!("`{url}` is not a URL like https://board.example.com (no path)"),
+        )),
+    }
 }
 
 /// A limit from the flag or environment, else the file, else the default; at least 1.
@@ -136,6 +186,15 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Where people reach the server: the setting, else `http://` and the address served on
+    /// (for a command that serves nothing, the configured one).
+    pub fn public_url(&self) -> String {
+        self.http
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.bind))
+    }
+
     /// A process configured with a database, an address and a calendar (given, so they
     /// must agree with the database's company), everything else at its default: how the
     /// tests start one.
@@ -298,6 +357,35 @@ impl SettingsArgs {
                 .public_introspection
                 .or(file.public_introspection)
                 .unwrap_or(false),
+            public_url: self
+                .public_url
+                .clone()
+                .or(file.public_url)
+                .map(|u| public_url(&u))
+                .transpose()?,
+            sessions: domain::sessions::SessionPolicy {
+                link_ttl: chrono::Duration::minutes(bounded(
+                    "login_link_minutes",
+                    self.login_link_minutes,
+                    file.login_link_minutes,
+                    15,
+                    24 * 60,
+                )?),
+                idle: chrono::Duration::hours(bounded(
+                    "session_idle_hours",
+                    self.session_idle_hours,
+                    file.session_idle_hours,
+                    12,
+                    24 * 366,
+                )?),
+                absolute: chrono::Duration::days(bounded(
+                    "session_max_days",
+                    self.session_max_days,
+                    file.session_max_days,
+                    7,
+                    366,
+                )?),
+            },
         };
         let cron = self
             .scheduler_cron
@@ -380,12 +468,18 @@ mod tests {
         assert_eq!(s.calendar.cadence, Cadence::SemiMonthly);
         assert_eq!(s.scheduler.cron, "0 * * * * *");
         assert_eq!(s.scheduler.run_retention_days, 30);
+        assert_eq!(s.public_url(), "http://127.0.0.1:8000");
+        assert_eq!(s.http.sessions, domain::sessions::SessionPolicy::default());
+        let s = args(|a| a.public_url = Some("https://board.example.com/".into()))
+            .resolve()
+            .unwrap();
+        assert_eq!(s.public_url(), "https://board.example.com");
     }
 
     #[test]
     fn a_bad_value_names_its_setting() {
         type Case = (fn(&mut SettingsArgs), &'static str);
-        let cases: [Case; 8] = [
+        let cases: [Case; 12] = [
             (
                 |a| a.scheduler_run_retention_days = Some(0),
                 "scheduler_run_retention_days",
@@ -406,6 +500,16 @@ mod tests {
                 |a| a.database_url = Some("mysql://x".into()),
                 "database_url",
             ),
+            (
+                |a| a.public_url = Some("ftp://board.example.com".into()),
+                "public_url",
+            ),
+            (
+                |a| a.public_url = Some("https://board.example.com/zb".into()),
+                "public_url",
+            ),
+            (|a| a.session_max_days = Some(400), "session_max_days"),
+            (|a| a.login_link_minutes = Some(0), "login_link_minutes"),
         ];
         for (set, setting) in cases {
             assert_eq!(args(set).resolve().unwrap_err().setting, setting);

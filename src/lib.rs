@@ -144,14 +144,24 @@ impl App {
         let (mut db, company) = connect_company(settings, clock.now()).await?;
         // `zeroboard_db_statements_total` on /metrics.
         api::count_statements(&mut db);
+        let mut http = settings.http.clone();
+        if http.public_url.is_none() {
+            // The address actually bound (port 0 asks for any free port).
+            http.public_url = Some(format!("http://{}", listener.local_addr()?));
+        }
         Ok(App {
             db,
             company,
             clock,
             limits: settings.limits,
-            http: settings.http.clone(),
+            http,
             listener,
         })
+    }
+
+    /// Where people reach it: the `public_url` setting, else `http://` and the bound address.
+    pub fn public_url(&self) -> &str {
+        self.http.public_url.as_deref().unwrap_or_default()
     }
 
     /// The address it is bound to (the actual port when the settings asked for port 0).

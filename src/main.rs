@@ -27,7 +27,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Bind, migrate, then serve GraphQL (and GraphiQL at /) and run the scheduler; `/readyz`
+    /// Bind, migrate, then serve the web page at /, GraphQL (and GraphiQL at /graphiql) and
+    /// run the scheduler; `/readyz`
     /// answers "starting" until the scheduler's start-up tick is done.
     Serve {
         /// Load the demo company first when the database is empty, and print demo tokens
@@ -72,6 +73,13 @@ enum Command {
         /// The same seed gives the same company and behaviour.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+    },
+    /// Make a one-time sign-in link to the web page for an employee and print it alone on
+    /// stdout (`ZEROBOARD_PUBLIC_URL` is its base; it expires after `login_link_minutes`).
+    LoginLink {
+        /// The employee (by e-mail) the link signs in.
+        #[arg(long)]
+        employee: String,
     },
     /// Manage API tokens.
     Token {
@@ -299,6 +307,12 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             token(&db, command, clock.now()).await?;
             close(db).await
         }
+        Command::LoginLink { employee } => {
+            let (db, company) = connect_company(&settings, clock.now()).await?;
+            let link = login_link(&db, &company, &settings, &employee, clock.now()).await?;
+            println!("{link}");
+            close(db).await
+        }
         Command::Company { command } => {
             let db = connect(&settings).await?;
             company(&db, command, &settings).await?;
@@ -422,10 +436,12 @@ async fn serve(
     };
     let addr = app.addr()?;
     let (db, company) = (app.db.clone(), app.company);
+    let public_url = app.public_url().to_owned();
     println!(
-        "Zeroboard is serving GraphiQL at http://{addr}/ and GraphQL at http://{addr}/graphql"
+        "Zeroboard is serving the board at http://{addr}/ (GraphiQL at http://{addr}/graphiql, GraphQL at http://{addr}/graphql)"
     );
     if demo {
+        print_demo_links(&db, &company, settings, &public_url, clock.now()).await?;
         print_demo_tokens(&db, &settings.database_url, clock.now()).await?;
     }
     let ready = api::Readiness::starting();
@@ -560,6 +576,33 @@ async fn token(
         }
     }
     Ok(())
+}
+
+/// A new sign-in link for the employee with this e-mail.
+async fn login_link(
+    db: &domain::db::DatabaseConnection,
+    company: &domain::Company,
+    settings: &Settings,
+    email: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<String> {
+    let id = domain::directory::employee_id_by_email(db, email)
+        .await?
+        .with_context(|| format!("no employee with e-mail {email}"))?;
+    let (row, secret) = domain::sessions::create_login_link(
+        db,
+        company,
+        &domain::auth::Principal::System,
+        id,
+        &settings.http.sessions,
+        now,
+    )
+    .await?;
+    eprintln!(
+        "the link signs {email} in once, until {}",
+        row.expires_at.to_rfc3339()
+    );
+    Ok(domain::sessions::login_url(&settings.public_url(), &secret))
 }
 
 async fn company(
@@ -774,6 +817,48 @@ async fn print_demo_tokens(
         && let Err(e) = write_private(&file, &lines)
     {
         tracing::warn!(file = %file.display(), error = %e, "cannot keep the demo tokens; the next start prints new ones");
+    }
+    Ok(())
+}
+
+/// Prints a one-time sign-in link to the board per demo person: employee, manager and admin
+/// (the admin also sees payroll). New links on every start; each works once, for
+/// `login_link_minutes`.
+async fn print_demo_links(
+    db: &domain::db::DatabaseConnection,
+    company: &domain::Company,
+    settings: &Settings,
+    public_url: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    use fixtures::demo::{DEMO_ADMIN, DEMO_EMPLOYEE, DEMO_MANAGER, email_of};
+    let minutes = settings.http.sessions.link_ttl.num_minutes();
+    println!("Demo sign-in links (each works once, within {minutes} minutes):");
+    for (role, name) in [
+        ("employee", DEMO_EMPLOYEE),
+        ("manager", DEMO_MANAGER),
+        ("admin", DEMO_ADMIN),
+    ] {
+        let email = email_of(name);
+        let Some(id) = domain::directory::employee_id_by_email(db, &email).await? else {
+            continue;
+        };
+        let (_, secret) = domain::sessions::create_login_link(
+            db,
+            company,
+            &domain::auth::Principal::System,
+            id,
+            &settings.http.sessions,
+            now,
+        )
+        .await?;
+        let link = domain::sessions::login_url(public_url, &secret);
+        let who = if role == "admin" {
+            format!("{name}, {email}; also payroll")
+        } else {
+            format!("{name}, {email}")
+        };
+        println!("  {role:<9} {link}   ({who})");
     }
     Ok(())
 }

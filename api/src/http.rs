@@ -1,6 +1,9 @@
-//! HTTP: GraphQL over HTTP at `/graphql` (GET for queries only, POST with JSON), the
-//! GraphiQL playground at `/` and `/graphiql` (assets under `/assets/`, see `playground`),
-//! health and readiness probes.
+//! HTTP: GraphQL over HTTP at `/graphql` (GET for queries only, POST with JSON), the web
+//! page at `/` with sign-in links and sign-out (`web`), the GraphiQL playground at
+//! `/graphiql` (assets under `/assets/`, see `playground`), health and readiness probes.
+//!
+//! A request is authenticated by its bearer token, else by the web page's session cookie
+//! (which must pass `web::check_cookie_request`); a request with both is the token's.
 //!
 //! Status codes follow the GraphQL-over-HTTP spec: a body that is not a GraphQL request is
 //! 400; with `Accept: application/graphql-response+json`, a request that fails before
@@ -14,7 +17,7 @@ use domain::auth::{self, Principal};
 use poem::http::{HeaderMap, Method, StatusCode, header};
 use poem::listener::{Acceptor, TcpAcceptor};
 use poem::web::Data;
-use poem::{Body, EndpointExt, IntoResponse, Request, Response, Route, get, handler};
+use poem::{Body, EndpointExt, IntoResponse, Request, Response, Route, get, handler, post};
 use serde_json::json;
 
 use crate::AppState;
@@ -25,8 +28,12 @@ use crate::limits::Limits;
 use crate::loaders::Loaders;
 
 pub fn routes(state: AppState) -> impl poem::Endpoint {
+    crate::web::prepare();
     Route::new()
-        .at("/", get(crate::playground::page))
+        .at("/", get(crate::web::page))
+        .at("/web/:name", get(crate::web::asset))
+        .at("/login/:secret", get(crate::web::login))
+        .at("/logout", post(crate::web::logout))
         .at("/graphiql", get(crate::playground::page))
         .at("/assets/*path", get(crate::playground::asset))
         .at("/graphql", get(graphql).post(graphql))
@@ -35,6 +42,7 @@ pub fn routes(state: AppState) -> impl poem::Endpoint {
         .at("/export/bonus.csv", get(export_bonus_csv))
         .at("/export/obligations.csv", get(export_obligations_csv))
         .at("/metrics", get(metrics))
+        .around(crate::web::harden)
         .around(crate::metrics::measure)
         .with_if(
             !state.http.cors_origins.is_empty(),
@@ -136,19 +144,43 @@ fn plain(status: StatusCode, message: impl Into<String>) -> Response {
     )
 }
 
-/// Who sent a request: nobody (no `Authorization` header), or the token's principal.
+/// Who sent a request: nobody (no `Authorization` header and no session cookie), or the
+/// token's or the session's principal.
 type Authenticated = Option<(Principal, Option<entity::employee::Model>)>;
 
 /// Why a request could not be authenticated.
 enum AuthFailure {
     Malformed,
     Unknown,
+    /// The session cookie names a session that has ended (or never was).
+    SessionEnded,
     Failed(domain::DomainError),
+}
+
+/// Whether a request will be authenticated by the session cookie: it has one, and no
+/// `Authorization` header.
+fn by_cookie(req: &Request) -> bool {
+    bearer(req.headers()).is_none() && crate::web::session_secret(req.headers()).is_some()
 }
 
 async fn authenticate(req: &Request, state: &AppState) -> Result<Authenticated, AuthFailure> {
     match bearer(req.headers()) {
-        None => Ok(None),
+        None => match crate::web::session_secret(req.headers()) {
+            None => Ok(None),
+            Some(secret) => match domain::sessions::authenticate(
+                &state.db,
+                &state.company,
+                secret,
+                &state.http.sessions,
+                state.clock.now(),
+            )
+            .await
+            {
+                Ok((who, person)) => Ok(Some((who, Some(person)))),
+                Err(domain::DomainError::Unauthenticated) => Err(AuthFailure::SessionEnded),
+                Err(e) => Err(AuthFailure::Failed(e)),
+            },
+        },
         Some(None) => Err(AuthFailure::Malformed),
         Some(Some(secret)) => {
             match auth::authenticate(&state.db, &state.company, secret, state.clock.now()).await {
@@ -171,6 +203,10 @@ async fn plain_principal(req: &Request, state: &AppState) -> Result<Principal, R
         Err(AuthFailure::Unknown) => Err(plain(
             StatusCode::UNAUTHORIZED,
             "the token is unknown, expired or revoked",
+        )),
+        Err(AuthFailure::SessionEnded) => Err(plain(
+            StatusCode::UNAUTHORIZED,
+            "the session has ended; sign in again",
         )),
         Err(AuthFailure::Failed(domain::DomainError::Db(e)))
             if crate::error::is_unavailable(&e) =>
@@ -427,6 +463,12 @@ async fn graphql(req: &Request, body: Body, Data(state): Data<&AppState>) -> Res
         )
             .into_response();
     };
+    // The session cookie alone does not make a request the page's own (see `web`).
+    if by_cookie(req)
+        && let Err(reason) = crate::web::check_cookie_request(req, state)
+    {
+        return request_error(StatusCode::FORBIDDEN, media, code::FORBIDDEN, reason);
+    }
     let limits = &state.limits;
     let batch = match parse_request(req, body, limits).await {
         Ok(b) => b,
@@ -503,6 +545,14 @@ async fn graphql(req: &Request, body: Body, Data(state): Data<&AppState>) -> Res
                 media,
                 code::UNAUTHENTICATED,
                 "the token is unknown, expired or revoked",
+            );
+        }
+        Err(AuthFailure::SessionEnded) => {
+            return request_error(
+                StatusCode::UNAUTHORIZED,
+                media,
+                code::UNAUTHENTICATED,
+                "the session has ended; sign in again",
             );
         }
         Err(AuthFailure::Failed(e)) => return failure(media, &e),

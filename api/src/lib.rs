@@ -17,6 +17,7 @@ mod metrics;
 mod paging;
 mod playground;
 pub mod schema;
+mod web;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -73,6 +74,12 @@ pub struct HttpOptions {
     pub public_metrics: bool,
     /// Answer introspection (`__schema`, `__type`) without a token; off by default.
     pub public_introspection: bool,
+    /// Where people reach the server (`https://board.example.com`): the base of sign-in
+    /// links, the origin cookie requests must come from, and whether the cookie is `Secure`.
+    /// `None` only for a state built without a listener (a test); `serve` fills it in.
+    pub public_url: Option<String>,
+    /// How long sign-in links and sessions last.
+    pub sessions: domain::sessions::SessionPolicy,
 }
 
 /// A flag shared between the server and whatever finishes start-up work.

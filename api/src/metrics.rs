@@ -103,17 +103,25 @@ pub async fn measure<E: Endpoint>(next: E, req: Request) -> poem::Result<Respons
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
         })
         .map_or_else(crate::error::random_id, str::to_owned);
-    let span = tracing::info_span!("request", request.id = %request_id, method = %req.method(), path = %req.uri().path());
-    let route = match req.uri().path() {
+    // A sign-in link's secret is in its path: the log and the metrics name the route only.
+    let path = match req.uri().path() {
+        p if p.starts_with("/login/") => "/login/…",
+        p => p,
+    };
+    let span = tracing::info_span!("request", request.id = %request_id, method = %req.method(), path = %path);
+    let route = match path {
         p @ ("/graphql"
         | "/"
         | "/graphiql"
         | "/healthz"
         | "/readyz"
         | "/metrics"
+        | "/logout"
         | "/export/bonus.csv"
         | "/export/obligations.csv") => p.to_owned(),
+        "/login/…" => "/login".to_owned(),
         p if p.starts_with("/assets/") => "/assets".to_owned(),
+        p if p.starts_with("/web/") => "/web".to_owned(),
         _ => "other".to_owned(),
     };
     let started = Instant::now();

@@ -1,4 +1,4 @@
-//! The GraphiQL playground at `/` (and `/graphiql`): a page and its assets, all embedded in
+//! The GraphiQL playground at `/graphiql`: a page and its assets, all embedded in
 //! the binary at build time (see `api/assets/graphiql/README.md` for the pinned versions),
 //! so it works on a network without internet and loads nothing from a third party.
 //!

@@ -6,7 +6,8 @@
 //! numbers and dates).
 //!
 //! Services over sea-orm that every entry point calls (GraphQL, scheduler, CLI): [`db`]
-//! (connections, transactions, advisory locks), [`auth`], [`access`] (who sees what),
+//! (connections, transactions, advisory locks), [`auth`], [`sessions`] (sign-in links and
+//! the web page's sessions), [`access`] (who sees what),
 //! [`assignments`] (transitions and their events), [`org`], [`work`], [`kb`], [`read`] (the read model: tiles, reports, rows by id),
 //! [`periods`] (open, changeability, a period's rows), [`duties`] (generate), [`close`],
 //! [`tick`] (the three steps in order, logged), [`policy`], [`results`] (live KPI,
@@ -35,6 +36,7 @@ pub mod periods;
 pub mod policy;
 pub mod read;
 pub mod results;
+pub mod sessions;
 pub mod stored;
 pub mod text;
 pub mod tick;

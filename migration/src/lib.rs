@@ -10,6 +10,7 @@ mod m20261127_000001_company;
 mod m20261127_000002_email_key;
 mod m20261128_000001_kpi_item;
 mod m20261129_000001_kpi_item_key;
+mod m20261129_000002_session;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_email_key::Migration),
             Box::new(m20261128_000001_kpi_item::Migration),
             Box::new(m20261129_000001_kpi_item_key::Migration),
+            Box::new(m20261129_000002_session::Migration),
         ]
     }
 }

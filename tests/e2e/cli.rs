@@ -92,6 +92,7 @@ struct Served {
     child: std::process::Child,
     url: String,
     tokens: Vec<(String, String)>,
+    links: Vec<(String, String)>,
     log: std::io::Lines<BufReader<std::process::ChildStderr>>,
 }
 
@@ -107,14 +108,22 @@ impl Served {
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut url = None;
         let mut tokens = Vec::new();
+        let mut links = Vec::new();
         // The payroll token comes last (a seeded company has no demo people, only it).
         while tokens
             .last()
             .is_none_or(|(role, _): &(String, String)| role != "payroll")
         {
             let Some(Ok(line)) = lines.next() else { break };
-            if let Some(at) = line.find("http://") {
+            if let Some(at) = line.find("http://").filter(|_| url.is_none()) {
                 url.get_or_insert_with(|| line[at..].split_whitespace().next().unwrap().to_owned());
+            }
+            // A sign-in link per demo person comes before the tokens.
+            if let Some(link) = line.split_whitespace().find(|w| w.contains("/login/")) {
+                links.push((
+                    line.split_whitespace().next().unwrap().to_owned(),
+                    link.to_owned(),
+                ));
             }
             if let Some(t) = line.split_whitespace().find(|w| w.starts_with("zb_")) {
                 tokens.push((
@@ -123,11 +132,14 @@ impl Served {
                 ));
             }
         }
+        // Whatever stdout says later is read too, so the server never writes to a closed pipe.
+        std::thread::spawn(move || for _ in lines {});
         let log = BufReader::new(child.stderr.take().unwrap()).lines();
         Served {
             child,
             url: url.expect("a URL"),
             tokens,
+            links,
             log,
         }
     }
@@ -164,8 +176,27 @@ on_both! {
         let roles: Vec<&str> = tokens.iter().map(|(r, _)| r.as_str()).collect();
         assert_eq!(roles, ["employee", "manager", "admin", "payroll"]);
         let client = reqwest::Client::new();
-        let page = client.get(&url).send().await.unwrap().text().await.unwrap();
+        let page = client.get(format!("{url}graphiql")).send().await.unwrap().text().await.unwrap();
         assert!(page.to_lowercase().contains("graphiql"));
+        let board = client.get(&url).send().await.unwrap().text().await.unwrap();
+        assert!(board.contains("<title>Zeroboard</title>"), "{board}");
+        // A sign-in link per demo person, each signing that person in.
+        let roles: Vec<&str> = served.links.iter().map(|(r, _)| r.as_str()).collect();
+        assert_eq!(roles, ["employee", "manager", "admin"]);
+        let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        for (role, link) in &served.links {
+            assert!(link.starts_with(&format!("{url}login/")), "{link}");
+            let resp = no_redirects.get(link).send().await.unwrap();
+            assert_eq!(resp.status(), 303, "{role}");
+            let cookie = resp.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+            let body: serde_json::Value = client
+                .post(format!("{url}graphql"))
+                .header("cookie", cookie)
+                .header("accept", "application/graphql-response+json")
+                .json(&serde_json::json!({ "query": "{ me { role } }" }))
+                .send().await.unwrap().json().await.unwrap();
+            assert_eq!(body["data"]["me"]["role"].as_str().map(str::to_lowercase).as_deref(), Some(role.as_str()), "{body}");
+        }
         let graphql = format!("{}graphql", url);
         for (role, token) in &tokens[..3] {
             let body: serde_json::Value = client

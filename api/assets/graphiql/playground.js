@@ -73,7 +73,9 @@
 
   ReactDOM.createRoot(document.getElementById('graphiql')).render(
     React.createElement(GraphiQL, {
-      fetcher: GraphiQL.createFetcher({ url: endpoint }),
+      // Someone signed in to the board may use GraphiQL as themselves: the session cookie
+      // counts only with this header (a bearer token in the headers pane still wins).
+      fetcher: GraphiQL.createFetcher({ url: endpoint, headers: { 'X-Zeroboard-CSRF': '1' } }),
       defaultQuery: defaultQuery,
       defaultEditorToolsVisibility: 'headers',
       shouldPersistHeaders: false,

@@ -162,6 +162,14 @@ impl ApiToken {
     }
 }
 
+/// A one-time sign-in link for the web page.
+#[derive(SimpleObject)]
+pub struct LoginLink {
+    /// Open it in a browser to sign in; it works once, until `expiresAt`.
+    url: String,
+    expires_at: DateTime<Utc>,
+}
+
 #[derive(SimpleObject)]
 pub struct CreatedToken {
     /// The secret, shown this once: send it as `Authorization: Bearer <secret>`.
@@ -563,6 +571,48 @@ impl AdminMutation {
         Ok(CreatedToken {
             secret,
             token: ApiToken(row),
+        })
+    }
+
+    /// Admin. A one-time sign-in link to the web page for an employee who has not left,
+    /// named by `employeeId` or `employeeEmail`; it expires after the server's
+    /// `login_link_minutes` (15 by default).
+    async fn create_login_link(
+        &self,
+        ctx: &Context<'_>,
+        employee_id: Option<ID>,
+        employee_email: Option<String>,
+    ) -> async_graphql::Result<LoginLink> {
+        let c = Ctx::new(ctx)?;
+        domain::access::require_admin(c.who).gql()?;
+        let id = match (employee_id, employee_email) {
+            (Some(id), None) => id_of(&id, Kind::Employee, "employeeId")?,
+            (None, Some(email)) => domain::directory::employee_id_by_email(c.db(), &email)
+                .await
+                .gql()?
+                .ok_or_else(|| bad_input("employeeEmail", "no employee has this e-mail"))?,
+            _ => {
+                return Err(bad_input(
+                    "employeeId",
+                    "give either `employeeId` or `employeeEmail`",
+                ));
+            }
+        };
+        let http = &c.state.http;
+        let (row, secret) = domain::sessions::create_login_link(
+            c.db(),
+            &c.state.company,
+            c.who,
+            id,
+            &http.sessions,
+            c.now(),
+        )
+        .await
+        .gql()?;
+        let base = http.public_url.as_deref().unwrap_or("");
+        Ok(LoginLink {
+            url: domain::sessions::login_url(base, &secret),
+            expires_at: row.expires_at,
         })
     }
 

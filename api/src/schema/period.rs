@@ -53,6 +53,12 @@ pub struct PeriodQuery;
 
 #[Object]
 impl PeriodQuery {
+    /// The company's IANA time zone (e.g. `Europe/Berlin`): local dates are dates there,
+    /// and a page shows times in it.
+    async fn time_zone(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        Ok(Ctx::new(ctx)?.state.company.calendar.tz.name().to_owned())
+    }
+
     /// The open period containing now; when the scheduler is behind, the newest open one.
     async fn current_period(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Period>> {
         Ok(Ctx::new(ctx)?.current_period().await?.cloned().map(Period))
