@@ -9,6 +9,7 @@ mod m20261126_000001_model;
 mod m20261127_000001_company;
 mod m20261127_000002_email_key;
 mod m20261128_000001_kpi_item;
+mod m20261129_000001_webhooks;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_company::Migration),
             Box::new(m20261127_000002_email_key::Migration),
             Box::new(m20261128_000001_kpi_item::Migration),
+            Box::new(m20261129_000001_webhooks::Migration),
         ]
     }
 }
