@@ -17,5 +17,6 @@ mod scheduler;
 mod snapshots;
 mod storage;
 mod validation;
+mod webhooks;
 
 use common::*;
