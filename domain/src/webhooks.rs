@@ -663,6 +663,32 @@ pub async fn settle(
     Ok(settled)
 }
 
+/// Removes deliveries that ended (delivered or dead) before `before`, and the outbox events
+/// fanned out before it that no delivery refers to any more; returns how many of each. The
+/// outbox's dedupe keys go with their events, so `before` must lie further back than any
+/// open period reaches (the dispatcher keeps 90 days).
+pub async fn prune(db: &impl Db, before: DateTime<Utc>) -> DomainResult<(u64, u64)> {
+    let txn = begin_write(db).await?;
+    let deliveries = webhook_delivery::Entity::delete_many()
+        .filter(webhook_delivery::Column::Status.ne(PENDING))
+        .filter(webhook_delivery::Column::LastAttemptAt.lt(before))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    let referenced = Query::select()
+        .column(webhook_delivery::Column::OutboxId)
+        .from(webhook_delivery::Entity)
+        .to_owned();
+    let events = outbox_event::Entity::delete_many()
+        .filter(outbox_event::Column::FannedOutAt.lt(before))
+        .filter(outbox_event::Column::Id.not_in_subquery(referenced))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    txn.commit().await?;
+    Ok((deliveries, events))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,6 +35,9 @@ pub struct DispatcherConfig {
     pub disable_after: chrono::Duration,
     /// Events fanned out, and deliveries claimed, per statement.
     pub batch: u64,
+    /// How long ended deliveries and their outbox events are kept (pruned hourly). Longer
+    /// than any period lasts, since an event's dedupe key goes with it.
+    pub retention: chrono::Duration,
 }
 
 pub const DEFAULT_POLL_MS: u64 = 500;
@@ -50,6 +53,7 @@ impl Default for DispatcherConfig {
             retry_for: chrono::Duration::seconds(DEFAULT_RETRY_FOR_SECS as i64),
             disable_after: chrono::Duration::seconds(DEFAULT_DISABLE_AFTER_SECS as i64),
             batch: 100,
+            retention: chrono::Duration::days(90),
         }
     }
 }
@@ -192,7 +196,25 @@ impl Dispatcher {
         let dispatcher = Arc::new(self);
         tokio::spawn(async move {
             let mut last_error: Option<String> = None;
+            let mut pruned_at: Option<std::time::Instant> = None;
             while !*stop.borrow() {
+                if pruned_at.is_none_or(|at| at.elapsed() >= Duration::from_secs(3600)) {
+                    pruned_at = Some(std::time::Instant::now());
+                    let before = clock.now() - dispatcher.config.retention;
+                    match webhooks::prune(&dispatcher.db, before).await {
+                        Ok((0, 0)) => {}
+                        Ok((deliveries, events)) => {
+                            tracing::debug!(
+                                deliveries,
+                                events,
+                                "old webhook deliveries and events removed"
+                            )
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot remove old webhook deliveries")
+                        }
+                    }
+                }
                 let busy = match dispatcher.run_once(clock.now()).await {
                     Ok(round) => {
                         if last_error.take().is_some() {

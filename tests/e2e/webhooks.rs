@@ -372,6 +372,12 @@ on_both! {
         assert_eq!(per_id.len(), 300);
         assert!(per_id.values().all(|n| *n == 1), "each event accepted once");
         assert!(got.len() <= attempts as usize, "no request beyond the counted attempts");
+        // Ended deliveries and their events are pruned once old; new events stay.
+        domain::outbox::record(&app.db, vec![domain::outbox::Event::new(domain::outbox::EventType::KpiResultAdjusted, json!({}))], t).await.unwrap();
+        assert_eq!(domain::webhooks::prune(&app.db, t).await.unwrap(), (0, 0), "nothing is older than t");
+        let pruned = domain::webhooks::prune(&app.db, t + Duration::days(91)).await.unwrap();
+        assert_eq!(pruned, (300, 300), "the new event is not fanned out yet, so it stays");
+        assert_eq!(outbox_event::Entity::find().count(&app.db).await.unwrap(), 1);
     }
 }
 
