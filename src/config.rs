@@ -37,6 +37,18 @@ pub struct SettingsArgs {
     /// Days of scheduler run log (`scheduler_run`) to keep; older rows are removed after each tick [default: 30]
     #[arg(long, global = true, env = "ZEROBOARD_SCHEDULER_RUN_RETENTION_DAYS")]
     pub scheduler_run_retention_days: Option<usize>,
+    /// Milliseconds the webhook dispatcher waits between polls of the outbox when idle [default: 500]
+    #[arg(long, global = true, env = "ZEROBOARD_WEBHOOK_POLL_MS")]
+    pub webhook_poll_ms: Option<usize>,
+    /// Seconds one webhook attempt may take before it counts as failed [default: 10]
+    #[arg(long, global = true, env = "ZEROBOARD_WEBHOOK_TIMEOUT_SECS")]
+    pub webhook_timeout_secs: Option<usize>,
+    /// Seconds a webhook delivery is retried (exponential back-off with jitter) before it is dead [default: 86400]
+    #[arg(long, global = true, env = "ZEROBOARD_WEBHOOK_RETRY_FOR_SECS")]
+    pub webhook_retry_for_secs: Option<usize>,
+    /// Seconds a webhook may fail every attempt before it is disabled [default: 432000, five days]
+    #[arg(long, global = true, env = "ZEROBOARD_WEBHOOK_DISABLE_AFTER_SECS")]
+    pub webhook_disable_after_secs: Option<usize>,
     /// Optional settings file [default: zeroboard.toml, if present]
     #[arg(long, global = true, env = "ZEROBOARD_CONFIG")]
     pub config: Option<PathBuf>,
@@ -105,6 +117,10 @@ struct FileSettings {
     cadence: Option<String>,
     scheduler_cron: Option<String>,
     scheduler_run_retention_days: Option<usize>,
+    webhook_poll_ms: Option<usize>,
+    webhook_timeout_secs: Option<usize>,
+    webhook_retry_for_secs: Option<usize>,
+    webhook_disable_after_secs: Option<usize>,
     max_depth: Option<usize>,
     max_complexity: Option<usize>,
     max_aliases: Option<usize>,
@@ -408,6 +424,46 @@ impl SettingsArgs {
                     "must be at most 36500 (a hundred years)",
                 )
             })?;
+        use scheduler::dispatch;
+        // A span in seconds: at least 1, at most ten years.
+        let seconds = |setting: &'static str,
+                       given: Option<usize>,
+                       file: Option<usize>,
+                       default: u64|
+         -> Result<u64, SettingError> {
+            let n = limit(setting, given, file, default as usize)? as u64;
+            if n > 10 * 366 * 24 * 60 * 60 {
+                return Err(bad(setting, "must be at most ten years"));
+            }
+            Ok(n)
+        };
+        let webhooks = dispatch::DispatcherConfig {
+            poll: std::time::Duration::from_millis(seconds(
+                "webhook_poll_ms",
+                self.webhook_poll_ms,
+                file.webhook_poll_ms,
+                dispatch::DEFAULT_POLL_MS,
+            )?),
+            timeout: std::time::Duration::from_secs(seconds(
+                "webhook_timeout_secs",
+                self.webhook_timeout_secs,
+                file.webhook_timeout_secs,
+                dispatch::DEFAULT_TIMEOUT_SECS,
+            )?),
+            retry_for: chrono::Duration::seconds(seconds(
+                "webhook_retry_for_secs",
+                self.webhook_retry_for_secs,
+                file.webhook_retry_for_secs,
+                dispatch::DEFAULT_RETRY_FOR_SECS,
+            )? as i64),
+            disable_after: chrono::Duration::seconds(seconds(
+                "webhook_disable_after_secs",
+                self.webhook_disable_after_secs,
+                file.webhook_disable_after_secs,
+                dispatch::DEFAULT_DISABLE_AFTER_SECS,
+            )? as i64),
+            ..dispatch::DispatcherConfig::default()
+        };
         Ok(Settings {
             database_url,
             bind,
@@ -417,6 +473,7 @@ impl SettingsArgs {
             scheduler: scheduler::SchedulerConfig {
                 cron,
                 run_retention_days,
+                webhooks,
             },
             limits,
             http,

@@ -18,6 +18,8 @@ pub enum Kind {
     KpiTarget,
     ApiToken,
     KpiResult,
+    Webhook,
+    WebhookDelivery,
 }
 
 impl Kind {
@@ -33,10 +35,12 @@ impl Kind {
             Kind::KpiTarget => "KpiTarget",
             Kind::ApiToken => "ApiToken",
             Kind::KpiResult => "KpiResult",
+            Kind::Webhook => "Webhook",
+            Kind::WebhookDelivery => "WebhookDelivery",
         }
     }
 
-    const ALL: [Kind; 10] = [
+    const ALL: [Kind; 12] = [
         Kind::Employee,
         Kind::Department,
         Kind::Period,
@@ -47,6 +51,8 @@ impl Kind {
         Kind::KpiTarget,
         Kind::ApiToken,
         Kind::KpiResult,
+        Kind::Webhook,
+        Kind::WebhookDelivery,
     ];
 }
 

@@ -10,12 +10,17 @@ use entity::enums::AssignmentStatus;
 use entity::{assignment, assignment_event, period};
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{
+    ActiveEnum, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set,
+};
+use serde_json::{Value, json};
 
 use crate::auth::Principal;
 use crate::db::{Db, begin_write};
+use crate::outbox::{self, Event, EventType};
 use crate::periods::require_changeable;
-use crate::transition::{Action, Actor, TransitionError, transition};
+use crate::transition::{Action, Actor, TransitionError, UNFINISHED, transition};
 use crate::{DomainError, DomainResult, access};
 
 /// Applies `action` to assignment `id` on behalf of `who`.
@@ -102,11 +107,24 @@ pub async fn act(
             current.status
         )));
     }
-    record_event(&txn, id, me, Some(current.status), to, comment, now).await?;
+    record_event(&txn, id, me, Some(current.status), to, comment.clone(), now).await?;
     let changed = assignment::Entity::find_by_id(id)
         .one(&txn)
         .await?
         .ok_or(DomainError::NotFound("assignment"))?;
+    let told = match to {
+        AssignmentStatus::Submitted => Some(EventType::AssignmentSubmitted),
+        AssignmentStatus::Returned => Some(EventType::AssignmentReturned),
+        _ => None,
+    };
+    if let Some(kind) = told {
+        let data = json!({
+            "assignment": assignment_data(&changed),
+            "actor_id": me,
+            "comment": comment,
+        });
+        outbox::record(&txn, vec![Event::new(kind, data)], now).await?;
+    }
     txn.commit().await?;
     Ok(changed)
 }
@@ -160,4 +178,66 @@ pub async fn record_event(
     .exec_without_returning(db)
     .await?;
     Ok(())
+}
+
+/// An assignment as its outbox events tell it.
+pub fn assignment_data(a: &assignment::Model) -> Value {
+    json!({
+        "id": a.id,
+        "kind": a.kind.to_value(),
+        "title": a.title,
+        "period_id": a.period_id,
+        "assignee_id": a.assignee_id,
+        "controller_id": a.controller_id,
+        "status": a.status.to_value(),
+        "due_at": outbox::instant(a.due_at),
+        "submitted_at": a.submitted_at.map(outbox::instant),
+        "decided_at": a.decided_at.map(outbox::instant),
+    })
+}
+
+/// Writes an `assignment.overdue` event for every unfinished assignment whose due date has
+/// passed at `now` and that has not been told of for that due date (its dedupe key is the
+/// assignment and the due instant, so a new due date that passes is told again). The
+/// scheduler's tick calls it between generating and closing; it runs in one write
+/// transaction under its advisory lock. Returns how many it told of.
+pub async fn tell_overdue(db: &impl Db, now: DateTime<Utc>) -> DomainResult<u32> {
+    let txn = begin_write(db).await?;
+    crate::db::lock_step(&txn, crate::db::Step::Overdue).await?;
+    let overdue = assignment::Entity::find()
+        .filter(assignment::Column::Status.is_in(UNFINISHED))
+        .filter(assignment::Column::DueAt.lt(now))
+        .order_by_asc(assignment::Column::Id)
+        .all(&txn)
+        .await?;
+    let key = |a: &assignment::Model| format!("{}:{}", a.id, a.due_at.timestamp());
+    let mut told = std::collections::HashSet::new();
+    for chunk in overdue.chunks(500) {
+        let keys = chunk
+            .iter()
+            .map(|a| format!("{}:{}", EventType::AssignmentOverdue.name(), key(a)));
+        let found: Vec<Option<String>> = entity::outbox_event::Entity::find()
+            .select_only()
+            .column(entity::outbox_event::Column::DedupeKey)
+            .filter(entity::outbox_event::Column::DedupeKey.is_in(keys))
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        told.extend(found.into_iter().flatten());
+    }
+    let events: Vec<Event> = overdue
+        .iter()
+        .map(|a| {
+            Event::once(
+                EventType::AssignmentOverdue,
+                key(a),
+                json!({ "assignment": assignment_data(a) }),
+            )
+        })
+        .filter(|e| e.dedupe_key.as_ref().is_some_and(|k| !told.contains(k)))
+        .collect();
+    let count = u32::try_from(events.len()).unwrap_or(u32::MAX);
+    outbox::record(&txn, events, now).await?;
+    txn.commit().await?;
+    Ok(count)
 }

@@ -30,7 +30,8 @@ use crate::db::{Column, Db, Step, begin_write, insert_rows, lock_step};
 use crate::explain::{self, Item, Titles};
 use crate::kpi::{Evaluation, Policy};
 use crate::obligations::{Owed, PeriodRows, active_in, owed};
-use crate::periods::close_time;
+use crate::outbox::{self, Event, EventType};
+use crate::periods::{close_time, period_data};
 use crate::transition::UNFINISHED;
 use crate::{Company, DomainError, DomainResult, policy};
 
@@ -192,6 +193,20 @@ async fn close_one(
         Some(now),
     )
     .await?;
+    // Told in the close's own transaction: the event exists exactly when the close committed,
+    // and its dedupe key keeps it single even if a close could run twice.
+    let closed_period = period::Model {
+        status: PeriodStatus::Closed,
+        closed_at: Some(now),
+        ..period.clone()
+    };
+    let event = Event::once(
+        EventType::PeriodClosed,
+        period.id,
+        closed_data(&closed_period, &results, missed),
+    );
+    outbox::record(&txn, vec![event], now).await?;
+    lap("event");
     txn.commit().await?;
     Ok(Some(Closed {
         period_id: period.id,
@@ -429,6 +444,47 @@ fn result_row(
         instant(at).into(),
         true.into(),
     ]
+}
+
+/// What `period.closed` tells: the period and a summary of its results (how many, how many
+/// eligible for a bonus, the average KPI and bonus factor, the assignments missed).
+fn closed_data(period: &period::Model, results: &[Row], missed: u32) -> serde_json::Value {
+    let count = results.len();
+    // A result row's value in the column `name` of [`RESULT_COLUMNS`].
+    let cell = |row: &'_ Row, name: &str| {
+        let at = RESULT_COLUMNS.iter().position(|(n, _)| *n == name);
+        at.map(|i| row[i].clone())
+    };
+    let eligible = results
+        .iter()
+        .filter(|r| cell(r, "eligible") == Some(Value::Bool(Some(true))))
+        .count();
+    let sum = |name: &str| -> i64 {
+        results
+            .iter()
+            .filter_map(|r| match cell(r, name) {
+                Some(Value::BigInt(Some(v))) => Some(v),
+                _ => None,
+            })
+            .sum()
+    };
+    // The mean of stored figures kept at `scale` (hundredths, ten-thousandths), at that scale.
+    let mean = |sum: i64, scale: f64| {
+        (count > 0).then(|| {
+            crate::kpi::round_half_away(sum as f64 / count as f64 / scale, scale) as f64 / scale
+        })
+    };
+    let kpi_sum = sum("kpi_x100");
+    let factor_sum = sum("bonus_factor_x10000");
+    serde_json::json!({
+        "period": period_data(period),
+        "results": count,
+        "eligible": eligible,
+        "not_eligible": count - eligible,
+        "average_kpi": mean(kpi_sum, 100.0),
+        "average_bonus_factor": mean(factor_sum, 10_000.0),
+        "assignments_missed": missed,
+    })
 }
 
 /// An instant as sqlx writes it on SQLite (and PostgreSQL reads it).

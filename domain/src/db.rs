@@ -144,6 +144,8 @@ pub enum Step {
     Open = 0x5a42_0001,
     Generate = 0x5a42_0002,
     Close = 0x5a42_0003,
+    /// Telling of assignments that fell overdue (`assignments::tell_overdue`).
+    Overdue = 0x5a42_0004,
 }
 
 /// Serialises the creation of KPI policy versions on PostgreSQL, so two admins changing the

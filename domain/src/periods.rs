@@ -12,11 +12,15 @@ use entity::enums::PeriodStatus;
 use entity::{
     article, article_read, assignment, employee, kpi_policy, kpi_target, period, proposal, vote,
 };
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveEnum, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+use serde_json::{Value, json};
 
 use crate::auth::Principal;
 use crate::db::{Db, Step, begin_write, lock_step};
 use crate::obligations::PeriodRows;
+use crate::outbox::{self, Event, EventType};
 use crate::{Company, DomainError, DomainResult};
 
 /// Creates every missing period from the end of the last one up to the one under way at
@@ -74,8 +78,34 @@ pub async fn open_due(
         }
         next = calendar.following(next.dates.ends_on, next.ends_at);
     }
+    let events = created
+        .iter()
+        .map(|p| {
+            Event::once(
+                EventType::PeriodOpened,
+                p.id,
+                json!({ "period": period_data(p) }),
+            )
+        })
+        .collect();
+    outbox::record(&txn, events, now).await?;
     txn.commit().await?;
     Ok(created)
+}
+
+/// A period as its outbox events tell it; `export` is the path of its payroll CSV (which
+/// names the period by its first day).
+pub fn period_data(p: &period::Model) -> Value {
+    json!({
+        "id": p.id,
+        "starts_on": p.starts_on.to_string(),
+        "ends_on": p.ends_on.to_string(),
+        "starts_at": outbox::instant(p.starts_at),
+        "ends_at": outbox::instant(p.ends_at),
+        "status": p.status.to_value(),
+        "policy_version": p.policy_version,
+        "export": format!("/export/bonus.csv?period={}", p.starts_on),
+    })
 }
 
 /// When a period is due for closing under its policy version: `close_after_hours` after its

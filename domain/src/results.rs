@@ -20,6 +20,7 @@ use crate::db::{Db, begin_write};
 use crate::explain::{self, Outlook, Titles};
 use crate::kpi::{self, Evaluation, Obligation, Policy, round_half_away};
 use crate::obligations::{Owed, PeriodRows, owed};
+use crate::outbox::{self, Event, EventType};
 use crate::periods::close_time;
 use crate::{Company, DomainError, DomainResult, policy};
 
@@ -245,13 +246,9 @@ pub async fn adjust(
         Author::Service(name) => (None, Some(name)),
     };
     let txn = begin_write(db).await?;
-    if kpi_result::Entity::find_by_id(result_id)
-        .one(&txn)
-        .await?
-        .is_none()
-    {
+    let Some(result) = kpi_result::Entity::find_by_id(result_id).one(&txn).await? else {
         return Err(DomainError::NotFound("KPI result"));
-    }
+    };
     let row = kpi_adjustment::ActiveModel {
         result_id: Set(result_id),
         delta_x100: Set(delta_x100),
@@ -264,6 +261,28 @@ pub async fn adjust(
     let stored = kpi_adjustment::Entity::insert(row)
         .exec_with_returning(&txn)
         .await?;
+    let data = serde_json::json!({
+        "adjustment": {
+            "id": stored.id,
+            "delta": stored.delta_x100 as f64 / 100.0,
+            "reason": stored.reason,
+            "author_id": stored.author_id,
+            "author_service": stored.author_service,
+            "created_at": outbox::instant(stored.created_at),
+        },
+        "result": {
+            "id": result.id,
+            "period_id": result.period_id,
+            "employee_id": result.employee_id,
+            "kpi": result.kpi_x100 as f64 / 100.0,
+        },
+    });
+    outbox::record(
+        &txn,
+        vec![Event::new(EventType::KpiResultAdjusted, data)],
+        now,
+    )
+    .await?;
     txn.commit().await?;
     Ok(stored)
 }

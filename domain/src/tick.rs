@@ -1,5 +1,6 @@
 //! One scheduler tick: open, generate, close, in that order, each step recorded in
-//! `scheduler_run`.
+//! `scheduler_run`; between generate and close, assignments that fell overdue are told of
+//! (outbox events, not logged as a step).
 //!
 //! Every step is idempotent, so a tick may run any number of times for any instant and
 //! by any number of instances at once. The tick stops at the first failing step (the next
@@ -24,6 +25,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use entity::{period, scheduler_run};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
 
+use crate::assignments;
 use crate::auth::Principal;
 use crate::close::{self, Closed};
 use crate::db::{Db, begin_write};
@@ -56,6 +58,8 @@ pub struct TickReport {
     /// Periods created, oldest first.
     pub opened: Vec<PeriodSummary>,
     pub generated: Generated,
+    /// Assignments newly overdue, told of as `assignment.overdue` events.
+    pub overdue: u32,
     /// Periods closed, oldest first.
     pub closed: Vec<Closed>,
 }
@@ -63,7 +67,10 @@ pub struct TickReport {
 impl TickReport {
     /// Whether the tick changed anything.
     pub fn did_something(&self) -> bool {
-        !self.opened.is_empty() || self.generated.created > 0 || !self.closed.is_empty()
+        !self.opened.is_empty()
+            || self.generated.created > 0
+            || self.overdue > 0
+            || !self.closed.is_empty()
     }
 }
 
@@ -86,6 +93,9 @@ impl fmt::Display for TickReport {
             "  generated: {} duties ({} already there, {} skipped for want of a controller)",
             g.created, g.existing, g.skipped_no_controller
         )?;
+        if self.overdue > 0 {
+            writeln!(f, "  overdue:   {} assignments fell overdue", self.overdue)?;
+        }
         if self.closed.is_empty() {
             writeln!(f, "  closed:    nothing")?;
         }
@@ -140,6 +150,12 @@ pub async fn tick(
     .await?;
     if generated.created > 0 {
         tracing::debug!(duties = generated.created, "duties generated");
+    }
+
+    // Not logged in `scheduler_run`: what it did is its `assignment.overdue` events.
+    let overdue = assignments::tell_overdue(db, now).await?;
+    if overdue > 0 {
+        tracing::debug!(assignments = overdue, "assignments fell overdue");
     }
 
     let started = Utc::now();
@@ -202,6 +218,7 @@ pub async fn tick(
         at: now,
         opened,
         generated,
+        overdue,
         closed,
     })
 }

@@ -11,6 +11,7 @@ mod m20261127_000002_email_key;
 mod m20261128_000001_kpi_item;
 mod m20261129_000001_kpi_item_key;
 mod m20261129_000002_session;
+mod m20261129_000003_webhooks;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_kpi_item::Migration),
             Box::new(m20261129_000001_kpi_item_key::Migration),
             Box::new(m20261129_000002_session::Migration),
+            Box::new(m20261129_000003_webhooks::Migration),
         ]
     }
 }

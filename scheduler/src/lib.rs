@@ -8,6 +8,11 @@
 //! is due makes the next one skip); across processes the domain's locks and unique keys
 //! keep them apart. A failing tick is logged, once per distinct error, and the next tick
 //! retries.
+//!
+//! Beside the ticks runs the webhook dispatcher ([`dispatch`]), which polls the outbox and
+//! sends what the ticks and the API's changes recorded there.
+
+pub mod dispatch;
 
 use std::sync::Arc;
 
@@ -33,6 +38,8 @@ pub struct SchedulerConfig {
     /// After each tick, log rows of runs that started more than this many days ago (by the
     /// wall clock) are deleted.
     pub run_retention_days: u32,
+    /// The webhook dispatcher's settings.
+    pub webhooks: dispatch::DispatcherConfig,
 }
 
 impl Default for SchedulerConfig {
@@ -40,6 +47,7 @@ impl Default for SchedulerConfig {
         SchedulerConfig {
             cron: DEFAULT_CRON.into(),
             run_retention_days: DEFAULT_RUN_RETENTION_DAYS,
+            webhooks: dispatch::DispatcherConfig::default(),
         }
     }
 }
@@ -134,6 +142,8 @@ impl Ticker {
 pub struct RunningScheduler {
     cron: JobScheduler,
     ticker: Arc<Ticker>,
+    stop_dispatcher: tokio::sync::watch::Sender<bool>,
+    dispatcher: tokio::task::JoinHandle<()>,
 }
 
 impl RunningScheduler {
@@ -145,11 +155,16 @@ impl RunningScheduler {
             .await
             .context("cannot stop the cron scheduler")?;
         let _idle = self.ticker.running.lock().await;
+        // The round under way finishes (its sends have a timeout), so no lease is left behind.
+        let _ = self.stop_dispatcher.send(true);
+        if let Err(e) = self.dispatcher.await {
+            tracing::error!(error = %e, "the webhook dispatcher failed to stop cleanly");
+        }
         Ok(())
     }
 }
 
-/// Runs one tick now, then starts ticking on `config.cron`.
+/// Starts the webhook dispatcher, runs one tick now, then starts ticking on `config.cron`.
 pub async fn start(
     db: DatabaseConnection,
     company: Company,
@@ -157,6 +172,10 @@ pub async fn start(
     config: SchedulerConfig,
 ) -> anyhow::Result<RunningScheduler> {
     validate_cron(&config.cron).map_err(anyhow::Error::msg)?;
+    let (stop_dispatcher, stopped) = tokio::sync::watch::channel(false);
+    let dispatcher = dispatch::Dispatcher::new(db.clone(), config.webhooks.clone())
+        .context("cannot create the webhook dispatcher")?
+        .spawn(clock.clone(), stopped);
     let ticker = Arc::new(Ticker {
         db,
         company,
@@ -180,7 +199,12 @@ pub async fn start(
         .await
         .context("cannot start the cron scheduler")?;
     tracing::info!(cron = %config.cron, "scheduler started");
-    Ok(RunningScheduler { cron, ticker })
+    Ok(RunningScheduler {
+        cron,
+        ticker,
+        stop_dispatcher,
+        dispatcher,
+    })
 }
 
 #[cfg(test)]

@@ -18,5 +18,6 @@ mod snapshots;
 mod storage;
 mod validation;
 mod web;
+mod webhooks;
 
 use common::*;

@@ -403,7 +403,7 @@ on_both! {
 
 /// Makes the database refuse the rows of `table` that match `condition` (on `NEW`): a
 /// failure injected from outside the product, by a trigger.
-async fn refuse_inserts(db: &DatabaseConnection, kind: Kind, table: &str, condition: &str) {
+pub async fn refuse_inserts(db: &DatabaseConnection, kind: Kind, table: &str, condition: &str) {
     use sea_orm::ConnectionTrait;
     let statements = match kind {
         Kind::Sqlite => vec![format!(
@@ -427,7 +427,7 @@ async fn refuse_inserts(db: &DatabaseConnection, kind: Kind, table: &str, condit
 }
 
 /// Removes what [`refuse_inserts`] installed on `table`.
-async fn accept_inserts_again(db: &DatabaseConnection, kind: Kind, table: &str) {
+pub async fn accept_inserts_again(db: &DatabaseConnection, kind: Kind, table: &str) {
     use sea_orm::ConnectionTrait;
     let statements = match kind {
         Kind::Sqlite => vec![format!("DROP TRIGGER refuse_{table}")],

@@ -11,7 +11,7 @@ use super::*;
 use crate::on_both;
 
 /// Tables the model must have after `up`.
-const TABLES: [&str; 19] = [
+const TABLES: [&str; 22] = [
     "department",
     "employee",
     "api_token",
@@ -31,6 +31,9 @@ const TABLES: [&str; 19] = [
     "scheduler_run",
     "login_link",
     "session",
+    "outbox_event",
+    "webhook",
+    "webhook_delivery",
 ];
 
 /// Whether a statement failed on a unique key (not on some other constraint).

@@ -11,6 +11,7 @@ mod outlook;
 mod period;
 mod scalars;
 mod summary;
+mod webhook;
 
 use async_graphql::{Context, EmptySubscription, ID, Interface, MergedObject, Object, Schema};
 use domain::access::Material;
@@ -27,6 +28,7 @@ pub struct Query(
     period::PeriodQuery,
     assignment::AssignmentQuery,
     kpi::KpiQuery,
+    webhook::WebhookQuery,
     NodeQuery,
 );
 
@@ -36,6 +38,7 @@ pub struct Mutation(
     admin::AdminMutation,
     kb::KbMutation,
     kpi::KpiMutation,
+    webhook::WebhookMutation,
 );
 
 pub type ZeroboardSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -1,0 +1,126 @@
+//! How fast the webhook dispatcher drains its outbox: queues N events (default 10,000) for one
+//! webhook, then drains them to a local receiver (poem on loopback, answering 204) with the
+//! real dispatcher, signed, and prints events per second.
+//!
+//! `cargo run --release --example webhooks -- [sqlite|postgres] [EVENTS]`
+//! (PostgreSQL: a throwaway database on `ZEROBOARD_TEST_PG_URL`, default
+//! `postgres://postgres@127.0.0.1:5432/postgres`, dropped afterwards).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use chrono::Utc;
+use domain::auth::Principal;
+use domain::outbox::{Event, EventType};
+use scheduler::dispatch::{Dispatcher, DispatcherConfig};
+use sea_orm::ConnectionTrait;
+use serde_json::json;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let kind = args
+        .first()
+        .map(String::as_str)
+        .unwrap_or("sqlite")
+        .to_owned();
+    let events: usize = args
+        .get(1)
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(10_000);
+    let dir = tempfile::tempdir()?;
+    let admin_url = std::env::var("ZEROBOARD_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let pg_name = format!("zb_hooks_bench_{}", std::process::id());
+    let url = if kind == "postgres" {
+        let admin = domain::db::connect(&admin_url).await?;
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {pg_name}"))
+            .await?;
+        let base = admin_url
+            .rsplit_once('/')
+            .map(|(b, _)| b)
+            .unwrap_or(&admin_url);
+        format!("{base}/{pg_name}")
+    } else {
+        format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("hooks.db").display()
+        )
+    };
+    let result = run(&kind, &url, events).await;
+    if kind == "postgres" {
+        let admin = domain::db::connect(&admin_url).await?;
+        admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {pg_name} WITH (FORCE)"))
+            .await?;
+    }
+    result
+}
+
+async fn run(kind: &str, url: &str, events: usize) -> anyhow::Result<()> {
+    let db = domain::db::connect(url).await?;
+    domain::db::migrate(&db).await?;
+
+    // The receiver: counts what it gets, answers 204.
+    let received = Arc::new(AtomicUsize::new(0));
+    let counter = received.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    drop(listener);
+    let app = poem::Route::new().at(
+        "/hook",
+        poem::post(poem::endpoint::make_sync(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            poem::http::StatusCode::NO_CONTENT
+        })),
+    );
+    let server = poem::Server::new(poem::listener::TcpListener::bind(format!(
+        "127.0.0.1:{port}"
+    )));
+    tokio::spawn(async move { server.run(app).await });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    let now = Utc::now();
+    domain::webhooks::create(
+        &db,
+        &Principal::System,
+        &format!("http://127.0.0.1:{port}/hook"),
+        &["kpi_result.adjusted".to_owned()],
+        now,
+    )
+    .await?;
+    let started = Instant::now();
+    let queued: Vec<Event> = (0..events)
+        .map(|n| {
+            Event::new(
+                EventType::KpiResultAdjusted,
+                json!({ "n": n, "note": "benchmark" }),
+            )
+        })
+        .collect();
+    domain::outbox::record(&db, queued, now).await?;
+    let queue_ms = started.elapsed().as_millis();
+
+    let dispatcher = Dispatcher::new(db.clone(), DispatcherConfig::default())?;
+    let started = Instant::now();
+    let round = dispatcher.drain(Utc::now()).await?;
+    let drained = started.elapsed();
+    let got = received.load(Ordering::Relaxed);
+    println!(
+        "{kind}: queued {events} events in {queue_ms} ms; drained {} deliveries ({} received, {} failed) in {:.2} s: {:.0} events/s",
+        round.delivered,
+        got,
+        round.failed,
+        drained.as_secs_f64(),
+        round.delivered as f64 / drained.as_secs_f64()
+    );
+    anyhow::ensure!(
+        round.delivered == events && got == events,
+        "not every event arrived once"
+    );
+    domain::db::close(db).await?;
+    Ok(())
+}
