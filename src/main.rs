@@ -578,7 +578,7 @@ async fn token(
     Ok(())
 }
 
-/// A new sign-in link for the employee with this e-mail.
+/// A new sign-in link for the employee with this e-mail, for `zeroboard login-link`.
 async fn login_link(
     db: &domain::db::DatabaseConnection,
     company: &domain::Company,
@@ -586,9 +586,30 @@ async fn login_link(
     email: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<String> {
-    let id = domain::directory::employee_id_by_email(db, email)
-        .await?
-        .with_context(|| format!("no employee with e-mail {email}"))?;
+    let (link, expires_at) =
+        new_login_link(db, company, settings, &settings.public_url(), email, now)
+            .await?
+            .with_context(|| format!("no employee with e-mail {email}"))?;
+    eprintln!(
+        "the link signs {email} in once, until {}",
+        expires_at.to_rfc3339()
+    );
+    Ok(link)
+}
+
+/// A new sign-in link under `public_url` for the employee with this e-mail, and when it
+/// expires; `None` when nobody has that e-mail.
+async fn new_login_link(
+    db: &domain::db::DatabaseConnection,
+    company: &domain::Company,
+    settings: &Settings,
+    public_url: &str,
+    email: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Option<(String, chrono::DateTime<chrono::Utc>)>> {
+    let Some(id) = domain::directory::employee_id_by_email(db, email).await? else {
+        return Ok(None);
+    };
     let (row, secret) = domain::sessions::create_login_link(
         db,
         company,
@@ -598,11 +619,8 @@ async fn login_link(
         now,
     )
     .await?;
-    eprintln!(
-        "the link signs {email} in once, until {}",
-        row.expires_at.to_rfc3339()
-    );
-    Ok(domain::sessions::login_url(&settings.public_url(), &secret))
+    let link = domain::sessions::login_url(public_url, &secret);
+    Ok(Some((link, row.expires_at)))
 }
 
 async fn company(
@@ -840,19 +858,11 @@ async fn print_demo_links(
         ("admin", DEMO_ADMIN),
     ] {
         let email = email_of(name);
-        let Some(id) = domain::directory::employee_id_by_email(db, &email).await? else {
+        let Some((link, _)) =
+            new_login_link(db, company, settings, public_url, &email, now).await?
+        else {
             continue;
         };
-        let (_, secret) = domain::sessions::create_login_link(
-            db,
-            company,
-            &domain::auth::Principal::System,
-            id,
-            &settings.http.sessions,
-            now,
-        )
-        .await?;
-        let link = domain::sessions::login_url(public_url, &secret);
         let who = if role == "admin" {
             format!("{name}, {email}; also payroll")
         } else {
