@@ -105,6 +105,28 @@ pub struct SettingsArgs {
     /// Days after which a web session ends however busy [default: 7]
     #[arg(long, global = true, env = "ZEROBOARD_SESSION_MAX_DAYS")]
     pub session_max_days: Option<usize>,
+    /// Milliseconds changes are gathered before live boards are pushed [default: 200]
+    #[arg(long, global = true, env = "ZEROBOARD_LIVE_WINDOW_MS")]
+    pub live_window_ms: Option<usize>,
+    /// Most subscriptions on one live connection [default: 10]
+    #[arg(
+        long,
+        global = true,
+        env = "ZEROBOARD_LIVE_SUBSCRIPTIONS_PER_CONNECTION"
+    )]
+    pub live_subscriptions_per_connection: Option<usize>,
+    /// Most live connections of one employee or service at once [default: 8]
+    #[arg(long, global = true, env = "ZEROBOARD_LIVE_CONNECTIONS_PER_PRINCIPAL")]
+    pub live_connections_per_principal: Option<usize>,
+    /// Seconds between keep-alive pings on live connections [default: 15]
+    #[arg(long, global = true, env = "ZEROBOARD_LIVE_KEEPALIVE_SECS")]
+    pub live_keepalive_secs: Option<usize>,
+    /// Seconds a live connection may hold no subscription before it is closed [default: 60]
+    #[arg(long, global = true, env = "ZEROBOARD_LIVE_IDLE_TIMEOUT_SECS")]
+    pub live_idle_timeout_secs: Option<usize>,
+    /// Seconds a live client may take to read a message before it is dropped [default: 10]
+    #[arg(long, global = true, env = "ZEROBOARD_LIVE_SEND_TIMEOUT_SECS")]
+    pub live_send_timeout_secs: Option<usize>,
 }
 
 /// The optional file: the same settings, snake_case.
@@ -138,6 +160,12 @@ struct FileSettings {
     login_link_minutes: Option<usize>,
     session_idle_hours: Option<usize>,
     session_max_days: Option<usize>,
+    live_window_ms: Option<usize>,
+    live_subscriptions_per_connection: Option<usize>,
+    live_connections_per_principal: Option<usize>,
+    live_keepalive_secs: Option<usize>,
+    live_idle_timeout_secs: Option<usize>,
+    live_send_timeout_secs: Option<usize>,
 }
 
 /// A duration setting: the limit's rules, and at most `max`.
@@ -401,6 +429,52 @@ impl SettingsArgs {
                     7,
                     366,
                 )?),
+            },
+            live: {
+                let d = api::LiveOptions::default();
+                let secs = |n: i64| std::time::Duration::from_secs(n as u64);
+                api::LiveOptions {
+                    window: std::time::Duration::from_millis(bounded(
+                        "live_window_ms",
+                        self.live_window_ms,
+                        file.live_window_ms,
+                        d.window.as_millis() as usize,
+                        60_000,
+                    )? as u64),
+                    subscriptions_per_connection: limit(
+                        "live_subscriptions_per_connection",
+                        self.live_subscriptions_per_connection,
+                        file.live_subscriptions_per_connection,
+                        d.subscriptions_per_connection,
+                    )?,
+                    connections_per_principal: limit(
+                        "live_connections_per_principal",
+                        self.live_connections_per_principal,
+                        file.live_connections_per_principal,
+                        d.connections_per_principal,
+                    )?,
+                    keepalive: secs(bounded(
+                        "live_keepalive_secs",
+                        self.live_keepalive_secs,
+                        file.live_keepalive_secs,
+                        d.keepalive.as_secs() as usize,
+                        3600,
+                    )?),
+                    idle_timeout: secs(bounded(
+                        "live_idle_timeout_secs",
+                        self.live_idle_timeout_secs,
+                        file.live_idle_timeout_secs,
+                        d.idle_timeout.as_secs() as usize,
+                        86_400,
+                    )?),
+                    send_timeout: secs(bounded(
+                        "live_send_timeout_secs",
+                        self.live_send_timeout_secs,
+                        file.live_send_timeout_secs,
+                        d.send_timeout.as_secs() as usize,
+                        3600,
+                    )?),
+                }
             },
         };
         let cron = self

@@ -139,6 +139,7 @@ fn the_api_plumbing_never_imports_the_graphql_types() {
         "guard",
         "limits",
         "listener",
+        "live",
         "id",
         "metrics",
         "playground",

@@ -625,6 +625,7 @@
       await res.arrayBuffer();
     } finally {
       signOutButton.disabled = false;
+      if (live.ws) live.ws.close();
       generation++;
       signedOut();
       history.replaceState(null, '', '#/');
@@ -637,4 +638,45 @@
   });
   main.querySelector('.status').textContent = t('loading');
   render();
+
+  // ---- Live tiles ----------------------------------------------------------------------
+  // A minimal graphql-transport-ws client: the session cookie signs the connection in;
+  // every board pushed after the first redraws the board or queue view, unless the person
+  // is working inside the view (then once they leave it). Reconnects with a growing pause.
+  const live = { pause: 1000, stale: false };
+  const redraw = () => {
+    const v = route().view;
+    if (v !== 'board' && v !== 'queue') return;
+    if (main.contains(document.activeElement) && document.activeElement !== main) { live.stale = true; return; }
+    live.stale = false;
+    render();
+  };
+  main.addEventListener('focusout', () => { if (live.stale) setTimeout(() => { if (live.stale) redraw(); }, 0); });
+  const connect = () => {
+    if (!me && live.started) return;
+    live.started = true;
+    const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql`, 'graphql-transport-ws');
+    live.ws = ws;
+    let boards = 0;
+    ws.onopen = () => ws.send(JSON.stringify({ type: 'connection_init', payload: {} }));
+    ws.onmessage = (e) => {
+      let m;
+      try { m = JSON.parse(e.data); } catch { return; }
+      if (m.type === 'connection_ack') {
+        live.pause = 1000;
+        ws.send(JSON.stringify({ id: 'board', type: 'subscribe', payload: { query: 'subscription Live { summaryChanged { toAccept { count } } }' } }));
+      } else if (m.type === 'ping') {
+        ws.send(JSON.stringify({ type: 'pong' }));
+      } else if (m.type === 'next' && m.id === 'board') {
+        if (boards++ > 0) redraw();
+      }
+    };
+    ws.onclose = (e) => {
+      // 4403: not signed in (or signed out); 4400: refused. Nothing to retry then.
+      if (e.code === 4403 || e.code === 4400) { live.started = false; return; }
+      setTimeout(connect, live.pause);
+      live.pause = Math.min(live.pause * 2, 30000);
+    };
+  };
+  connect();
 })();

@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use domain::access::Reach;
 use domain::auth::Principal;
 use entity::{kpi_policy, period};
+use std::sync::Arc;
+
 use tokio::sync::OnceCell;
 
 use entity::{department, employee};
@@ -17,11 +19,14 @@ use crate::loaders::Loaders;
 /// Per-request data computed at most once: the request's `now` (one instant for every
 /// field, so counts and flags in one answer agree), the principal's reach, the current
 /// period and the policy in force.
+///
+/// The period and policy cells may be shared by the executions of one live batch
+/// ([`RequestCache::sharing`]); the reach, which belongs to a principal, never is.
 pub struct RequestCache {
     now: DateTime<Utc>,
     reach: OnceCell<Reach>,
-    current_period: OnceCell<Option<period::Model>>,
-    policy: OnceCell<kpi_policy::Model>,
+    current_period: Arc<OnceCell<Option<period::Model>>>,
+    policy: Arc<OnceCell<kpi_policy::Model>>,
 }
 
 pub struct Ctx<'a> {
@@ -36,9 +41,35 @@ impl RequestCache {
         RequestCache {
             now,
             reach: OnceCell::new(),
-            current_period: OnceCell::new(),
-            policy: OnceCell::new(),
+            current_period: Arc::default(),
+            policy: Arc::default(),
         }
+    }
+
+    /// A cache with the same `now`, period and policy, and a reach of its own.
+    pub fn sharing(&self) -> RequestCache {
+        RequestCache {
+            now: self.now,
+            reach: OnceCell::new(),
+            current_period: self.current_period.clone(),
+            policy: self.policy.clone(),
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    /// The period containing `now` (see [`Ctx::current_period`]), read once.
+    pub async fn current_period(
+        &self,
+        db: &sea_orm::DatabaseConnection,
+    ) -> domain::DomainResult<Option<&period::Model>> {
+        let found = self
+            .current_period
+            .get_or_try_init(|| domain::read::current_period(db, self.now))
+            .await?;
+        Ok(found.as_ref())
     }
 }
 
@@ -101,14 +132,7 @@ impl<'a> Ctx<'a> {
     /// tick run ahead of time, keeps its tiles); when the scheduler has not opened it yet,
     /// the newest period that has started.
     pub async fn current_period(&self) -> async_graphql::Result<Option<&period::Model>> {
-        let now = self.now();
-        let found = self
-            .cache
-            .current_period
-            .get_or_try_init(|| domain::read::current_period(self.db(), now))
-            .await
-            .gql()?;
-        Ok(found.as_ref())
+        self.cache.current_period(self.db()).await.gql()
     }
 
     /// The KPI policy in force now (the newest version).

@@ -36,7 +36,10 @@ pub fn routes(state: AppState) -> impl poem::Endpoint {
         .at("/logout", post(crate::web::logout))
         .at("/graphiql", get(crate::playground::page))
         .at("/assets/*path", get(crate::playground::asset))
-        .at("/graphql", get(graphql).post(graphql))
+        .at(
+            "/graphql",
+            get(crate::live::UpgradeOr(graphql)).post(graphql),
+        )
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
         .at("/export/bonus.csv", get(export_bonus_csv))
@@ -84,6 +87,13 @@ pub async fn serve_until(
     let addr = acceptor.local_addr();
     tracing::info!(addr = ?addr.first(), "serving");
     let limits = state.limits;
+    let live = state.live.clone();
+    live.start(&state);
+    // At the stop, live connections get a close frame before the server winds down.
+    let stop = async move {
+        stop.await;
+        live.stop(Duration::from_secs(2)).await;
+    };
     poem::Server::new_with_acceptor(crate::listener::Capped::new(
         acceptor,
         limits.connections,
@@ -754,7 +764,7 @@ impl<'de> serde::Deserialize<'de> for RequestBody {
     }
 }
 
-enum Checked {
+pub(crate) enum Checked {
     /// Ready to run (with its document parsed), and whether it is a mutation.
     Ready(Box<async_graphql::Request>, bool),
     Refused(Refusal),
@@ -762,7 +772,7 @@ enum Checked {
 
 /// Looks at the operation that will run without executing it. A document that does not
 /// parse, or names no operation, is left to the executor, which reports it properly.
-fn check_request(mut r: async_graphql::Request, limits: &Limits) -> Checked {
+pub(crate) fn check_request(mut r: async_graphql::Request, limits: &Limits) -> Checked {
     if let Err(refusal) = guard::check_document_nesting(&r.query, limits.nesting) {
         return Checked::Refused(refusal);
     }
@@ -809,7 +819,7 @@ const MAX_ERRORS: usize = 100;
 
 /// Gives every error a code: errors the executor raises itself (parse, validation, limits,
 /// input coercion) are the client's to fix.
-fn with_codes(mut r: async_graphql::Response) -> async_graphql::Response {
+pub(crate) fn with_codes(mut r: async_graphql::Response) -> async_graphql::Response {
     // As graphql-js does: past a hundred errors, one more says how many were left out, so
     // a small document cannot ask for megabytes of errors.
     if r.errors.len() > MAX_ERRORS {

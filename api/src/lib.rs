@@ -12,6 +12,7 @@ mod http;
 mod id;
 mod limits;
 mod listener;
+mod live;
 mod loaders;
 mod metrics;
 mod paging;
@@ -29,6 +30,7 @@ use sea_orm::DatabaseConnection;
 pub use crate::metrics::count_statements;
 pub use http::{routes, serve, serve_until};
 pub use limits::Limits;
+pub use live::{Live, LiveOptions};
 pub use schema::{ZeroboardSchema, build_schema, sdl};
 
 /// What every request shares: the database, the company settings and the clock.
@@ -43,6 +45,8 @@ pub struct AppState {
     /// Whether start-up work (the scheduler's first tick) is done; `/readyz` says "starting"
     /// until it is.
     pub ready: Readiness,
+    /// The live tiles' hub (subscriptions), started by `serve`.
+    pub live: Live,
 }
 
 impl AppState {
@@ -57,11 +61,16 @@ impl AppState {
             http: HttpOptions::default(),
             schema,
             ready: Readiness::ready(),
+            live: Live::new(LiveOptions::default()),
         }
     }
 
     pub fn with_http(self, http: HttpOptions) -> Self {
-        AppState { http, ..self }
+        AppState {
+            live: Live::new(http.live),
+            http,
+            ..self
+        }
     }
 }
 
@@ -80,6 +89,8 @@ pub struct HttpOptions {
     pub public_url: Option<String>,
     /// How long sign-in links and sessions last.
     pub sessions: domain::sessions::SessionPolicy,
+    /// The limits and timing of live tiles (subscriptions).
+    pub live: LiveOptions,
 }
 
 /// A flag shared between the server and whatever finishes start-up work.

@@ -76,7 +76,8 @@ pub struct CappedIo<T> {
     /// Set while a request head is awaited; cleared when the head's blank line arrives.
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     head: HeadEnd,
-    /// HTTP/2 has no heads of this kind; its connections keep no deadline.
+    /// HTTP/2 has no heads of this kind, nor has a connection upgraded to a WebSocket;
+    /// these keep no deadline.
     http2: bool,
 }
 
@@ -84,6 +85,18 @@ impl<T> CappedIo<T> {
     fn armed(mut self) -> Self {
         self.arm();
         self
+    }
+
+    /// An answer went out: the next request's head is due within the timeout, unless the
+    /// answer switched protocols (a WebSocket), after which no HTTP heads come and the
+    /// live connection's own pings and idle timeout govern it.
+    fn answered(&mut self, bytes: &[u8]) {
+        if bytes.starts_with(b"HTTP/1.1 101 ") {
+            self.http2 = true;
+            self.deadline = None;
+        } else {
+            self.arm();
+        }
     }
 
     fn arm(&mut self) {
@@ -168,8 +181,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for CappedIo<T> {
     ) -> Poll<IoResult<usize>> {
         let written = Pin::new(&mut self.io).poll_write(cx, buf);
         if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
-            // An answer went out: the next request's head is due within the timeout.
-            self.arm();
+            self.answered(buf);
         }
         written
     }
@@ -189,7 +201,11 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for CappedIo<T> {
     ) -> Poll<IoResult<usize>> {
         let written = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
         if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
-            self.arm();
+            let first = bufs
+                .iter()
+                .find(|b| !b.is_empty())
+                .map_or(&[][..], |b| &b[..]);
+            self.answered(first);
         }
         written
     }

@@ -220,7 +220,19 @@ fn by_second<A: Copy, B: Copy + Ord>(keys: &[(A, B)]) -> std::collections::BTree
 }
 
 /// The loaders of one request.
-pub struct Loaders {
+#[derive(Clone)]
+pub struct Loaders(Arc<LoaderSet>);
+
+impl std::ops::Deref for Loaders {
+    type Target = LoaderSet;
+
+    fn deref(&self) -> &LoaderSet {
+        &self.0
+    }
+}
+
+/// The loaders themselves.
+pub struct LoaderSet {
     /// Periods read by this request, for the loaders that judge a period's rows.
     pub known_periods: Arc<KnownPeriods>,
     pub employees: Cached<ById<employee::Entity>>,
@@ -250,59 +262,103 @@ pub struct Loaders {
 pub type Cached<T> = DataLoader<T, HashMapCache>;
 
 fn cached<T: Loader<K>, K: Send + Sync + std::hash::Hash + Eq + Clone + 'static>(
+    delay: Option<std::time::Duration>,
     loader: T,
 ) -> Cached<T>
 where
     T::Value: Clone,
 {
-    DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
+    let loader = DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default());
+    match delay {
+        Some(d) => loader.delay(d),
+        None => loader,
+    }
 }
+
+/// How long the loaders of a live batch wait for more keys: the boards of one batch are
+/// resolved by as many tasks as there are subscriptions, which ask within a few
+/// milliseconds of each other rather than within one poll.
+const SHARED_DELAY: std::time::Duration = std::time::Duration::from_millis(10);
 
 impl Loaders {
     pub fn new(db: &DatabaseConnection, company: domain::Company, now: DateTime<Utc>) -> Self {
-        fn by_id<E: rows::ById>(db: &DatabaseConnection) -> Cached<ById<E>>
+        Loaders(Arc::new(LoaderSet::new(db, company, now, None)))
+    }
+
+    /// Loaders shared by the boards of one live batch (see `live`): the same loaders,
+    /// waiting a little longer for each batch of keys.
+    pub fn shared(db: &DatabaseConnection, company: domain::Company, now: DateTime<Utc>) -> Self {
+        Loaders(Arc::new(LoaderSet::new(
+            db,
+            company,
+            now,
+            Some(SHARED_DELAY),
+        )))
+    }
+}
+
+impl LoaderSet {
+    fn new(
+        db: &DatabaseConnection,
+        company: domain::Company,
+        now: DateTime<Utc>,
+        delay: Option<std::time::Duration>,
+    ) -> Self {
+        fn by_id<E: rows::ById>(
+            db: &DatabaseConnection,
+            delay: Option<std::time::Duration>,
+        ) -> Cached<ById<E>>
         where
             E::Model: Clone + Send + Sync,
         {
-            cached(ById {
-                db: db.clone(),
-                _entity: std::marker::PhantomData,
-            })
+            cached(
+                delay,
+                ById {
+                    db: db.clone(),
+                    _entity: std::marker::PhantomData,
+                },
+            )
         }
         let db = || db.clone();
         let known_periods = Arc::new(KnownPeriods::default());
-        Loaders {
+        LoaderSet {
             known_periods: known_periods.clone(),
-            employees: by_id(&db()),
-            departments: by_id(&db()),
-            periods: by_id(&db()),
-            assignments: by_id(&db()),
-            events: cached(Events { db: db() }),
-            adjustments: cached(Adjustments { db: db() }),
-            votes: cached(Votes { db: db() }),
-            results: cached(KpiResults { db: db() }),
-            work: cached(Work { db: db(), now }),
-            to_accept: cached(ToAccept { db: db() }),
-            new_articles: cached(NewArticles { db: db(), now }),
-            proposals_to_vote: cached(ProposalsToVote { db: db(), now }),
-            live_kpi: cached(LiveKpi {
-                db: db(),
-                company,
-                now,
-                known: known_periods.clone(),
-            }),
-            outlooks: cached(Outlooks {
-                db: db(),
-                company,
-                now,
-                known: known_periods.clone(),
-            }),
-            item_pages: cached(KpiItemPages { db: db() }),
-            items: cached(KpiItems { db: db() }),
-            policies: cached(Policies { db: db() }),
-            articles: by_id(&db()),
-            proposals: by_id(&db()),
-            targets: by_id(&db()),
+            employees: by_id(&db(), delay),
+            departments: by_id(&db(), delay),
+            periods: by_id(&db(), delay),
+            assignments: by_id(&db(), delay),
+            events: cached(delay, Events { db: db() }),
+            adjustments: cached(delay, Adjustments { db: db() }),
+            votes: cached(delay, Votes { db: db() }),
+            results: cached(delay, KpiResults { db: db() }),
+            work: cached(delay, Work { db: db(), now }),
+            to_accept: cached(delay, ToAccept { db: db() }),
+            new_articles: cached(delay, NewArticles { db: db(), now }),
+            proposals_to_vote: cached(delay, ProposalsToVote { db: db(), now }),
+            live_kpi: cached(
+                delay,
+                LiveKpi {
+                    db: db(),
+                    company,
+                    now,
+                    known: known_periods.clone(),
+                },
+            ),
+            outlooks: cached(
+                delay,
+                Outlooks {
+                    db: db(),
+                    company,
+                    now,
+                    known: known_periods.clone(),
+                },
+            ),
+            item_pages: cached(delay, KpiItemPages { db: db() }),
+            items: cached(delay, KpiItems { db: db() }),
+            policies: cached(delay, Policies { db: db() }),
+            articles: by_id(&db(), delay),
+            proposals: by_id(&db(), delay),
+            targets: by_id(&db(), delay),
         }
     }
 }

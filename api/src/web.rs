@@ -265,6 +265,19 @@ fn cross_site_fetch(req: &Request) -> bool {
 /// server's own page (the `Origin` rule), not a cross-site fetch, and sent by a script that
 /// says so (`Accept: application/graphql-response+json` or `X-Zeroboard-CSRF`). The reason
 /// when not.
+/// The rule for a WebSocket upgrade signed in by cookie: from the page's own origin (a
+/// browser cannot add headers to the upgrade, so the origin is all there is to check).
+pub fn check_cookie_socket(req: &Request, state: &AppState) -> Result<(), &'static str> {
+    if same_origin(req, state)
+        && !cross_site_fetch(req)
+        && req.headers().contains_key(header::ORIGIN)
+    {
+        Ok(())
+    } else {
+        Err("a live connection signed in by cookie must come from this server's own page")
+    }
+}
+
 pub fn check_cookie_request(req: &Request, state: &AppState) -> Result<(), &'static str> {
     if !same_origin(req, state) || cross_site_fetch(req) {
         return Err("a request signed in by cookie must come from this server's own page");

@@ -153,6 +153,17 @@ pub fn board(reach: &Reach, employee_id: i64) -> bool {
     reach.sees_employee(employee_id)
 }
 
+/// Whether a change may alter the board of employee `me` (of department `department_id`)
+/// and so be heard by their `summaryChanged`: it names them, their department's audience
+/// or everyone. A board is only ever the viewer's own, resolved as `me { summary }` is, so
+/// hearing a change never shows an object the viewer could not query; this only keeps
+/// boards from being pushed for changes that are none of theirs.
+pub fn hears(change: &crate::live::Change, me: i64, department_id: Option<i64>) -> bool {
+    change.everyone
+        || change.employees.binary_search(&me).is_ok()
+        || department_id.is_some_and(|d| change.departments.binary_search(&d).is_ok())
+}
+
 /// Only admins (an admin employee or a service with the admin scope).
 pub fn require_admin(who: &Principal) -> DomainResult<()> {
     if who.is_admin() {
@@ -241,6 +252,23 @@ mod tests {
     use entity::enums::{AssignmentKind, AssignmentStatus};
 
     use super::*;
+
+    #[test]
+    fn a_change_is_heard_by_whom_it_names_their_audience_or_everyone() {
+        use crate::live::Change;
+        let cases: [(Change, i64, Option<i64>, bool); 7] = [
+            (Change::employees([1, 5]), 5, Some(2), true),
+            (Change::employees([1, 5]), 4, Some(2), false),
+            (Change::audience(Some(2)), 4, Some(2), true),
+            (Change::audience(Some(2)), 4, Some(3), false),
+            (Change::audience(Some(2)), 4, None, false),
+            (Change::audience(None), 4, None, true),
+            (Change::default(), 4, Some(2), false),
+        ];
+        for (change, me, dept, heard) in cases {
+            assert_eq!(hears(&change, me, dept), heard, "{change:?} {me} {dept:?}");
+        }
+    }
 
     fn assignment(assignee_id: i64, controller_id: i64) -> assignment::Model {
         let at = Utc.with_ymd_and_hms(2026, 11, 20, 0, 0, 0).unwrap();

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use crate::auth::Principal;
 use crate::db::{Db, begin_write};
+use crate::live::{self, Change};
 use crate::outbox::{self, Event, EventType};
 use crate::periods::require_changeable;
 use crate::transition::{Action, Actor, TransitionError, UNFINISHED, transition};
@@ -125,6 +126,7 @@ pub async fn act(
         });
         outbox::record(&txn, vec![Event::new(kind, data)], now).await?;
     }
+    live::announce(&txn, Change::assignments([&changed])).await?;
     txn.commit().await?;
     Ok(changed)
 }
@@ -237,6 +239,14 @@ pub async fn tell_overdue(db: &impl Db, now: DateTime<Utc>) -> DomainResult<u32>
         .filter(|e| e.dedupe_key.as_ref().is_some_and(|k| !told.contains(k)))
         .collect();
     let count = u32::try_from(events.len()).unwrap_or(u32::MAX);
+    let newly = overdue.iter().filter(|a| {
+        !told.contains(&format!(
+            "{}:{}",
+            EventType::AssignmentOverdue.name(),
+            key(a)
+        ))
+    });
+    live::announce(&txn, Change::assignments(newly)).await?;
     outbox::record(&txn, events, now).await?;
     txn.commit().await?;
     Ok(count)

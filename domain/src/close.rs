@@ -29,6 +29,7 @@ use crate::auth::Principal;
 use crate::db::{Column, Db, Step, begin_write, insert_rows, lock_step};
 use crate::explain::{self, Item, Titles};
 use crate::kpi::{Evaluation, Policy};
+use crate::live::{self, Change};
 use crate::obligations::{Owed, PeriodRows, active_in, owed};
 use crate::outbox::{self, Event, EventType};
 use crate::periods::{close_time, period_data};
@@ -206,6 +207,7 @@ async fn close_one(
         closed_data(&closed_period, &results, missed),
     );
     outbox::record(&txn, vec![event], now).await?;
+    live::announce(&txn, Change::everyone()).await?;
     lap("event");
     txn.commit().await?;
     Ok(Some(Closed {

@@ -81,6 +81,32 @@ pub async fn backup_sqlite(db: &DatabaseConnection, path: &std::path::Path) -> R
     Ok(())
 }
 
+/// Sends a PostgreSQL notification on `channel` in the caller's transaction: listeners
+/// get it when the transaction commits, and never if it rolls back.
+pub async fn notify(db: &impl ConnectionTrait, channel: &str, payload: &str) -> Result<(), DbErr> {
+    db.execute_raw(Statement::from_sql_and_values(
+        DatabaseBackend::Postgres,
+        "SELECT pg_notify($1, $2)",
+        [channel.into(), payload.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The file of a SQLite database (its `main` schema), which names it within a process.
+pub async fn sqlite_file(db: &impl ConnectionTrait) -> Result<String, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DatabaseBackend::Sqlite,
+            "SELECT file FROM pragma_database_list WHERE name = 'main'",
+        ))
+        .await?;
+    Ok(row
+        .map(|r| r.try_get::<String>("", "file"))
+        .transpose()?
+        .unwrap_or_default())
+}
+
 /// Whether the database takes writes: false for a read-only SQLite file and for a
 /// PostgreSQL session that is read-only (a standby, `default_transaction_read_only`). Writes
 /// nothing: on SQLite a statement that would write (and matches no row) runs in a

@@ -18,6 +18,7 @@ use crate::assignments::record_created;
 use crate::auth::Principal;
 use crate::calendar::{Calendar, PeriodDates};
 use crate::db::{Db, Step, begin_write, lock_step};
+use crate::live::{self, Change};
 use crate::obligations::active_on;
 use crate::{Company, DomainResult};
 
@@ -212,6 +213,15 @@ pub async fn generate_due(
             _ => Vec::new(),
         };
         record_created(&txn, &ids, None, now).await?;
+        // New duties land on boards all over the company: every board hears it.
+        live::announce(
+            &txn,
+            Change {
+                assignments: ids.clone(),
+                ..Change::everyone()
+            },
+        )
+        .await?;
         report.created += ids.len() as u32;
         report.existing += tried - ids.len() as u32;
     }

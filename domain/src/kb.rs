@@ -8,6 +8,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use crate::auth::Principal;
 use crate::db::{Db, begin_write};
 use crate::error::unique_as;
+use crate::live::{self, Change};
 use crate::text::{self, Kind};
 use crate::{DomainError, DomainResult, access, bounds};
 
@@ -101,6 +102,7 @@ pub async fn publish_article(
     }
     .insert(&txn)
     .await?;
+    live::announce(&txn, Change::audience(row.department_id)).await?;
     txn.commit().await?;
     Ok(row)
 }
@@ -149,6 +151,7 @@ pub async fn mark_read(
         .one(&txn)
         .await?
         .ok_or(DomainError::NotFound("article"))?;
+    live::announce(&txn, Change::employees([me])).await?;
     txn.commit().await?;
     Ok(row)
 }
@@ -195,6 +198,7 @@ pub async fn create_proposal(
     }
     .insert(&txn)
     .await?;
+    live::announce(&txn, Change::audience(row.department_id)).await?;
     txn.commit().await?;
     Ok(row)
 }
@@ -242,6 +246,7 @@ pub async fn vote(
             other => other,
         },
     )?;
+    live::announce(&txn, Change::employees([me])).await?;
     txn.commit().await?;
     Ok(row)
 }

@@ -10,7 +10,7 @@
 //! the web page's sessions), [`access`] (who sees what),
 //! [`assignments`] (transitions and their events), [`org`], [`work`], [`kb`], [`read`] (the read model: tiles, reports, rows by id),
 //! [`periods`] (open, changeability, a period's rows), [`duties`] (generate), [`close`],
-//! [`tick`] (the three steps in order, logged), [`policy`], [`results`] (live KPI,
+//! [`tick`] (the three steps in order, logged), [`live`] (the live tiles' change feed), [`policy`], [`results`] (live KPI,
 //! adjustments, average), [`export`]. Nothing here knows GraphQL, HTTP or cron; the demo
 //! and seeded companies are the `fixtures` crate's, built on these services.
 
@@ -31,6 +31,7 @@ pub mod explain;
 pub mod export;
 pub mod kb;
 pub mod kpi;
+pub mod live;
 pub mod obligations;
 pub mod org;
 pub mod outbox;

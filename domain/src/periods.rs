@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 
 use crate::auth::Principal;
 use crate::db::{Db, Step, begin_write, lock_step};
+use crate::live::{self, Change};
 use crate::obligations::PeriodRows;
 use crate::outbox::{self, Event, EventType};
 use crate::{Company, DomainError, DomainResult};
@@ -88,6 +89,9 @@ pub async fn open_due(
             )
         })
         .collect();
+    if !created.is_empty() {
+        live::announce(&txn, Change::everyone()).await?;
+    }
     outbox::record(&txn, events, now).await?;
     txn.commit().await?;
     Ok(created)

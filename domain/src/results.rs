@@ -19,6 +19,7 @@ use crate::auth::Principal;
 use crate::db::{Db, begin_write};
 use crate::explain::{self, Outlook, Titles};
 use crate::kpi::{self, Evaluation, Obligation, Policy, round_half_away};
+use crate::live::{self, Change};
 use crate::obligations::{Owed, PeriodRows, owed};
 use crate::outbox::{self, Event, EventType};
 use crate::periods::close_time;
@@ -283,6 +284,7 @@ pub async fn adjust(
         now,
     )
     .await?;
+    live::announce(&txn, Change::employees([result.employee_id])).await?;
     txn.commit().await?;
     Ok(stored)
 }

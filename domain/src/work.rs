@@ -13,6 +13,7 @@ use sea_orm::{
 use crate::assignments::record_event;
 use crate::auth::Principal;
 use crate::db::{Db, begin_write};
+use crate::live::{self, Change};
 use crate::obligations::active_in;
 use crate::periods::require_changeable;
 use crate::text::{self, Kind};
@@ -340,6 +341,7 @@ pub async fn create_assignment(
         now,
     )
     .await?;
+    live::announce(&txn, Change::assignments([&row])).await?;
     txn.commit().await?;
     Ok(row)
 }
@@ -406,7 +408,7 @@ pub async fn update_assignment(
         ));
     }
     let version = current.version;
-    let mut row: assignment::ActiveModel = current.into();
+    let mut row: assignment::ActiveModel = current.clone().into();
     if let Some(title) = title {
         row.title = Set(title);
     }
@@ -449,6 +451,8 @@ pub async fn update_assignment(
             }
             other => DomainError::Db(other),
         })?;
+    // The old assignee and controller hear it too (a reassignment leaves their boards).
+    live::announce(&txn, Change::assignments([&current, &row])).await?;
     txn.commit().await?;
     Ok(row)
 }
@@ -527,6 +531,7 @@ pub async fn set_target(
         .one(&txn)
         .await?
         .ok_or(DomainError::NotFound("KPI target"))?;
+    live::announce(&txn, Change::employees([row.employee_id])).await?;
     txn.commit().await?;
     Ok(row)
 }
@@ -563,6 +568,7 @@ pub async fn record_actual(
     row.recorded_at = Set(Some(now));
     row.recorded_by = Set(who.employee_id());
     let row = row.update(&txn).await?;
+    live::announce(&txn, Change::employees([row.employee_id])).await?;
     txn.commit().await?;
     Ok(row)
 }

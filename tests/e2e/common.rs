@@ -218,6 +218,32 @@ impl TestApp {
         }
     }
 
+    /// Another API replica on this app's database (its own pool, hub and listener), built
+    /// as `serve --no-scheduler` builds it, with these options; it serves until `stop`
+    /// resolves. Returns its base URL and its task.
+    pub async fn replica(
+        &self,
+        http: api::HttpOptions,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> (String, tokio::task::JoinHandle<()>) {
+        let mut settings = Settings::new(
+            self._test_db.url.clone(),
+            "127.0.0.1:0",
+            self.company.calendar,
+        );
+        settings.http = http;
+        let app = zeroboard::App::build(&settings, self.clock.clone())
+            .await
+            .expect("build a replica");
+        let base = format!("http://{}", app.addr().expect("addr"));
+        let task = tokio::spawn(async move {
+            app.serve_until(api::Readiness::ready(), stop)
+                .await
+                .expect("serve a replica");
+        });
+        (base, task)
+    }
+
     /// The URL of the app's database.
     pub fn url(&self) -> &str {
         &self._test_db.url

@@ -10,6 +10,7 @@ mod graphql;
 mod hardening;
 mod http;
 mod items;
+mod live;
 mod outlook;
 mod payroll;
 mod playground;

@@ -166,7 +166,7 @@ pub struct AssignmentFilter {
 }
 
 impl AssignmentFilter {
-    fn decode(&self) -> async_graphql::Result<Filter> {
+    pub(super) fn decode(&self) -> async_graphql::Result<Filter> {
         let opt =
             |id: &Option<ID>, kind, field| id.as_ref().map(|i| decode(i, kind, field)).transpose();
         Ok(Filter {

@@ -5,6 +5,7 @@ mod assignment;
 mod kb;
 mod kpi;
 mod kpi_item;
+mod live;
 mod mirror;
 mod org;
 mod outlook;
@@ -13,7 +14,7 @@ mod scalars;
 mod summary;
 mod webhook;
 
-use async_graphql::{Context, EmptySubscription, ID, Interface, MergedObject, Object, Schema};
+use async_graphql::{Context, ID, Interface, MergedObject, Object, Schema};
 use domain::access::Material;
 use sea_orm::EntityTrait;
 
@@ -41,10 +42,13 @@ pub struct Mutation(
     webhook::WebhookMutation,
 );
 
-pub type ZeroboardSchema = Schema<Query, Mutation, EmptySubscription>;
+pub use live::Subscription;
+
+pub type ZeroboardSchema = Schema<Query, Mutation, Subscription>;
 
 pub fn build_schema(limits: &Limits) -> ZeroboardSchema {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), Subscription)
+        .extension(crate::live::Fresh)
         .limit_depth(limits.depth)
         .limit_complexity(limits.complexity)
         .limit_recursive_depth(limits.nesting)

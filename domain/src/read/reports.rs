@@ -58,6 +58,29 @@ pub struct Filter {
     pub overdue: Option<bool>,
 }
 
+impl Filter {
+    /// Whether one assignment matches, as [`select`] would find it (visibility aside):
+    /// `assignee_department` is its assignee's department.
+    pub fn matches(
+        &self,
+        a: &assignment::Model,
+        assignee_department: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> bool {
+        self.period_id.is_none_or(|id| a.period_id == id)
+            && self.assignee_id.is_none_or(|id| a.assignee_id == id)
+            && self.controller_id.is_none_or(|id| a.controller_id == id)
+            && self
+                .department_id
+                .is_none_or(|id| assignee_department == Some(id))
+            && self.status.is_none_or(|s| a.status == s)
+            && self.kind.is_none_or(|k| a.kind == k)
+            && self
+                .overdue
+                .is_none_or(|o| o == (UNFINISHED.contains(&a.status) && a.due_at < now))
+    }
+}
+
 /// The condition "overdue at `now`": unfinished and past due.
 pub fn overdue_condition(now: DateTime<Utc>) -> Condition {
     Condition::all()
@@ -301,6 +324,122 @@ mod tests {
                 missed: 1
             }
         );
+    }
+
+    #[test]
+    fn a_filter_matches_one_assignment_as_its_select_would() {
+        let a = assignment::Model {
+            id: 1,
+            kind: AssignmentKind::Duty,
+            template_id: None,
+            period_id: 10,
+            assignee_id: 5,
+            controller_id: 6,
+            title: "t".into(),
+            description: String::new(),
+            weight: 1.0,
+            due_at: at(12),
+            status: Todo,
+            submitted_at: None,
+            decided_at: None,
+            created_at: at(1),
+            created_by: None,
+            version: 1,
+        };
+        let f = Filter::default;
+        let cases: [(Filter, Option<i64>, u32, bool); 10] = [
+            (f(), None, 10, true),
+            (
+                Filter {
+                    period_id: Some(10),
+                    ..f()
+                },
+                None,
+                10,
+                true,
+            ),
+            (
+                Filter {
+                    period_id: Some(11),
+                    ..f()
+                },
+                None,
+                10,
+                false,
+            ),
+            (
+                Filter {
+                    assignee_id: Some(5),
+                    controller_id: Some(6),
+                    ..f()
+                },
+                None,
+                10,
+                true,
+            ),
+            (
+                Filter {
+                    controller_id: Some(5),
+                    ..f()
+                },
+                None,
+                10,
+                false,
+            ),
+            (
+                Filter {
+                    department_id: Some(3),
+                    ..f()
+                },
+                Some(3),
+                10,
+                true,
+            ),
+            (
+                Filter {
+                    department_id: Some(3),
+                    ..f()
+                },
+                None,
+                10,
+                false,
+            ),
+            (
+                Filter {
+                    status: Some(Submitted),
+                    ..f()
+                },
+                None,
+                10,
+                false,
+            ),
+            (
+                Filter {
+                    overdue: Some(true),
+                    kind: Some(AssignmentKind::Duty),
+                    ..f()
+                },
+                None,
+                13,
+                true,
+            ),
+            (
+                Filter {
+                    overdue: Some(true),
+                    ..f()
+                },
+                None,
+                12,
+                false,
+            ),
+        ];
+        for (filter, department, hour, matches) in cases {
+            assert_eq!(
+                filter.matches(&a, department, at(hour)),
+                matches,
+                "{filter:?} at {hour}"
+            );
+        }
     }
 
     #[test]

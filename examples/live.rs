@@ -1,0 +1,225 @@
+//! What live tiles cost: N idle subscriptions held by one server (memory per subscription),
+//! and one change fanned out to all N, the people of one department (an article published
+//! to it): the time until the last board is delivered, and the SQL statements the boards
+//! cost the server's pool.
+//!
+//! `cargo run --release --example live -- [sqlite|postgres] [SUBSCRIBERS]` (default 1,000;
+//! PostgreSQL: a throwaway database on `ZEROBOARD_TEST_PG_URL`, dropped afterwards). The
+//! clients (tokio-tungstenite, one connection each) run in the same process as the server,
+//! so the memory figure is the process's resident growth per subscription, both ends
+//! together: an upper bound for the server's share.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use domain::auth::Principal;
+use futures_util::{SinkExt, StreamExt};
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+const BOARD: &str = "subscription { summaryChanged { toAccept { count } duties { remaining overdue } \
+    additional { remaining } knowledgeBaseNew { count } proposalsToVote { count } currentKpi } }";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let kind = args
+        .first()
+        .map(String::as_str)
+        .unwrap_or("sqlite")
+        .to_owned();
+    let n: usize = args.get(1).map(|a| a.parse()).transpose()?.unwrap_or(1000);
+    let dir = tempfile::tempdir()?;
+    let admin_url = std::env::var("ZEROBOARD_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let pg_name = format!("zb_live_bench_{}", std::process::id());
+    let url = if kind == "postgres" {
+        let admin = domain::db::connect(&admin_url).await?;
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {pg_name}"))
+            .await?;
+        let base = admin_url
+            .rsplit_once('/')
+            .map(|(b, _)| b)
+            .unwrap_or(&admin_url);
+        format!("{base}/{pg_name}")
+    } else {
+        format!("sqlite://{}?mode=rwc", dir.path().join("live.db").display())
+    };
+    let result = run(&kind, &url, n).await;
+    if kind == "postgres" {
+        let admin = domain::db::connect(&admin_url).await?;
+        admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {pg_name} WITH (FORCE)"))
+            .await?;
+    }
+    result
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+async fn run(kind: &str, url: &str, n: usize) -> anyhow::Result<()> {
+    let now = Utc::now();
+    let calendar =
+        domain::calendar::Calendar::new(domain::calendar::Cadence::SemiMonthly, chrono_tz::UTC);
+    let mut settings = zeroboard::config::Settings::new(url, "127.0.0.1:0", calendar);
+    settings.limits.connections = n + 64;
+    let mut app = zeroboard::App::build(&settings, domain::clock::Clock::System).await?;
+    let db = app.db.clone();
+    let company = app.company;
+    let today = company.calendar.local_date(now);
+
+    // One department of N people, an open period with their duties, a token each.
+    let system = Principal::System;
+    let dept = domain::org::create_department(&db, &system, "Live", now).await?;
+    let mut tokens = Vec::with_capacity(n);
+    let made = Instant::now();
+    for i in 0..n {
+        let e = domain::org::create_employee(
+            &db,
+            &system,
+            domain::org::EmployeeInput {
+                name: Some(format!("Person {i}")),
+                email: Some(format!("p{i}@live.bench")),
+                department_id: Some(dept.id),
+                ..Default::default()
+            },
+            now,
+            today,
+        )
+        .await?;
+        let (_, secret) = domain::tokens::create_token(
+            &db,
+            &system,
+            domain::tokens::TokenOwner::Employee(e.id),
+            "bench",
+            None,
+            now,
+        )
+        .await?;
+        tokens.push(secret);
+    }
+    domain::tick::tick(&db, &system, &company, now).await?;
+    println!(
+        "{kind}: {n} people and tokens in {:.1} s",
+        made.elapsed().as_secs_f64()
+    );
+
+    // The server's statements: its pool's callback, set after the set-up.
+    let statements = Arc::new(AtomicUsize::new(0));
+    let counter = statements.clone();
+    app.db.set_metric_callback(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    let base = format!("ws://{}/graphql", app.addr()?);
+    tokio::spawn(async move {
+        let _ = app
+            .serve_until(api::Readiness::ready(), std::future::pending())
+            .await;
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // N clients, each with its board subscription; each reports its boards' arrival.
+    let before = rss_kib();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant)>();
+    let opened = Instant::now();
+    for (i, token) in tokens.iter().enumerate() {
+        let mut req = base.clone().into_client_request()?;
+        req.headers_mut()
+            .insert("sec-websocket-protocol", "graphql-transport-ws".parse()?);
+        let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
+        ws.send(Message::text(
+            json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}})
+                .to_string(),
+        ))
+        .await?;
+        ws.send(Message::text(
+            json!({"id": "1", "type": "subscribe", "payload": {"query": BOARD}}).to_string(),
+        ))
+        .await?;
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(m)) = ws.next().await {
+                if let Message::Text(t) = m {
+                    let v: Value = serde_json::from_str(&t).unwrap_or(Value::Null);
+                    if v["type"] == "ping" {
+                        let _ = ws.send(Message::text(r#"{"type":"pong"}"#)).await;
+                    } else if v["type"] == "next" {
+                        if v["payload"]["errors"].is_array() {
+                            eprintln!("errors: {}", v["payload"]);
+                        }
+                        let _ = tx.send((i, Instant::now()));
+                    }
+                }
+            }
+        });
+    }
+    let mut first = 0;
+    while first < n {
+        rx.recv().await;
+        first += 1;
+    }
+    println!(
+        "{kind}: {n} subscriptions open with their first board in {:.1} s",
+        opened.elapsed().as_secs_f64()
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = rss_kib();
+    println!(
+        "{kind}: resident memory {} MiB -> {} MiB: {:.1} KiB per idle subscription (server and client in one process)",
+        before / 1024,
+        after / 1024,
+        (after.saturating_sub(before)) as f64 / n as f64
+    );
+
+    // One change for the whole department, made on a connection of its own (as another
+    // replica would): an article published to it.
+    let writer = domain::db::connect(url).await?;
+    let counted = statements.load(Ordering::SeqCst);
+    let sent = Instant::now();
+    domain::kb::publish_article(
+        &writer,
+        &system,
+        domain::kb::ArticleInput {
+            title: "Live".into(),
+            department_id: Some(dept.id),
+            ..Default::default()
+        },
+        Utc::now(),
+    )
+    .await?;
+    let mut last = sent;
+    let mut got = 0;
+    while got < n {
+        match tokio::time::timeout(Duration::from_secs(60), rx.recv()).await {
+            Ok(Some((_, at))) => {
+                got += 1;
+                last = last.max(at);
+            }
+            _ => break,
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let cost = statements.load(Ordering::SeqCst) - counted;
+    println!(
+        "{kind}: one change to {got} of {n} boards: the last delivered {:.0} ms after the commit \
+         (window {} ms); {cost} statements for all of them",
+        last.duration_since(sent).as_secs_f64() * 1000.0,
+        api::LiveOptions::default().window.as_millis(),
+    );
+    writer.close().await.ok();
+    Ok(())
+}
