@@ -641,15 +641,18 @@
 
   // ---- Live tiles ----------------------------------------------------------------------
   // A minimal graphql-transport-ws client: the session cookie signs the connection in;
-  // every board pushed after the first redraws the board or queue view, unless the person
-  // is working inside the view (then once they leave it). Reconnects with a growing pause.
+  // every board pushed after the first redraws the board or queue view (keeping the focus),
+  // unless the person is typing in it (then once they leave the field). Reconnects with a
+  // growing pause.
   const live = { pause: 1000, stale: false };
+  const typing = () => /^(INPUT|SELECT|TEXTAREA)$/.test(document.activeElement && document.activeElement.tagName) && main.contains(document.activeElement);
   const redraw = () => {
     const v = route().view;
     if (v !== 'board' && v !== 'queue') return;
-    if (main.contains(document.activeElement) && document.activeElement !== main) { live.stale = true; return; }
+    if (typing() || main.getAttribute('aria-busy')) { live.stale = true; return; }
     live.stale = false;
-    render();
+    const focused = main.contains(document.activeElement) ? document.activeElement.id : '';
+    render(focused || undefined);
   };
   main.addEventListener('focusout', () => { if (live.stale) setTimeout(() => { if (live.stale) redraw(); }, 0); });
   const connect = () => {

@@ -526,9 +526,8 @@ async fn connection<S>(
     );
 
     let mut stop = live.0.stop.subscribe();
-    let check = options
-        .keepalive
-        .min(options.idle_timeout)
+    // Checked often enough that a ping goes out within a quarter of its interval.
+    let check = (options.keepalive.min(options.idle_timeout) / 4)
         .min(Duration::from_secs(1))
         .max(Duration::from_millis(10));
     let mut ticks = tokio::time::interval(check);
@@ -551,7 +550,7 @@ async fn connection<S>(
             _ = ticks.tick() => {
                 let now = Instant::now();
                 let heard = heard_at.lock().map(|t| *t).unwrap_or(now);
-                if now.duration_since(heard) >= options.keepalive * 2 {
+                if now.duration_since(heard) >= options.keepalive * 2 + check {
                     metrics::counter!("zeroboard_live_dropped_total", "why" => "silent").increment(1);
                     break Some((close::IDLE, "no answer to pings".into()));
                 }

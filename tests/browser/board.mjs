@@ -5,7 +5,7 @@
 //
 // The employee signs in by link and sees the board, opens "My duties" and submits one; the
 // manager, in a second browser session, sees it to accept, accepts it, and both boards
-// change. Then every view is opened (queue, the three reports, my KPI, payroll and people as
+// change (the employee's live, pushed by its subscription, without a reload). Then every view is opened (queue, the three reports, my KPI, payroll and people as
 // the admin, who adds a person), a report's CSV is downloaded, the language is switched, and the employee signs out
 // and finds the old session refused. On every view axe-core runs (failing on a serious or
 // critical finding) and screenshots are taken at 360 and 1280 px. Every request to another
@@ -175,6 +175,7 @@ try {
     }, {}, title);
     const after = await count(employee, 'duties');
     if (after !== before.duties - 1) throw new Error(`duties left ${before.duties} -> ${after}`);
+    before.submitted = await note(employee, 'duties');
     return `"${title}": ${before.duties} -> ${after} left (${before.note} -> ${await note(employee, 'duties')}); ${axeNote}`;
   });
 
@@ -195,13 +196,22 @@ try {
       return c && Number(c.textContent.replace(/\D/g, '')) === n && !document.querySelector('main[aria-busy]');
     }, {}, waiting - 1);
     await shots(manager, 'manager-board');
-    // The employee's board, redrawn: the duty is no longer waiting for acceptance.
-    const waitingNote = await note(employee, 'duties');
+    // The employee's board changes live (its subscription), with no reload: the duty is
+    // no longer waiting for acceptance; and so it stays after a reload.
+    const waitingNote = before.submitted;
+    const started = Date.now();
+    await employee.waitForFunction((n) => {
+      const c = document.querySelector('#tile-duties .note');
+      return c && c.textContent !== n && !document.querySelector('main[aria-busy]');
+    }, { timeout: 5000 }, waitingNote);
+    const live = Date.now() - started;
+    const pushed = await note(employee, 'duties');
     await employee.goto(new URL('/#/', server).toString(), { waitUntil: 'load' });
     await viewShown(employee, 'My board');
     const changed = await note(employee, 'duties');
     if (changed === waitingNote) throw new Error(`the employee's board still says ${changed}`);
-    return `manager ${waiting} -> ${waiting - 1} to accept; employee "${waitingNote}" -> "${changed}"`;
+    if (changed !== pushed) throw new Error(`pushed "${pushed}", reloaded "${changed}"`);
+    return `manager ${waiting} -> ${waiting - 1} to accept; employee "${waitingNote}" -> "${changed}", live within ${live} ms of the accept's answer`;
   });
 
   const views = [
