@@ -625,7 +625,7 @@
       await res.arrayBuffer();
     } finally {
       signOutButton.disabled = false;
-      if (live.ws) live.ws.close();
+      if (liveTiles.ws) liveTiles.ws.close();
       generation++;
       signedOut();
       history.replaceState(null, '', '#/');
@@ -639,34 +639,34 @@
   main.querySelector('.status').textContent = t('loading');
   render();
 
-  // ---- Live tiles ----------------------------------------------------------------------
+  // ---- Live liveTiles ----------------------------------------------------------------------
   // A minimal graphql-transport-ws client: the session cookie signs the connection in;
   // every board pushed after the first redraws the board or queue view (keeping the focus),
   // unless the person is typing in it (then once they leave the field). Reconnects with a
   // growing pause.
-  const live = { pause: 1000, stale: false };
+  const liveTiles = { pause: 1000, stale: false };
   const typing = () => /^(INPUT|SELECT|TEXTAREA)$/.test(document.activeElement && document.activeElement.tagName) && main.contains(document.activeElement);
   const redraw = () => {
     const v = route().view;
     if (v !== 'board' && v !== 'queue') return;
-    if (typing() || main.getAttribute('aria-busy')) { live.stale = true; return; }
-    live.stale = false;
+    if (typing() || main.getAttribute('aria-busy')) { liveTiles.stale = true; return; }
+    liveTiles.stale = false;
     const focused = main.contains(document.activeElement) ? document.activeElement.id : '';
     render(focused || undefined);
   };
-  main.addEventListener('focusout', () => { if (live.stale) setTimeout(() => { if (live.stale) redraw(); }, 0); });
+  main.addEventListener('focusout', () => { if (liveTiles.stale) setTimeout(() => { if (liveTiles.stale) redraw(); }, 0); });
   const connect = () => {
-    if (!me && live.started) return;
-    live.started = true;
+    if (!me && liveTiles.started) return;
+    liveTiles.started = true;
     const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql`, 'graphql-transport-ws');
-    live.ws = ws;
+    liveTiles.ws = ws;
     let boards = 0;
     ws.onopen = () => ws.send(JSON.stringify({ type: 'connection_init', payload: {} }));
     ws.onmessage = (e) => {
       let m;
       try { m = JSON.parse(e.data); } catch { return; }
       if (m.type === 'connection_ack') {
-        live.pause = 1000;
+        liveTiles.pause = 1000;
         ws.send(JSON.stringify({ id: 'board', type: 'subscribe', payload: { query: 'subscription Live { summaryChanged { toAccept { count } } }' } }));
       } else if (m.type === 'ping') {
         ws.send(JSON.stringify({ type: 'pong' }));
@@ -676,9 +676,9 @@
     };
     ws.onclose = (e) => {
       // 4403: not signed in (or signed out); 4400: refused. Nothing to retry then.
-      if (e.code === 4403 || e.code === 4400) { live.started = false; return; }
-      setTimeout(connect, live.pause);
-      live.pause = Math.min(live.pause * 2, 30000);
+      if (e.code === 4403 || e.code === 4400) { liveTiles.started = false; return; }
+      setTimeout(connect, liveTiles.pause);
+      liveTiles.pause = Math.min(liveTiles.pause * 2, 30000);
     };
   };
   connect();

@@ -201,8 +201,9 @@ try {
     const waitingNote = before.submitted;
     const started = Date.now();
     await employee.waitForFunction((n) => {
-      const c = document.querySelector('#tile-duties .note');
-      return c && c.textContent !== n && !document.querySelector('main[aria-busy]');
+      const c = document.querySelector('#tile-duties');
+      const now = c ? (c.querySelector('.note')?.textContent ?? '') : n;
+      return now !== n && !document.querySelector('main[aria-busy]');
     }, { timeout: 5000 }, waitingNote);
     const live = Date.now() - started;
     const pushed = await note(employee, 'duties');
