@@ -140,7 +140,12 @@ async fn run(kind: &str, url: &str, n: usize) -> anyhow::Result<()> {
         let mut req = base.clone().into_client_request()?;
         req.headers_mut()
             .insert("sec-websocket-protocol", "graphql-transport-ws".parse()?);
-        let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
+        // Small client buffers, so the figure is mostly the server's.
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .read_buffer_size(4 * 1024)
+            .write_buffer_size(0);
+        let (mut ws, _) =
+            tokio_tungstenite::connect_async_with_config(req, Some(config), false).await?;
         ws.send(Message::text(
             json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}})
                 .to_string(),
@@ -195,6 +200,7 @@ async fn run(kind: &str, url: &str, n: usize) -> anyhow::Result<()> {
         &system,
         domain::kb::ArticleInput {
             title: "Live".into(),
+            body: Some("What changed.".into()),
             department_id: Some(dept.id),
             ..Default::default()
         },

@@ -35,7 +35,7 @@ use async_graphql::{Data, Response as GqlResponse};
 use domain::auth::Principal;
 use domain::live::{Change, Feed, Heard};
 use poem::http::{StatusCode, header};
-use poem::web::websocket::{Message, WebSocket};
+use poem::web::websocket::{Message, WebSocket, WebSocketConfig};
 use poem::{Endpoint, FromRequest, IntoResponse, Request, Response};
 use tokio::sync::{broadcast, mpsc, watch};
 
@@ -433,7 +433,15 @@ async fn socket(req: Request) -> Response {
         Ok(ws) => ws,
         Err(e) => return e.into_response(),
     };
+    // Small buffers (an idle connection holds little), and no message from the client
+    // larger than a request body may be.
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_message_size(Some(state.limits.body_bytes))
+        .max_frame_size(Some(state.limits.body_bytes));
     ws.protocols([PROTOCOL])
+        .config(config)
         .on_upgrade(move |stream| connection(stream, state, cookie, lang))
         .into_response()
 }
