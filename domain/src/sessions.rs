@@ -184,6 +184,7 @@ pub async fn authenticate(
     let principal = Principal::Employee {
         id: person.id,
         role: person.role,
+        payroll: person.payroll,
         token_id: 0,
     };
     Ok((principal, person))
