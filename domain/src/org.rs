@@ -69,6 +69,8 @@ pub struct EmployeeInput {
     /// `Some(None)` removes the manager.
     pub manager_id: Option<Option<i64>>,
     pub hired_on: Option<NaiveDate>,
+    /// The payroll grant ([`employee::Model::payroll`]); a new employee has none.
+    pub payroll: Option<bool>,
 }
 
 /// Checks that a manager exists, is active, and is not the employee or below them. The
@@ -138,6 +140,7 @@ pub async fn create_employee(
         hired_on: Set(hired_on),
         left_on: Set(None),
         created_at: Set(now),
+        payroll: Set(input.payroll.unwrap_or(false)),
         ..Default::default()
     }
     .insert(&txn)
@@ -213,6 +216,9 @@ pub async fn update_employee(
     }
     if let Some(hired_on) = hired_on {
         row.hired_on = Set(hired_on);
+    }
+    if let Some(payroll) = input.payroll {
+        row.payroll = Set(payroll);
     }
     let row = row.update(&txn).await.map_err(unique_as(
         crate::error::EMPLOYEE_EMAIL,

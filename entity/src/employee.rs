@@ -20,6 +20,8 @@ pub struct Model {
     pub hired_on: Date,
     pub left_on: Option<Date>,
     pub created_at: DateTimeUtc,
+    /// Reads what the `payroll:read` scope reads: closed periods' results and the exports.
+    pub payroll: bool,
 }
 
 /// The key that decides whether two e-mail addresses belong to the same employee: the
