@@ -1,7 +1,7 @@
 use sea_orm::ActiveValue;
 use sea_orm::entity::prelude::*;
 
-use crate::enums::Role;
+use crate::enums::{Language, Role};
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "employee")]
@@ -20,6 +20,10 @@ pub struct Model {
     pub hired_on: Date,
     pub left_on: Option<Date>,
     pub created_at: DateTimeUtc,
+    /// The language of the messages Zeroboard sends them (`en` unless set).
+    pub language: Language,
+    /// Whether they get the daily e-mail reminders (true unless they turned them off).
+    pub reminders: bool,
 }
 
 /// The key that decides whether two e-mail addresses belong to the same employee: the

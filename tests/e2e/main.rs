@@ -13,6 +13,7 @@ mod items;
 mod outlook;
 mod payroll;
 mod playground;
+mod reminders;
 mod scheduler;
 mod snapshots;
 mod storage;

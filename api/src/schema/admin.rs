@@ -11,7 +11,7 @@ use domain::work::{AssignmentInput, TemplateInput};
 use entity::{api_token, duty_template, kpi_target};
 
 use super::assignment::Assignment;
-use super::org::{Department, Employee, Role};
+use super::org::{Department, Employee, Language, Role};
 use super::period::Period;
 use super::scalars::Date;
 use crate::context::Ctx;
@@ -191,6 +191,10 @@ pub struct EmployeeFields {
     pub manager_id: MaybeUndefined<ID>,
     /// From 1900-01-01 to 2200-12-31, and not after the day the employee left.
     pub hired_on: Option<Date>,
+    /// The language of the messages Zeroboard sends them [default: EN].
+    pub language: Option<Language>,
+    /// Whether they get the daily e-mail reminders [default: true].
+    pub reminders: Option<bool>,
 }
 
 impl EmployeeFields {
@@ -205,6 +209,8 @@ impl EmployeeFields {
                 .transpose()?,
             manager_id: maybe_id(&self.manager_id, Kind::Employee, "input.managerId")?,
             hired_on: self.hired_on.map(|d| d.0),
+            language: self.language.map(Into::into),
+            reminders: self.reminders,
         })
     }
 }

@@ -39,6 +39,7 @@ pub struct Mutation(
     kb::KbMutation,
     kpi::KpiMutation,
     webhook::WebhookMutation,
+    org::OrgMutation,
 );
 
 pub type ZeroboardSchema = Schema<Query, Mutation, EmptySubscription>;
