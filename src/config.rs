@@ -628,6 +628,7 @@ mod tests {
         assert_eq!(s.scheduler.run_retention_days, 30);
         assert_eq!(s.public_url(), "http://127.0.0.1:8000");
         assert_eq!(s.http.sessions, domain::sessions::SessionPolicy::default());
+        assert_eq!(s.scheduler.reminders, None, "no SMTP host, no reminders");
         let s = args(|a| a.public_url = Some("https://board.example.com/".into()))
             .resolve()
             .unwrap();
@@ -637,7 +638,39 @@ mod tests {
     #[test]
     fn a_bad_value_names_its_setting() {
         type Case = (fn(&mut SettingsArgs), &'static str);
-        let cases: [Case; 12] = [
+        let cases: [Case; 18] = [
+            (|a| a.reminder_time = Some("9am".into()), "reminder_time"),
+            (
+                |a| a.smtp_host = Some("smtp://mail.example.com".into()),
+                "smtp_host",
+            ),
+            (
+                |a| a.smtp_host = Some("mail.example.com".into()),
+                "smtp_from",
+            ),
+            (
+                |a| {
+                    a.smtp_host = Some("mail.example.com".into());
+                    a.smtp_from = Some("zeroboard".into());
+                },
+                "smtp_from",
+            ),
+            (
+                |a| {
+                    a.smtp_host = Some("mail.example.com".into());
+                    a.smtp_from = Some("zb@example.com".into());
+                    a.smtp_tls = Some("ssl".into());
+                },
+                "smtp_tls",
+            ),
+            (
+                |a| {
+                    a.smtp_host = Some("mail.example.com".into());
+                    a.smtp_from = Some("zb@example.com".into());
+                    a.smtp_user = Some("zb".into());
+                },
+                "smtp_password",
+            ),
             (
                 |a| a.scheduler_run_retention_days = Some(0),
                 "scheduler_run_retention_days",
@@ -690,6 +723,29 @@ mod tests {
         assert_eq!(s.bind, "127.0.0.1:9000");
         assert_eq!(s.scheduler.cron, "0 */5 * * * *");
         assert_eq!(s.scheduler.run_retention_days, 7);
+        // The reminders: on with a host; the port follows the TLS mode unless given; the
+        // board's link follows the public URL.
+        std::fs::write(&path, "smtp_host = \"mail.example.com\"\nsmtp_from = \"Zeroboard <zb@example.com>\"\nsmtp_tls = \"tls\"\nsmtp_user = \"zb\"\nsmtp_password = \"secret\"\nreminder_time = \"07:30\"\npublic_url = \"https://board.example.com\"\n").unwrap();
+        let s = args(|a| a.config = Some(path.clone())).resolve().unwrap();
+        let r = s.scheduler.reminders.expect("reminders on");
+        assert_eq!(
+            (r.host.as_str(), r.port, r.tls),
+            ("mail.example.com", 465, scheduler::reminders::SmtpTls::Tls)
+        );
+        assert_eq!(
+            (r.user.as_deref(), r.password.as_deref()),
+            (Some("zb"), Some("secret"))
+        );
+        assert_eq!(r.at, chrono::NaiveTime::from_hms_opt(7, 30, 0).unwrap());
+        assert_eq!(r.board.as_deref(), Some("https://board.example.com/"));
+        let s = args(|a| {
+            a.config = Some(path.clone());
+            a.smtp_port = Some(2525);
+            a.smtp_host = Some(String::new());
+        })
+        .resolve()
+        .unwrap();
+        assert_eq!(s.scheduler.reminders, None, "an empty host turns them off");
         std::fs::write(&path, "colour = \"blue\"\n").unwrap();
         let err = args(|a| a.config = Some(path.clone()))
             .resolve()

@@ -418,7 +418,8 @@ mod tests {
     fn failed_sends_are_retried_a_few_times_the_same_day() {
         let now = utc(2026, 11, 20, 9, 0);
         let ends = utc(2026, 11, 21, 0, 0);
-        let cases: [(i32, bool, DateTime<Utc>, Option<DateTime<Utc>>); 7] = [
+        type Case = (i32, bool, DateTime<Utc>, Option<DateTime<Utc>>);
+        let cases: [Case; 7] = [
             (1, false, ends, Some(utc(2026, 11, 20, 9, 5))),
             (2, false, ends, Some(utc(2026, 11, 20, 9, 10))),
             (3, false, ends, Some(utc(2026, 11, 20, 9, 20))),

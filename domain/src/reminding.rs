@@ -186,6 +186,18 @@ pub async fn prepare(
     Ok(Some(prepared))
 }
 
+/// An assignment's columns the reminders read: id, assignee, controller, status, title,
+/// due and submitted.
+type WorkRow = (
+    i64,
+    i64,
+    i64,
+    AssignmentStatus,
+    String,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+);
+
 /// The work of open periods the reminders look at: what is overdue at `now`
 /// (`read::reports::overdue_condition`, the debtors report's) and what waits for the
 /// recipients' acceptance (`read::tiles::to_accept`, the `toAccept` tile's).
@@ -215,15 +227,7 @@ async fn open_work(
     }
     let mut seen = HashSet::new();
     for condition in conditions {
-        let rows: Vec<(
-            i64,
-            i64,
-            i64,
-            AssignmentStatus,
-            String,
-            DateTime<Utc>,
-            Option<DateTime<Utc>>,
-        )> = assignment::Entity::find()
+        let rows: Vec<WorkRow> = assignment::Entity::find()
             .select_only()
             .column(assignment::Column::Id)
             .column(assignment::Column::AssigneeId)
