@@ -39,6 +39,10 @@ pub const SENT: &str = "sent";
 pub const FAILED: &str = "failed";
 pub const ABANDONED: &str = "abandoned";
 
+/// Why a reminder was given up without an attempt of its own failing.
+const DAY_OVER: &str = "its day ended before it was sent";
+const SENDER_VANISHED: &str = "its sender stopped before reporting; not sent again";
+
 /// How long reminders and prepared days are kept.
 pub const RETENTION_DAYS: i64 = 90;
 
@@ -165,10 +169,7 @@ pub async fn prepare(
             reminder::Column::NextAttemptAt,
             Expr::value(None::<DateTime<Utc>>),
         )
-        .col_expr(
-            reminder::Column::LastError,
-            Expr::value("its day ended before it was sent"),
-        )
+        .col_expr(reminder::Column::LastError, Expr::value(DAY_OVER))
         .filter(reminder::Column::Status.eq(PENDING))
         .filter(reminder::Column::Day.lt(day))
         .exec(&txn)
@@ -270,10 +271,7 @@ pub async fn claim(
     let txn = begin_write(db).await?;
     reminder::Entity::update_many()
         .col_expr(reminder::Column::Status, Expr::value(ABANDONED))
-        .col_expr(
-            reminder::Column::LastError,
-            Expr::value("its sender stopped before reporting; not sent again"),
-        )
+        .col_expr(reminder::Column::LastError, Expr::value(SENDER_VANISHED))
         .filter(reminder::Column::Status.eq(SENDING))
         .filter(reminder::Column::LockedUntil.lte(now))
         .exec(&txn)

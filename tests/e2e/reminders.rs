@@ -261,6 +261,20 @@ on_both! {
         // Each message has its own id.
         let ids: std::collections::BTreeSet<&str> = got.iter().map(|l| l["message_id"].as_str().unwrap()).collect();
         assert_eq!(ids.len(), 3);
+
+        // The day after, a scheduler claims one reminder and dies before saying how it went:
+        // the others go out; that one is abandoned once its lease is over, never sent twice.
+        let at = NaiveTime::from_hms_opt(9, 0, 0).unwrap();
+        let prepared = domain::reminding::prepare(&app.db, &app.company, at, None, msk(22, 9, 0)).await.unwrap();
+        assert_eq!(prepared.map(|p| p.day), Some(day(22)));
+        let lost = domain::reminding::claim(&app.db, msk(22, 9, 0), Duration::minutes(1), 1).await.unwrap();
+        assert_eq!(lost.len(), 1);
+        let round = first.run_once(msk(22, 9, 0)).await.unwrap();
+        assert_eq!((round.prepared, round.settled.sent), (None, 2), "{round:?}");
+        assert_eq!(first.run_once(msk(22, 9, 2)).await.unwrap().attempts, 0, "the dead claim is not retried");
+        let row = reminder::Entity::find_by_id(lost[0].id).one(&app.db).await.unwrap().unwrap();
+        assert_eq!((row.status.as_str(), row.attempts, row.sent_at), ("abandoned", 1, None), "{row:?}");
+        assert_eq!(sink.received(5).len(), 5, "two more on the 22nd, not the abandoned one");
     }
 }
 
