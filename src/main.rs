@@ -839,9 +839,8 @@ async fn print_demo_tokens(
     Ok(())
 }
 
-/// Prints a one-time sign-in link to the board per demo person: employee, manager and admin
-/// (the admin also sees payroll). New links on every start; each works once, for
-/// `login_link_minutes`.
+/// Prints a one-time sign-in link to the board per demo person: employee, manager, admin and
+/// the payroll clerk. New links on every start; each works once, for `login_link_minutes`.
 async fn print_demo_links(
     db: &domain::db::DatabaseConnection,
     company: &domain::Company,
@@ -849,13 +848,14 @@ async fn print_demo_links(
     public_url: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<()> {
-    use fixtures::demo::{DEMO_ADMIN, DEMO_EMPLOYEE, DEMO_MANAGER, email_of};
+    use fixtures::demo::{DEMO_ADMIN, DEMO_EMPLOYEE, DEMO_MANAGER, DEMO_PAYROLL, email_of};
     let minutes = settings.http.sessions.link_ttl.num_minutes();
     println!("Demo sign-in links (each works once, within {minutes} minutes):");
     for (role, name) in [
         ("employee", DEMO_EMPLOYEE),
         ("manager", DEMO_MANAGER),
         ("admin", DEMO_ADMIN),
+        ("payroll", DEMO_PAYROLL),
     ] {
         let email = email_of(name);
         let Some((link, _)) =
@@ -863,12 +863,7 @@ async fn print_demo_links(
         else {
             continue;
         };
-        let who = if role == "admin" {
-            format!("{name}, {email}; also payroll")
-        } else {
-            format!("{name}, {email}")
-        };
-        println!("  {role:<9} {link}   ({who})");
+        println!("  {role:<9} {link}   ({name}, {email})");
     }
     Ok(())
 }

@@ -234,11 +234,12 @@
     document.title = `${t('signedOutTitle')} · Zeroboard`;
   };
 
+  /** Which views a person may use, from `me { role payroll }`. */
   const roleMay = {
-    reports: (role) => role === 'MANAGER' || role === 'ADMIN',
-    payroll: (role) => role === 'ADMIN',
-    people: (role) => role === 'ADMIN',
-    admin: (role) => role === 'ADMIN',
+    reports: (m) => m.role === 'MANAGER' || m.role === 'ADMIN',
+    payroll: (m) => m.role === 'ADMIN' || m.payroll === true,
+    people: (m) => m.role === 'ADMIN',
+    admin: (m) => m.role === 'ADMIN',
   };
 
   /** The header: the views this person may use, their name, sign-out. */
@@ -251,9 +252,9 @@
     out.textContent = t('signOut');
     if (!me) { nav.replaceChildren(); who.textContent = ''; out.hidden = true; return; }
     const links = [['board', '#/'], ['queue', '#/queue'], ['reports', '#/reports'], ['kpi', '#/kpi'], ['payroll', '#/payroll'], ['people', '#/people']]
-      .filter(([v]) => !roleMay[v] || roleMay[v](me.role))
+      .filter(([v]) => !roleMay[v] || roleMay[v](me))
       .map(([v, href]) => h('a', { href, 'aria-current': v === current ? 'page' : null, text: t(v) }));
-    if (roleMay.admin(me.role)) links.push(h('a', { href: '/graphiql', text: t('admin') }));
+    if (roleMay.admin(me)) links.push(h('a', { href: '/graphiql', text: t('admin') }));
     nav.replaceChildren(...links);
     who.textContent = me.name;
     out.hidden = false;
@@ -355,7 +356,7 @@
     query: (r) => {
       const tiles = TILES.filter((x) => !x.static)
         .map((x) => `${x.field} { ${x.fields} ${x.key === r.arg ? x.items : ''} }`).join(' ');
-      return `query Board { timeZone me { id name role summary { period { startsOn endsOn } ${tiles} averageKpi currentKpi } } }`;
+      return `query Board { timeZone me { id name role payroll summary { period { startsOn endsOn } ${tiles} averageKpi currentKpi } } }`;
     },
     draw: (data, r) => {
       const s = data.me.summary;
@@ -398,7 +399,7 @@
 
   // ---- The controller's queue ----------------------------------------------------------
   VIEWS.queue = {
-    query: () => `query Queue { timeZone me { id name role summary { toAccept { count items(first: 100) { nodes { ${ASSIGNMENT} } } } } } }`,
+    query: () => `query Queue { timeZone me { id name role payroll summary { toAccept { count items(first: 100) { nodes { ${ASSIGNMENT} } } } } } }`,
     draw: (data) => {
       const rows = data.me.summary.toAccept.items.nodes;
       return [
@@ -425,7 +426,7 @@
   VIEWS.reports = {
     query: () => `query Reports($by: ReportBy!, $period: ID, $dept: ID) {
       timeZone
-      me { id name role }
+      me { id name role payroll }
       periods(first: 24) { nodes { id startsOn endsOn status } }
       departments { id name }
       assignmentReport(by: $by, periodId: $period, departmentId: $dept) {
@@ -509,7 +510,7 @@
   };
 
   VIEWS.kpi = {
-    query: () => `query Kpi($lang: Lang) { timeZone me { id name role summary { averageKpi currentKpi }
+    query: () => `query Kpi($lang: Lang) { timeZone me { id name role payroll summary { averageKpi currentKpi }
       kpiHistory(first: 12) { nodes { id kpi eligible bonusFactor period { startsOn endsOn } explanation(lang: $lang) } } } }`,
     vars: () => ({ lang: lang.toUpperCase() }),
     draw: (data) => {
@@ -530,7 +531,7 @@
 
   // ---- Payroll -------------------------------------------------------------------------
   VIEWS.payroll = {
-    query: () => 'query Payroll { timeZone me { id name role } periods(first: 48) { nodes { id startsOn endsOn status } } }',
+    query: () => 'query Payroll { timeZone me { id name role payroll } periods(first: 48) { nodes { id startsOn endsOn status } } }',
     draw: (data) => {
       const closed = data.periods.nodes.filter((p) => p.status === 'CLOSED');
       return [
@@ -554,7 +555,7 @@
   ];
 
   VIEWS.people = {
-    query: () => `query People { timeZone me { id name role } departments { id name }
+    query: () => `query People { timeZone me { id name role payroll } departments { id name }
       employees(first: 100) { nodes { id name email role hiredOn leftOn department { id name } manager { id name } } } }`,
     draw: (data) => {
       const people = data.employees.nodes;

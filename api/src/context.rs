@@ -162,6 +162,7 @@ mod tests {
         let who = Principal::Employee {
             id: 1,
             role: Role::Employee,
+            payroll: false,
             token_id: 1,
         };
         let answer = schema

@@ -6,6 +6,7 @@
 //! | manager | plus everything about employees below them | plus additional assignments and KPI targets for that subtree |
 //! | admin | everything | everything |
 //! | payroll service | closed periods' results and the export | nothing |
+//! | payroll clerk (an employee with `payroll`) | an employee's, plus what the payroll service sees | an employee's |
 
 use std::collections::HashSet;
 
@@ -269,8 +270,8 @@ mod tests {
     fn who_sees_which_material() {
         use entity::enums::Role;
         let now = Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap();
-        let employee = |id| Principal::Employee { id, role: Role::Employee, token_id: 1 };
-        let admin = Principal::Employee { id: 9, role: Role::Admin, token_id: 1 };
+        let employee = |id| Principal::Employee { id, role: Role::Employee, payroll: false, token_id: 1 };
+        let admin = Principal::Employee { id: 9, role: Role::Admin, payroll: false, token_id: 1 };
         let payroll = Principal::Service { name: "payroll".into(), scopes: vec![Scope::PayrollRead], token_id: 2 };
         let published = now - chrono::Duration::hours(1);
         let later = now + chrono::Duration::hours(1);
@@ -288,6 +289,30 @@ mod tests {
         for (who, department, author_id, audience, visible_from, sees) in cases {
             let material = Material { author_id, audience, visible_from };
             assert_eq!(sees_material(who, department, material, now), sees, "{who:?} {department:?} {material:?}");
+        }
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn who_reads_payroll_and_metrics() {
+        use entity::enums::Role;
+        let person = |role, payroll| Principal::Employee { id: 1, role, payroll, token_id: 1 };
+        let service = |scopes: &[Scope]| Principal::Service { name: "s".into(), scopes: scopes.to_vec(), token_id: 2 };
+        let cases = [
+            // (who, reads payroll, reads metrics)
+            (person(Role::Employee, false), false, false),
+            (person(Role::Manager, false), false, false),
+            (person(Role::Employee, true), true, false),   // a payroll clerk: payroll only
+            (person(Role::Admin, false), true, true),
+            (service(&[Scope::PayrollRead]), true, false),
+            (service(&[Scope::MetricsRead]), false, true),
+            (service(&[Scope::Admin]), true, true),
+            (service(&[]), false, false),
+            (Principal::System, true, true),
+        ];
+        for (who, payroll, metrics) in cases {
+            assert_eq!(require_payroll(&who).is_ok(), payroll, "{who:?} payroll");
+            assert_eq!(require_metrics(&who).is_ok(), metrics, "{who:?} metrics");
         }
     }
 

@@ -51,6 +51,8 @@ pub enum Principal {
     Employee {
         id: i64,
         role: Role,
+        /// The employee's payroll grant: what the `payroll:read` scope reads.
+        payroll: bool,
         token_id: i64,
     },
     Service {
@@ -74,7 +76,11 @@ impl Principal {
 
     pub fn has_scope(&self, scope: Scope) -> bool {
         self.is_admin()
-            || matches!(self, Principal::Service { scopes, .. } if scopes.contains(&scope))
+            || match self {
+                Principal::Service { scopes, .. } => scopes.contains(&scope),
+                Principal::Employee { payroll, .. } => *payroll && scope == Scope::PayrollRead,
+                Principal::System => true,
+            }
     }
 
     pub fn employee_id(&self) -> Option<i64> {
@@ -122,6 +128,7 @@ pub async fn authenticate(
             Principal::Employee {
                 id: person.id,
                 role: person.role,
+                payroll: person.payroll,
                 token_id: token.id,
             }
         }

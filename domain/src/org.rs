@@ -69,6 +69,8 @@ pub struct EmployeeInput {
     /// `Some(None)` removes the manager.
     pub manager_id: Option<Option<i64>>,
     pub hired_on: Option<NaiveDate>,
+    /// The payroll grant ([`employee::Model::payroll`]); a new employee has none.
+    pub payroll: Option<bool>,
     /// The language of the messages Zeroboard sends them [default: English].
     pub language: Option<Language>,
     /// Whether they get the daily e-mail reminders [default: yes].
@@ -142,6 +144,7 @@ pub async fn create_employee(
         hired_on: Set(hired_on),
         left_on: Set(None),
         created_at: Set(now),
+        payroll: Set(input.payroll.unwrap_or(false)),
         language: Set(input.language.unwrap_or_default()),
         reminders: Set(input.reminders.unwrap_or(true)),
         ..Default::default()
@@ -219,6 +222,9 @@ pub async fn update_employee(
     }
     if let Some(hired_on) = hired_on {
         row.hired_on = Set(hired_on);
+    }
+    if let Some(payroll) = input.payroll {
+        row.payroll = Set(payroll);
     }
     if let Some(language) = input.language {
         row.language = Set(language);

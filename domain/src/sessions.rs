@@ -184,6 +184,7 @@ pub async fn authenticate(
     let principal = Principal::Employee {
         id: person.id,
         role: person.role,
+        payroll: person.payroll,
         token_id: 0,
     };
     Ok((principal, person))
@@ -202,6 +203,25 @@ pub async fn end_session(
         .exec(db)
         .await?;
     Ok(ended.rows_affected == 1)
+}
+
+/// Removes the sign-in links that expired before `before` (spent or not) and the sessions
+/// that ended or expired before it; returns how many of each. The scheduler calls it after
+/// each tick with its retention horizon, so neither table grows with every sign-in.
+pub async fn prune(db: &impl ConnectionTrait, before: DateTime<Utc>) -> DomainResult<(u64, u64)> {
+    let links = login_link::Entity::delete_many()
+        .filter(login_link::Column::ExpiresAt.lt(before))
+        .exec(db)
+        .await?;
+    let sessions = session::Entity::delete_many()
+        .filter(
+            sea_orm::Condition::any()
+                .add(session::Column::ExpiresAt.lt(before))
+                .add(session::Column::EndedAt.lt(before)),
+        )
+        .exec(db)
+        .await?;
+    Ok((links.rows_affected, sessions.rows_affected))
 }
 
 #[cfg(test)]

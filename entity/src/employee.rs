@@ -20,6 +20,8 @@ pub struct Model {
     pub hired_on: Date,
     pub left_on: Option<Date>,
     pub created_at: DateTimeUtc,
+    /// Reads what the `payroll:read` scope reads: closed periods' results and the exports.
+    pub payroll: bool,
     /// The language of the messages Zeroboard sends them (`en` unless set).
     pub language: Language,
     /// Whether they get the daily e-mail reminders (true unless they turned them off).

@@ -103,6 +103,13 @@ impl Ticker {
             Ok(pruned) => tracing::debug!(pruned, "old scheduler runs removed"),
             Err(e) => tracing::warn!(error = %e, "cannot remove old scheduler runs"),
         }
+        match domain::sessions::prune(&self.db, horizon).await {
+            Ok((0, 0)) => {}
+            Ok((links, sessions)) => {
+                tracing::debug!(links, sessions, "old sign-in links and sessions removed")
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot remove old sign-in links and sessions"),
+        }
         let label = if outcome.is_ok() { "ok" } else { "failed" };
         metrics::counter!("zeroboard_scheduler_ticks_total", "outcome" => label).increment(1);
         metrics::histogram!("zeroboard_scheduler_tick_duration_seconds")

@@ -53,5 +53,5 @@ link() { awk -v role="$1" '$1 == role && $2 ~ /\/login\// { print $2; exit }' "$
 status=0
 node "$here/playground.mjs" "$url" "$token" || status=$?
 OUT="${OUT:-$(realpath -m "${CARGO_TARGET_DIR:-target}")/browser}" \
-  node "$here/board.mjs" "$url" "$(link employee)" "$(link manager)" "$(link admin)" || status=$?
+  node "$here/board.mjs" "$url" "$(link employee)" "$(link manager)" "$(link admin)" "$(link payroll)" || status=$?
 exit "$status"

@@ -182,7 +182,7 @@ on_both! {
         assert!(board.contains("<title>Zeroboard</title>"), "{board}");
         // A sign-in link per demo person, each signing that person in.
         let roles: Vec<&str> = served.links.iter().map(|(r, _)| r.as_str()).collect();
-        assert_eq!(roles, ["employee", "manager", "admin"]);
+        assert_eq!(roles, ["employee", "manager", "admin", "payroll"]);
         let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         for (role, link) in &served.links {
             assert!(link.starts_with(&format!("{url}login/")), "{link}");
@@ -193,9 +193,12 @@ on_both! {
                 .post(format!("{url}graphql"))
                 .header("cookie", cookie)
                 .header("accept", "application/graphql-response+json")
-                .json(&serde_json::json!({ "query": "{ me { role } }" }))
+                .json(&serde_json::json!({ "query": "{ me { role payroll } }" }))
                 .send().await.unwrap().json().await.unwrap();
-            assert_eq!(body["data"]["me"]["role"].as_str().map(str::to_lowercase).as_deref(), Some(role.as_str()), "{body}");
+            // The payroll clerk is an employee with the payroll grant.
+            let (shown, payroll) = if role == "payroll" { ("employee", true) } else { (role.as_str(), false) };
+            assert_eq!(body["data"]["me"]["role"].as_str().map(str::to_lowercase).as_deref(), Some(shown), "{body}");
+            assert_eq!(body["data"]["me"]["payroll"], payroll, "{role}: {body}");
         }
         let graphql = format!("{}graphql", url);
         for (role, token) in &tokens[..3] {

@@ -72,6 +72,33 @@ on_both! {
         assert_eq!(app.http.get(&none_url).bearer_auth(&payroll).send().await.unwrap().status(), 404);
         let bad_url = format!("{}/export/bonus.csv?period=yesterday", app.base);
         assert_eq!(app.http.get(&bad_url).bearer_auth(&payroll).send().await.unwrap().status(), 400);
+
+        // A payroll clerk is an employee with the payroll grant: the demo's accountant reads
+        // the same results and the same CSV as the payroll service; the admin takes the
+        // grant away and she is refused, as any employee is.
+        let clerk_email = fixtures::demo::email_of(fixtures::demo::DEMO_PAYROLL);
+        let clerk = app.token_for_email(&clerk_email).await;
+        let bonus = "query($p: ID!) { bonusResults(periodId: $p, first: 100) { totalCount } }";
+        let seen = app.gql(&clerk, bonus, json!({ "p": period["id"] })).await;
+        assert_eq!(seen["bonusResults"]["totalCount"], results.len());
+        let resp = app.http.get(&url).bearer_auth(&clerk).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.text().await.unwrap(), csv);
+        let me = app.gql(&clerk, "{ me { id role payroll } }", json!({})).await;
+        assert_eq!(me["me"]["role"], "EMPLOYEE");
+        assert_eq!(me["me"]["payroll"], true);
+        let admin = app.admin().await;
+        let revoked = app
+            .gql(&admin, "mutation($id: ID!) { updateEmployee(id: $id, input: { payroll: false }) { payroll } }", json!({ "id": me["me"]["id"] }))
+            .await;
+        assert_eq!(revoked["updateEmployee"]["payroll"], false);
+        assert_eq!(app.http.get(&url).bearer_auth(&clerk).send().await.unwrap().status(), 403);
+        let (_, body) = app.post(Some(&clerk), bonus, json!({ "p": period["id"] })).await;
+        assert_eq!(codes(&body), ["FORBIDDEN"], "{body}");
+        // Nobody else in the demo holds the grant.
+        let all = app.gql(&admin, "{ employees(first: 100) { nodes { email payroll } } }", json!({})).await;
+        let holders: Vec<&Value> = all["employees"]["nodes"].as_array().unwrap().iter().filter(|e| e["payroll"] == true).collect();
+        assert!(holders.is_empty(), "{holders:?}");
     }
 }
 

@@ -855,7 +855,7 @@ on_both! {
         use domain::auth::{Principal, Scope};
         let payroll_admin = Principal::Service { name: "payroll".into(), scopes: vec![Scope::Admin], token_id: 0 };
         domain::results::adjust(&db, &payroll_admin, ra.id, -150, "late duty was excused", close_time).await.unwrap();
-        let manager = Principal::Employee { id: boss, role: entity::enums::Role::Manager, token_id: 0 };
+        let manager = Principal::Employee { id: boss, role: entity::enums::Role::Manager, payroll: false, token_id: 0 };
         let refused = domain::results::adjust(&db, &manager, ra.id, 100, "not an admin's", close_time).await;
         assert!(matches!(refused, Err(domain::DomainError::Forbidden(_))), "{refused:?}");
         let blank = domain::results::adjust(&db, &Principal::System, ra.id, 100, "  ", close_time).await;

@@ -410,3 +410,36 @@ on_both! {
         }
     }
 }
+
+on_both! {
+    async fn old_links_and_sessions_are_pruned_and_live_ones_kept(kind: Kind) {
+        use sea_orm::{EntityTrait, PaginatorTrait};
+        let app = TestApp::start(kind).await;
+        app.demo().await;
+        // At t0: a link left unused, a session signed out, a session left open.
+        link_for(&app, EMPLOYEE).await;
+        let ended = sign_in(&app, EMPLOYEE).await;
+        assert!(domain::sessions::end_session(&app.db, ended.trim_start_matches("zb_session="), t0()).await.unwrap());
+        sign_in(&app, MANAGER).await;
+        // Ten days on: a fresh link and a fresh session.
+        app.clock.set(t0() + Duration::days(10));
+        link_for(&app, MANAGER).await;
+        let fresh = sign_in(&app, MANAGER).await;
+        let count = async || {
+            (
+                entity::login_link::Entity::find().count(&app.db).await.unwrap(),
+                entity::session::Entity::find().count(&app.db).await.unwrap(),
+            )
+        };
+        assert_eq!(count().await, (5, 3));
+        // Nothing is older than a horizon at t0.
+        assert_eq!(domain::sessions::prune(&app.db, t0()).await.unwrap(), (0, 0));
+        // A day later: the first day's three links (expired after 15 minutes) and the
+        // signed-out session go; the manager's first session lasts until its week is over.
+        assert_eq!(domain::sessions::prune(&app.db, t0() + Duration::days(1)).await.unwrap(), (3, 1));
+        assert_eq!(domain::sessions::prune(&app.db, t0() + Duration::days(8)).await.unwrap(), (0, 1));
+        assert_eq!(count().await, (2, 1));
+        // The fresh session still signs its person in.
+        assert_eq!(my_name(&app, &fresh).await.0, 200);
+    }
+}

@@ -191,6 +191,9 @@ pub struct EmployeeFields {
     pub manager_id: MaybeUndefined<ID>,
     /// From 1900-01-01 to 2200-12-31, and not after the day the employee left.
     pub hired_on: Option<Date>,
+    /// Reads what the `payroll:read` scope reads: closed periods' results and the
+    /// exports (a new employee: false).
+    pub payroll: Option<bool>,
     /// The language of the messages Zeroboard sends them [default: EN].
     pub language: Option<Language>,
     /// Whether they get the daily e-mail reminders [default: true].
@@ -209,6 +212,7 @@ impl EmployeeFields {
                 .transpose()?,
             manager_id: maybe_id(&self.manager_id, Kind::Employee, "input.managerId")?,
             hired_on: self.hired_on.map(|d| d.0),
+            payroll: self.payroll,
             language: self.language.map(Into::into),
             reminders: self.reminders,
         })

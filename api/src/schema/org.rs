@@ -57,6 +57,12 @@ impl Employee {
         self.0.role.into()
     }
 
+    /// Whether they read payroll figures (closed periods' results and the exports).
+    /// Visible like `email`.
+    async fn payroll(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<bool>> {
+        Ok(self.private(ctx).await?.then_some(self.0.payroll))
+    }
+
     async fn department(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Department>> {
         Ok(Ctx::new(ctx)?
             .department(self.0.department_id)
