@@ -22,7 +22,7 @@ use entity::{assignment, assignment_event, employee, kpi_policy, kpi_result, kpi
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, Value,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Value,
 };
 
 use crate::auth::Principal;
@@ -46,9 +46,6 @@ pub struct Closed {
     /// Results written, one per employee active in the period.
     pub results: u32,
 }
-
-/// Rows inserted per statement: well under SQLite's limit of bound parameters.
-const CHUNK: usize = 200;
 
 /// The open periods due for closing at `now`, oldest first.
 pub async fn due(db: &impl ConnectionTrait, now: DateTime<Utc>) -> DomainResult<Vec<i64>> {
@@ -239,22 +236,48 @@ async fn set_status(
 }
 
 /// Turns the period's unfinished assignments into `missed`, each with a system event.
-/// The caller holds the period's row lock, so the set read is the set updated.
+/// The caller holds the period's row lock, so the set read is the set updated. Both are
+/// set-based statements (the events an `INSERT … SELECT` of the assignments still
+/// unfinished, then one `UPDATE`): nothing of the assignments travels to the application.
 async fn mark_missed(
     db: &impl ConnectionTrait,
     period_id: i64,
     now: DateTime<Utc>,
 ) -> DomainResult<u32> {
-    let unfinished = assignment::Entity::find()
-        .filter(assignment::Column::PeriodId.eq(period_id))
-        .filter(assignment::Column::Status.is_in(UNFINISHED))
-        .order_by_asc(assignment::Column::Id)
-        .all(db)
-        .await?;
-    if unfinished.is_empty() {
-        return Ok(0);
-    }
-    assignment::Entity::update_many()
+    use sea_orm::sea_query::Query;
+    let unfinished = || {
+        sea_orm::Condition::all()
+            .add(assignment::Column::PeriodId.eq(period_id))
+            .add(assignment::Column::Status.is_in(UNFINISHED))
+    };
+    let events = Query::select()
+        .column(assignment::Column::Id)
+        .expr(Expr::value(Option::<i64>::None))
+        .column(assignment::Column::Status)
+        .expr(Expr::value(AssignmentStatus::Missed))
+        .expr(Expr::value(
+            "the period closed with the assignment unfinished",
+        ))
+        .expr(Expr::value(now))
+        .from(assignment::Entity)
+        .cond_where(unfinished())
+        .order_by(assignment::Column::Id, sea_orm::Order::Asc)
+        .to_owned();
+    let insert = Query::insert()
+        .into_table(assignment_event::Entity)
+        .columns([
+            assignment_event::Column::AssignmentId,
+            assignment_event::Column::ActorId,
+            assignment_event::Column::FromStatus,
+            assignment_event::Column::ToStatus,
+            assignment_event::Column::Comment,
+            assignment_event::Column::At,
+        ])
+        .select_from(events)
+        .map_err(|e| sea_orm::DbErr::Custom(format!("the missed events' statement: {e}")))?
+        .to_owned();
+    db.execute(&insert).await?;
+    let updated = assignment::Entity::update_many()
         .col_expr(
             assignment::Column::Status,
             Expr::value(AssignmentStatus::Missed),
@@ -263,27 +286,10 @@ async fn mark_missed(
             assignment::Column::Version,
             Expr::col(assignment::Column::Version).add(1),
         )
-        .filter(assignment::Column::PeriodId.eq(period_id))
-        .filter(assignment::Column::Status.is_in(UNFINISHED))
+        .filter(unfinished())
         .exec(db)
         .await?;
-    for chunk in unfinished.chunks(CHUNK) {
-        let events = chunk.iter().map(|a| assignment_event::ActiveModel {
-            assignment_id: Set(a.id),
-            actor_id: Set(None),
-            from_status: Set(Some(a.status)),
-            to_status: Set(AssignmentStatus::Missed),
-            comment: Set(Some(
-                "the period closed with the assignment unfinished".into(),
-            )),
-            at: Set(now),
-            ..Default::default()
-        });
-        assignment_event::Entity::insert_many(events)
-            .exec_without_returning(db)
-            .await?;
-    }
-    Ok(u32::try_from(unfinished.len()).unwrap_or(u32::MAX))
+    Ok(u32::try_from(updated.rows_affected).unwrap_or(u32::MAX))
 }
 
 /// The columns of `kpi_result` in the order [`result_row`] writes them.

@@ -452,6 +452,7 @@ pub async fn add_employee(
         hired_on: Set(hired_on),
         left_on: Set(left_on),
         created_at: Set(Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap()),
+        payroll: Set(false),
         ..Default::default()
     }
     .insert(db)

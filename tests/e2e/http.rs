@@ -143,6 +143,7 @@ async fn hire(app: &TestApp, n: usize) {
             hired_on: Set(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()),
             left_on: Set(None),
             created_at: Set(t0()),
+            payroll: Set(false),
             ..Default::default()
         }
         .insert(&app.db)
