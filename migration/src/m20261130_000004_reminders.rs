@@ -11,7 +11,7 @@ pub struct Migration;
 
 impl MigrationName for Migration {
     fn name(&self) -> &str {
-        "m20261130_000001_reminders"
+        "m20261130_000004_reminders"
     }
 }
 
