@@ -49,6 +49,32 @@ pub struct SettingsArgs {
     /// Seconds a webhook may fail every attempt before it is disabled [default: 432000, five days]
     #[arg(long, global = true, env = "ZEROBOARD_WEBHOOK_DISABLE_AFTER_SECS")]
     pub webhook_disable_after_secs: Option<usize>,
+    /// SMTP server of the e-mail reminders; reminders are off when none is set [default: none]
+    #[arg(long, global = true, env = "ZEROBOARD_SMTP_HOST")]
+    pub smtp_host: Option<String>,
+    /// SMTP port [default: 25 for none, 587 for starttls, 465 for tls]
+    #[arg(long, global = true, env = "ZEROBOARD_SMTP_PORT")]
+    pub smtp_port: Option<u16>,
+    /// How the SMTP connection is secured: none, starttls (required) or tls [default: starttls]
+    #[arg(long, global = true, env = "ZEROBOARD_SMTP_TLS")]
+    pub smtp_tls: Option<String>,
+    /// SMTP login; with `smtp_password` [default: none, no login]
+    #[arg(long, global = true, env = "ZEROBOARD_SMTP_USER")]
+    pub smtp_user: Option<String>,
+    /// SMTP password; better given by the environment or the file than by a flag
+    #[arg(
+        long,
+        global = true,
+        env = "ZEROBOARD_SMTP_PASSWORD",
+        hide_env_values = true
+    )]
+    pub smtp_password: Option<String>,
+    /// The reminders' sender, e.g. "Zeroboard <zeroboard@example.com>"; required with `smtp_host`
+    #[arg(long, global = true, env = "ZEROBOARD_SMTP_FROM")]
+    pub smtp_from: Option<String>,
+    /// The local time (HH:MM, the company's time zone) of the daily e-mail reminders [default: 09:00]
+    #[arg(long, global = true, env = "ZEROBOARD_REMINDER_TIME")]
+    pub reminder_time: Option<String>,
     /// Optional settings file [default: zeroboard.toml, if present]
     #[arg(long, global = true, env = "ZEROBOARD_CONFIG")]
     pub config: Option<PathBuf>,
@@ -143,6 +169,13 @@ struct FileSettings {
     webhook_timeout_secs: Option<usize>,
     webhook_retry_for_secs: Option<usize>,
     webhook_disable_after_secs: Option<usize>,
+    smtp_host: Option<String>,
+    smtp_port: Option<u16>,
+    smtp_tls: Option<String>,
+    smtp_user: Option<String>,
+    smtp_password: Option<String>,
+    smtp_from: Option<String>,
+    reminder_time: Option<String>,
     max_depth: Option<usize>,
     max_complexity: Option<usize>,
     max_aliases: Option<usize>,
@@ -284,7 +317,8 @@ fn bad(setting: &'static str, message: impl Into<String>) -> SettingError {
 
 impl SettingsArgs {
     pub fn resolve(&self) -> Result<Settings, SettingError> {
-        let file = self.read_file()?;
+        let mut file = self.read_file()?;
+        let mut reminders = self.reminders(&mut file)?;
         let database_url = self
             .database_url
             .clone()
@@ -538,6 +572,9 @@ impl SettingsArgs {
             )? as i64),
             ..dispatch::DispatcherConfig::default()
         };
+        if let Some(r) = &mut reminders {
+            r.board = http.public_url.as_ref().map(|u| format!("{u}/"));
+        }
         Ok(Settings {
             database_url,
             bind,
@@ -548,10 +585,74 @@ impl SettingsArgs {
                 cron,
                 run_retention_days,
                 webhooks,
+                reminders,
             },
             limits,
             http,
         })
+    }
+
+    /// The e-mail reminders' settings: none without an SMTP host.
+    fn reminders(
+        &self,
+        file: &mut FileSettings,
+    ) -> Result<Option<scheduler::reminders::ReminderConfig>, SettingError> {
+        use scheduler::reminders::{ReminderConfig, SmtpTls, validate_from};
+        let text = |given: &Option<String>, file: Option<String>| {
+            given
+                .clone()
+                .or(file)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let host = text(&self.smtp_host, file.smtp_host.take());
+        let tls = text(&self.smtp_tls, file.smtp_tls.take());
+        let user = text(&self.smtp_user, file.smtp_user.take());
+        let password = self.smtp_password.clone().or(file.smtp_password.take());
+        let from = text(&self.smtp_from, file.smtp_from.take());
+        let port = self.smtp_port.or(file.smtp_port);
+        let at = match text(&self.reminder_time, file.reminder_time.take()) {
+            Some(at) => chrono::NaiveTime::parse_from_str(&at, "%H:%M").map_err(|_| {
+                bad(
+                    "reminder_time",
+                    format!("`{at}` is not a local time like 09:00"),
+                )
+            })?,
+            None => domain::reminders::DEFAULT_TIME,
+        };
+        let Some(host) = host else {
+            return Ok(None);
+        };
+        if host.contains(['/', ':', ' ', '@']) {
+            return Err(bad(
+                "smtp_host",
+                format!("`{host}` is not a host name like smtp.example.com"),
+            ));
+        }
+        let tls = match tls {
+            Some(tls) => tls.parse::<SmtpTls>().map_err(|e| bad("smtp_tls", e))?,
+            None => SmtpTls::StartTls,
+        };
+        if port == Some(0) {
+            return Err(bad("smtp_port", "must be at least 1"));
+        }
+        if user.is_some() != password.is_some() {
+            return Err(bad(
+                if user.is_some() {
+                    "smtp_password"
+                } else {
+                    "smtp_user"
+                },
+                "is required with smtp_user and smtp_password: both or neither",
+            ));
+        }
+        let from = from.ok_or_else(|| bad("smtp_from", "is required when smtp_host is set"))?;
+        validate_from(&from).map_err(|e| bad("smtp_from", e))?;
+        let mut config = ReminderConfig::new(host, port.unwrap_or(tls.default_port()), tls, from);
+        config.user = user;
+        config.password = password;
+        config.at = at;
+        Ok(Some(config))
     }
 
     fn read_file(&self) -> Result<FileSettings, SettingError> {
@@ -601,6 +702,7 @@ mod tests {
         assert_eq!(s.scheduler.run_retention_days, 30);
         assert_eq!(s.public_url(), "http://127.0.0.1:8000");
         assert_eq!(s.http.sessions, domain::sessions::SessionPolicy::default());
+        assert_eq!(s.scheduler.reminders, None, "no SMTP host, no reminders");
         let s = args(|a| a.public_url = Some("https://board.example.com/".into()))
             .resolve()
             .unwrap();
@@ -610,7 +712,39 @@ mod tests {
     #[test]
     fn a_bad_value_names_its_setting() {
         type Case = (fn(&mut SettingsArgs), &'static str);
-        let cases: [Case; 12] = [
+        let cases: [Case; 18] = [
+            (|a| a.reminder_time = Some("9am".into()), "reminder_time"),
+            (
+                |a| a.smtp_host = Some("smtp://mail.example.com".into()),
+                "smtp_host",
+            ),
+            (
+                |a| a.smtp_host = Some("mail.example.com".into()),
+                "smtp_from",
+            ),
+            (
+                |a| {
+                    a.smtp_host = Some("mail.example.com".into());
+                    a.smtp_from = Some("zeroboard".into());
+                },
+                "smtp_from",
+            ),
+            (
+                |a| {
+                    a.smtp_host = Some("mail.example.com".into());
+                    a.smtp_from = Some("zb@example.com".into());
+                    a.smtp_tls = Some("ssl".into());
+                },
+                "smtp_tls",
+            ),
+            (
+                |a| {
+                    a.smtp_host = Some("mail.example.com".into());
+                    a.smtp_from = Some("zb@example.com".into());
+                    a.smtp_user = Some("zb".into());
+                },
+                "smtp_password",
+            ),
             (
                 |a| a.scheduler_run_retention_days = Some(0),
                 "scheduler_run_retention_days",
@@ -663,6 +797,29 @@ mod tests {
         assert_eq!(s.bind, "127.0.0.1:9000");
         assert_eq!(s.scheduler.cron, "0 */5 * * * *");
         assert_eq!(s.scheduler.run_retention_days, 7);
+        // The reminders: on with a host; the port follows the TLS mode unless given; the
+        // board's link follows the public URL.
+        std::fs::write(&path, "smtp_host = \"mail.example.com\"\nsmtp_from = \"Zeroboard <zb@example.com>\"\nsmtp_tls = \"tls\"\nsmtp_user = \"zb\"\nsmtp_password = \"secret\"\nreminder_time = \"07:30\"\npublic_url = \"https://board.example.com\"\n").unwrap();
+        let s = args(|a| a.config = Some(path.clone())).resolve().unwrap();
+        let r = s.scheduler.reminders.expect("reminders on");
+        assert_eq!(
+            (r.host.as_str(), r.port, r.tls),
+            ("mail.example.com", 465, scheduler::reminders::SmtpTls::Tls)
+        );
+        assert_eq!(
+            (r.user.as_deref(), r.password.as_deref()),
+            (Some("zb"), Some("secret"))
+        );
+        assert_eq!(r.at, chrono::NaiveTime::from_hms_opt(7, 30, 0).unwrap());
+        assert_eq!(r.board.as_deref(), Some("https://board.example.com/"));
+        let s = args(|a| {
+            a.config = Some(path.clone());
+            a.smtp_port = Some(2525);
+            a.smtp_host = Some(String::new());
+        })
+        .resolve()
+        .unwrap();
+        assert_eq!(s.scheduler.reminders, None, "an empty host turns them off");
         std::fs::write(&path, "colour = \"blue\"\n").unwrap();
         let err = args(|a| a.config = Some(path.clone()))
             .resolve()

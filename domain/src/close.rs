@@ -237,6 +237,9 @@ async fn set_status(
     Ok(done.rows_affected == 1)
 }
 
+/// The note of the event a close writes for each assignment it marks missed.
+const MISSED_NOTE: &str = "the period closed with the assignment unfinished";
+
 /// Turns the period's unfinished assignments into `missed`, each with a system event.
 /// The caller holds the period's row lock, so the set read is the set updated. Both are
 /// set-based statements (the events an `INSERT … SELECT` of the assignments still
@@ -257,9 +260,7 @@ async fn mark_missed(
         .expr(Expr::value(Option::<i64>::None))
         .column(assignment::Column::Status)
         .expr(Expr::value(AssignmentStatus::Missed))
-        .expr(Expr::value(
-            "the period closed with the assignment unfinished",
-        ))
+        .expr(Expr::value(MISSED_NOTE))
         .expr(Expr::value(now))
         .from(assignment::Entity)
         .cond_where(unfinished())

@@ -172,6 +172,8 @@ pub enum Step {
     Close = 0x5a42_0003,
     /// Telling of assignments that fell overdue (`assignments::tell_overdue`).
     Overdue = 0x5a42_0004,
+    /// Preparing a day's e-mail reminders (`reminding::prepare`).
+    Reminders = 0x5a42_0005,
 }
 
 /// Serialises the creation of KPI policy versions on PostgreSQL, so two admins changing the

@@ -38,6 +38,8 @@ pub mod outbox;
 pub mod periods;
 pub mod policy;
 pub mod read;
+pub mod reminders;
+pub mod reminding;
 pub mod results;
 pub mod sessions;
 pub mod stored;

@@ -236,6 +236,8 @@ mod tests {
             left_on: None,
             created_at: h(0),
             payroll: false,
+            language: Default::default(),
+            reminders: true,
         }
     }
     /// An assignment of weight 1 due at hour 100: (id, kind, assignee, controller, status, submitted, decided).
@@ -377,7 +379,7 @@ mod tests {
         let d = |m: u32, day: u32| NaiveDate::from_ymd_opt(2026, m, day).unwrap();
         let e = |hired: NaiveDate, left: Option<NaiveDate>| employee::Model {
             id: 1, department_id: 1, manager_id: None, name: "E".into(), email: "e@x".into(), email_key: "e@x".into(), role: entity::enums::Role::Employee,
-            hired_on: hired, left_on: left, created_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(), payroll: false,
+            hired_on: hired, left_on: left, created_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(), payroll: false, language: Default::default(), reminders: true,
         };
         assert!(active_on(&e(d(3, 1), None), d(3, 1))); // from the hire date
         assert!(!active_on(&e(d(3, 2), None), d(3, 1)));

@@ -1,7 +1,7 @@
 //! Departments and employees: admin-only changes to the organisation.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use entity::enums::Role;
+use entity::enums::{Language, Role};
 use entity::{department, employee};
 use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 
@@ -71,6 +71,10 @@ pub struct EmployeeInput {
     pub hired_on: Option<NaiveDate>,
     /// The payroll grant ([`employee::Model::payroll`]); a new employee has none.
     pub payroll: Option<bool>,
+    /// The language of the messages Zeroboard sends them [default: English].
+    pub language: Option<Language>,
+    /// Whether they get the daily e-mail reminders [default: yes].
+    pub reminders: Option<bool>,
 }
 
 /// Checks that a manager exists, is active, and is not the employee or below them. The
@@ -141,6 +145,8 @@ pub async fn create_employee(
         left_on: Set(None),
         created_at: Set(now),
         payroll: Set(input.payroll.unwrap_or(false)),
+        language: Set(input.language.unwrap_or_default()),
+        reminders: Set(input.reminders.unwrap_or(true)),
         ..Default::default()
     }
     .insert(&txn)
@@ -220,11 +226,56 @@ pub async fn update_employee(
     if let Some(payroll) = input.payroll {
         row.payroll = Set(payroll);
     }
+    if let Some(language) = input.language {
+        row.language = Set(language);
+    }
+    if let Some(reminders) = input.reminders {
+        row.reminders = Set(reminders);
+    }
     let row = row.update(&txn).await.map_err(unique_as(
         crate::error::EMPLOYEE_EMAIL,
         "email",
         "an employee with this e-mail exists",
     ))?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// What an employee may change about themselves: the language of Zeroboard's messages
+/// and whether they get e-mail reminders.
+#[derive(Clone, Debug, Default)]
+pub struct ProfileInput {
+    pub language: Option<Language>,
+    pub reminders: Option<bool>,
+}
+
+/// Changes an employee's own settings: by themselves, or by an admin for anyone.
+pub async fn update_profile(
+    db: &impl Db,
+    who: &Principal,
+    id: i64,
+    input: ProfileInput,
+) -> DomainResult<employee::Model> {
+    if who.employee_id() != Some(id) {
+        access::require_admin(who)?;
+    }
+    let txn = begin_write(db).await?;
+    let current = employee::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(DomainError::NotFound("employee"))?;
+    let mut row: employee::ActiveModel = current.clone().into();
+    if let Some(language) = input.language {
+        row.language = Set(language);
+    }
+    if let Some(reminders) = input.reminders {
+        row.reminders = Set(reminders);
+    }
+    let row = if row.is_changed() {
+        row.update(&txn).await?
+    } else {
+        current
+    };
     txn.commit().await?;
     Ok(row)
 }

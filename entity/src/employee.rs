@@ -1,7 +1,7 @@
 use sea_orm::ActiveValue;
 use sea_orm::entity::prelude::*;
 
-use crate::enums::Role;
+use crate::enums::{Language, Role};
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "employee")]
@@ -22,6 +22,10 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// Reads what the `payroll:read` scope reads: closed periods' results and the exports.
     pub payroll: bool,
+    /// The language of the messages Zeroboard sends them (`en` unless set).
+    pub language: Language,
+    /// Whether they get the daily e-mail reminders (true unless they turned them off).
+    pub reminders: bool,
 }
 
 /// The key that decides whether two e-mail addresses belong to the same employee: the

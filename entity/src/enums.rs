@@ -73,3 +73,26 @@ pub enum VoteChoice {
     #[sea_orm(string_value = "abstain")]
     Abstain,
 }
+
+/// The language an employee reads Zeroboard's messages in (the reminders).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum Language {
+    #[default]
+    #[sea_orm(string_value = "en")]
+    En,
+    #[sea_orm(string_value = "ru")]
+    Ru,
+}

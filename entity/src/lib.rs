@@ -23,6 +23,8 @@ pub mod login_link;
 pub mod outbox_event;
 pub mod period;
 pub mod proposal;
+pub mod reminder;
+pub mod reminder_day;
 pub mod scheduler_run;
 pub mod session;
 pub mod vote;

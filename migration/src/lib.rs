@@ -13,6 +13,7 @@ mod m20261129_000001_kpi_item_key;
 mod m20261129_000002_session;
 mod m20261129_000003_webhooks;
 mod m20261130_000003_payroll_grant;
+mod m20261130_000004_reminders;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000002_session::Migration),
             Box::new(m20261129_000003_webhooks::Migration),
             Box::new(m20261130_000003_payroll_grant::Migration),
+            Box::new(m20261130_000004_reminders::Migration),
         ]
     }
 }

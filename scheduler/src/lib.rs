@@ -10,9 +10,11 @@
 //! retries.
 //!
 //! Beside the ticks runs the webhook dispatcher ([`dispatch`]), which polls the outbox and
-//! sends what the ticks and the API's changes recorded there.
+//! sends what the ticks and the API's changes recorded there, and, when an SMTP host is set,
+//! the e-mail reminders' sender ([`reminders`]).
 
 pub mod dispatch;
+pub mod reminders;
 
 use std::sync::Arc;
 
@@ -40,6 +42,8 @@ pub struct SchedulerConfig {
     pub run_retention_days: u32,
     /// The webhook dispatcher's settings.
     pub webhooks: dispatch::DispatcherConfig,
+    /// The e-mail reminders' settings; none sends no reminders.
+    pub reminders: Option<reminders::ReminderConfig>,
 }
 
 impl Default for SchedulerConfig {
@@ -48,6 +52,7 @@ impl Default for SchedulerConfig {
             cron: DEFAULT_CRON.into(),
             run_retention_days: DEFAULT_RUN_RETENTION_DAYS,
             webhooks: dispatch::DispatcherConfig::default(),
+            reminders: None,
         }
     }
 }
@@ -151,6 +156,7 @@ pub struct RunningScheduler {
     ticker: Arc<Ticker>,
     stop_dispatcher: tokio::sync::watch::Sender<bool>,
     dispatcher: tokio::task::JoinHandle<()>,
+    mailer: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningScheduler {
@@ -167,6 +173,11 @@ impl RunningScheduler {
         if let Err(e) = self.dispatcher.await {
             tracing::error!(error = %e, "the webhook dispatcher failed to stop cleanly");
         }
+        if let Some(mailer) = self.mailer
+            && let Err(e) = mailer.await
+        {
+            tracing::error!(error = %e, "the reminders' sender failed to stop cleanly");
+        }
         Ok(())
     }
 }
@@ -182,7 +193,23 @@ pub async fn start(
     let (stop_dispatcher, stopped) = tokio::sync::watch::channel(false);
     let dispatcher = dispatch::Dispatcher::new(db.clone(), config.webhooks.clone())
         .context("cannot create the webhook dispatcher")?
-        .spawn(clock.clone(), stopped);
+        .spawn(clock.clone(), stopped.clone());
+    let mailer = match config.reminders {
+        Some(reminders) => {
+            tracing::info!(
+                smtp.host = %reminders.host,
+                smtp.port = reminders.port,
+                reminders.at = %reminders.at,
+                "e-mail reminders are on"
+            );
+            Some(
+                reminders::Mailer::new(db.clone(), company, reminders)
+                    .context("cannot create the reminders' sender")?
+                    .spawn(clock.clone(), stopped),
+            )
+        }
+        None => None,
+    };
     let ticker = Arc::new(Ticker {
         db,
         company,
@@ -211,6 +238,7 @@ pub async fn start(
         ticker,
         stop_dispatcher,
         dispatcher,
+        mailer,
     })
 }
 

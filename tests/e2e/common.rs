@@ -137,6 +137,42 @@ impl Drop for TestDb {
     }
 }
 
+/// The Python of the tests' real peers: a virtual environment under the build directory,
+/// made once, with the pinned PyPI packages they use (`standardwebhooks` for the webhook
+/// receiver, `aiosmtpd` for the reminders' SMTP sink). Needs `python3` with `venv` and
+/// PyPI the first time.
+pub fn python() -> &'static str {
+    const PACKAGES: [&str; 2] = ["standardwebhooks==1.1.0", "aiosmtpd==1.4.6"];
+    static PYTHON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(|| {
+        use std::process::{Command, Stdio};
+        let venv = concat!(env!("CARGO_TARGET_TMPDIR"), "/peers-venv");
+        let python = format!("{venv}/bin/python");
+        let ready = |python: &str| {
+            Command::new(python)
+                .args(["-c", "import standardwebhooks, aiosmtpd"])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !ready(&python) {
+            let made = Command::new("python3")
+                .args(["-m", "venv", venv])
+                .status()
+                .expect("python3");
+            assert!(made.success(), "python3 -m venv {venv}");
+            let installed = Command::new(format!("{venv}/bin/pip"))
+                .args(["install", "--quiet", "--disable-pip-version-check"])
+                .args(PACKAGES)
+                .status()
+                .expect("pip");
+            assert!(installed.success(), "pip install {PACKAGES:?}");
+            assert!(ready(&python), "{PACKAGES:?} import");
+        }
+        python
+    })
+}
+
 /// 2026-11-20 10:00 UTC: inside the semi-monthly period 16–30 November.
 pub fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap()

@@ -14,6 +14,7 @@ mod live;
 mod outlook;
 mod payroll;
 mod playground;
+mod reminders;
 mod scheduler;
 mod snapshots;
 mod storage;

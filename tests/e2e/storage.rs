@@ -11,7 +11,7 @@ use super::*;
 use crate::on_both;
 
 /// Tables the model must have after `up`.
-const TABLES: [&str; 22] = [
+const TABLES: [&str; 24] = [
     "department",
     "employee",
     "api_token",
@@ -34,6 +34,8 @@ const TABLES: [&str; 22] = [
     "outbox_event",
     "webhook",
     "webhook_delivery",
+    "reminder_day",
+    "reminder",
 ];
 
 /// Whether a statement failed on a unique key (not on some other constraint).

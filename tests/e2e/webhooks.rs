@@ -1,12 +1,12 @@
 //! Webhooks end to end: changes write outbox events in their own transactions, the
 //! dispatcher (driven round by round at fixed instants) delivers them signed, and a real
 //! receiver verifies each signature with the `standardwebhooks` package from PyPI
-//! (`tests/webhooks/receiver.py`, in a virtual environment the tests make once).
+//! (`tests/webhooks/receiver.py`, in the virtual environment of `common::python`).
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration as StdDuration, Instant};
 
 use ::scheduler::dispatch::{Dispatcher, DispatcherConfig};
@@ -18,44 +18,9 @@ use serde_json::{Value, json};
 use super::*;
 use crate::on_both;
 
-/// The virtual environment with `standardwebhooks`, made once per build directory.
-fn python() -> &'static str {
-    static PYTHON: OnceLock<String> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let venv = concat!(env!("CARGO_TARGET_TMPDIR"), "/standardwebhooks-venv");
-        let python = format!("{venv}/bin/python");
-        let ready = |python: &str| {
-            Command::new(python)
-                .args(["-c", "import standardwebhooks"])
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        if !ready(&python) {
-            let made = Command::new("python3")
-                .args(["-m", "venv", venv])
-                .status()
-                .expect("python3");
-            assert!(made.success(), "python3 -m venv {venv}");
-            let installed = Command::new(format!("{venv}/bin/pip"))
-                .args([
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "standardwebhooks==1.1.0",
-                ])
-                .status()
-                .expect("pip");
-            assert!(installed.success(), "pip install standardwebhooks");
-            assert!(ready(&python), "standardwebhooks imports");
-        }
-        python
-    })
-}
-
 /// A free port on loopback: bound, then released, so nothing answers there until a
 /// receiver takes it.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -11,7 +11,7 @@ use domain::work::{AssignmentInput, TemplateInput};
 use entity::{api_token, duty_template, kpi_target};
 
 use super::assignment::Assignment;
-use super::org::{Department, Employee, Role};
+use super::org::{Department, Employee, Language, Role};
 use super::period::Period;
 use super::scalars::Date;
 use crate::context::Ctx;
@@ -194,6 +194,10 @@ pub struct EmployeeFields {
     /// Reads what the `payroll:read` scope reads: closed periods' results and the
     /// exports (a new employee: false).
     pub payroll: Option<bool>,
+    /// The language of the messages Zeroboard sends them [default: EN].
+    pub language: Option<Language>,
+    /// Whether they get the daily e-mail reminders [default: true].
+    pub reminders: Option<bool>,
 }
 
 impl EmployeeFields {
@@ -209,6 +213,8 @@ impl EmployeeFields {
             manager_id: maybe_id(&self.manager_id, Kind::Employee, "input.managerId")?,
             hired_on: self.hired_on.map(|d| d.0),
             payroll: self.payroll,
+            language: self.language.map(Into::into),
+            reminders: self.reminders,
         })
     }
 }

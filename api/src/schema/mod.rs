@@ -40,6 +40,7 @@ pub struct Mutation(
     kb::KbMutation,
     kpi::KpiMutation,
     webhook::WebhookMutation,
+    org::OrgMutation,
 );
 
 pub use live::Subscription;

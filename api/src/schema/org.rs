@@ -1,6 +1,6 @@
 //! The organisation: employees and departments.
 
-use async_graphql::{Context, Enum, ID, Object};
+use async_graphql::{Context, Enum, ID, InputObject, Object};
 use entity::{department, employee};
 use sea_orm::{EntityTrait, QueryOrder};
 
@@ -13,9 +13,13 @@ use crate::error::OrGql;
 use crate::id::{Kind, decode, encode};
 use crate::paging::{Order, Page, PageArgs, page};
 
-use entity::enums::Role as StoredRole;
+use entity::enums::{Language as StoredLanguage, Role as StoredRole};
 
 mirror_enum!(Role <=> StoredRole { Employee, Manager, Admin });
+mirror_enum!(
+    /// The language of the messages Zeroboard sends a person: English or Russian.
+    Language <=> StoredLanguage { En, Ru }
+);
 
 /// A person in the company directory.
 pub struct Employee(pub employee::Model);
@@ -86,6 +90,18 @@ impl Employee {
         } else {
             None
         })
+    }
+
+    /// The language of the messages Zeroboard sends them (the e-mail reminders). Visible
+    /// like `email`.
+    async fn language(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Language>> {
+        Ok(self.private(ctx).await?.then_some(self.0.language.into()))
+    }
+
+    /// Whether they get the daily e-mail reminders of their overdue work and of the
+    /// submissions waiting for them. Visible like `email`.
+    async fn reminders(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<bool>> {
+        Ok(self.private(ctx).await?.then_some(self.0.reminders))
     }
 
     /// The tiles of this employee for a period (default: the current one). Yours, your
@@ -205,5 +221,41 @@ impl OrgQuery {
             .all(c.db())
             .await)?;
         Ok(rows.into_iter().map(Department).collect())
+    }
+}
+
+/// What a person may change about themselves; fields left out stay as they are.
+#[derive(InputObject)]
+pub struct ProfileFields {
+    /// The language of the messages Zeroboard sends (the e-mail reminders).
+    pub language: Option<Language>,
+    /// False turns the daily e-mail reminders off; true turns them back on.
+    pub reminders: Option<bool>,
+}
+
+#[derive(Default)]
+pub struct OrgMutation;
+
+#[Object]
+impl OrgMutation {
+    /// The signed-in employee's own settings: the language of their messages and whether
+    /// they get e-mail reminders. Not for service tokens (FORBIDDEN); admins change
+    /// anyone's with `updateEmployee`.
+    async fn update_my_profile(
+        &self,
+        ctx: &Context<'_>,
+        input: ProfileFields,
+    ) -> async_graphql::Result<Employee> {
+        let c = Ctx::new(ctx)?;
+        let me = domain::access::require_employee(c.who).gql()?;
+        let input = domain::org::ProfileInput {
+            language: input.language.map(Into::into),
+            reminders: input.reminders,
+        };
+        Ok(Employee(
+            domain::org::update_profile(c.db(), c.who, me, input)
+                .await
+                .gql_input()?,
+        ))
     }
 }

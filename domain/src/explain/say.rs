@@ -65,7 +65,7 @@ fn hundredths(lang: Lang, x100: i64) -> String {
 }
 
 /// `n` with the noun in the right form: English one/other, Russian one/few/many.
-fn count(lang: Lang, n: usize, en: (&str, &str), ru: (&str, &str, &str)) -> String {
+pub fn count(lang: Lang, n: usize, en: (&str, &str), ru: (&str, &str, &str)) -> String {
     let noun = match lang {
         Lang::En if n == 1 => en.0,
         Lang::En => en.1,
