@@ -5,6 +5,8 @@
 //! (PostgreSQL: a throwaway database on `ZEROBOARD_TEST_PG_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/postgres`, dropped afterwards).
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -13,7 +15,6 @@ use chrono::Utc;
 use domain::Company;
 use domain::calendar::{Cadence, Calendar};
 use domain::clock::Clock;
-use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 const TILES: &str = "{ me { summary { toAccept { count } duties { total done awaitingAcceptance remaining overdue } \
@@ -35,36 +36,10 @@ async fn main() -> anyhow::Result<()> {
     let employees: usize = args.get(1).map(|a| a.parse()).transpose()?.unwrap_or(1000);
     let requests: usize = args.get(2).map(|a| a.parse()).transpose()?.unwrap_or(200);
 
-    let dir = tempfile::tempdir()?;
-    let admin_url = std::env::var("ZEROBOARD_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let pg_name = format!("zb_bench_{}", std::process::id());
-    let url = if kind == "postgres" {
-        let admin = domain::db::connect(&admin_url).await?;
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {pg_name}"))
-            .await?;
-        format!(
-            "{}/{pg_name}",
-            admin_url
-                .rsplit_once('/')
-                .map(|(b, _)| b)
-                .unwrap_or(&admin_url)
-        )
-    } else {
-        format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("bench.db").display()
-        )
-    };
-    let result = run(&kind, &url, employees, requests).await;
-    if kind == "postgres" {
-        let admin = domain::db::connect(&admin_url).await?;
-        admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {pg_name} WITH (FORCE)"))
-            .await?;
-    }
-    result
+    common::with_scratch_database(&kind, "bench", async |url| {
+        run(&kind, url, employees, requests).await
+    })
+    .await
 }
 
 async fn run(kind: &str, url: &str, employees: usize, requests: usize) -> anyhow::Result<()> {

@@ -9,6 +9,8 @@
 //! so the memory figure is the process's resident growth per subscription, both ends
 //! together: an upper bound for the server's share.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -16,7 +18,6 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use domain::auth::Principal;
 use futures_util::{SinkExt, StreamExt};
-use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -33,31 +34,7 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or("sqlite")
         .to_owned();
     let n: usize = args.get(1).map(|a| a.parse()).transpose()?.unwrap_or(1000);
-    let dir = tempfile::tempdir()?;
-    let admin_url = std::env::var("ZEROBOARD_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let pg_name = format!("zb_live_bench_{}", std::process::id());
-    let url = if kind == "postgres" {
-        let admin = domain::db::connect(&admin_url).await?;
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {pg_name}"))
-            .await?;
-        let base = admin_url
-            .rsplit_once('/')
-            .map(|(b, _)| b)
-            .unwrap_or(&admin_url);
-        format!("{base}/{pg_name}")
-    } else {
-        format!("sqlite://{}?mode=rwc", dir.path().join("live.db").display())
-    };
-    let result = run(&kind, &url, n).await;
-    if kind == "postgres" {
-        let admin = domain::db::connect(&admin_url).await?;
-        admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {pg_name} WITH (FORCE)"))
-            .await?;
-    }
-    result
+    common::with_scratch_database(&kind, "live_bench", async |url| run(&kind, url, n).await).await
 }
 
 fn rss_kib() -> u64 {

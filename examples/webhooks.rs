@@ -6,6 +6,8 @@
 //! (PostgreSQL: a throwaway database on `ZEROBOARD_TEST_PG_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/postgres`, dropped afterwards).
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -14,7 +16,6 @@ use chrono::Utc;
 use domain::auth::Principal;
 use domain::outbox::{Event, EventType};
 use scheduler::dispatch::{Dispatcher, DispatcherConfig};
-use sea_orm::ConnectionTrait;
 use serde_json::json;
 
 #[tokio::main]
@@ -30,34 +31,10 @@ async fn main() -> anyhow::Result<()> {
         .map(|a| a.parse())
         .transpose()?
         .unwrap_or(10_000);
-    let dir = tempfile::tempdir()?;
-    let admin_url = std::env::var("ZEROBOARD_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let pg_name = format!("zb_hooks_bench_{}", std::process::id());
-    let url = if kind == "postgres" {
-        let admin = domain::db::connect(&admin_url).await?;
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {pg_name}"))
-            .await?;
-        let base = admin_url
-            .rsplit_once('/')
-            .map(|(b, _)| b)
-            .unwrap_or(&admin_url);
-        format!("{base}/{pg_name}")
-    } else {
-        format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("hooks.db").display()
-        )
-    };
-    let result = run(&kind, &url, events).await;
-    if kind == "postgres" {
-        let admin = domain::db::connect(&admin_url).await?;
-        admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {pg_name} WITH (FORCE)"))
-            .await?;
-    }
-    result
+    common::with_scratch_database(&kind, "hooks_bench", async |url| {
+        run(&kind, url, events).await
+    })
+    .await
 }
 
 async fn run(kind: &str, url: &str, events: usize) -> anyhow::Result<()> {

@@ -173,6 +173,79 @@ pub fn python() -> &'static str {
     })
 }
 
+/// A free port on loopback: bound, then released, so nothing answers there until a peer
+/// takes it.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A real peer the product talks to (a webhook receiver, an SMTP sink): a Python script of
+/// `tests/`, run in [`python`]'s environment, that prints `{"listening": …}` once it listens
+/// and then one JSON value per request it receives. Killed when dropped.
+pub struct Peer {
+    child: std::process::Child,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+}
+
+impl Peer {
+    /// Starts `script` (relative to the repository) with `args`; returns once it listens.
+    pub fn start(script: &str, args: &[String]) -> Peer {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let path = format!("{}/{script}", env!("CARGO_MANIFEST_DIR"));
+        let mut child = Command::new(python())
+            .arg(&path)
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {script}: {e}"));
+        let stdout = child.stdout.take().unwrap();
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (listening, ready) = std::sync::mpsc::channel();
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let value: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+                if value.get("listening").is_some() {
+                    let _ = listening.send(());
+                } else {
+                    sink.lock().unwrap().push(value);
+                }
+            }
+        });
+        ready
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("{script} listens"));
+        Peer { child, lines }
+    }
+
+    /// What it has received, once at least `n` values arrived or 10 s passed (the product
+    /// had its answers before its round returned; their lines may still be in the pipe),
+    /// then `linger` more for anything beyond `n` that should not be there.
+    pub fn received(&self, n: usize, linger: std::time::Duration) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if self.lines.lock().unwrap().len() >= n || std::time::Instant::now() > deadline {
+                std::thread::sleep(linger);
+                return self.lines.lock().unwrap().clone();
+            }
+            std::thread::yield_now();
+        }
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// 2026-11-20 10:00 UTC: inside the semi-monthly period 16–30 November.
 pub fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap()

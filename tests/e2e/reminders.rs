@@ -4,10 +4,7 @@
 //! at fixed instants; two schedulers at once, repeated rounds and a restart send each
 //! reminder once; a server that is down is retried the same day.
 
-use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration as StdDuration, Instant};
+use std::time::Duration as StdDuration;
 
 use ::scheduler::reminders::{Mailer, ReminderConfig, SmtpTls};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
@@ -18,66 +15,18 @@ use entity::reminder;
 use sea_orm::{EntityTrait, QueryOrder};
 use serde_json::{Value, json};
 
-use super::webhooks::free_port;
 use super::*;
 use crate::on_both;
 
-/// The SMTP sink and what it printed, one JSON value per message.
-struct Sink {
-    child: Child,
-    lines: Arc<Mutex<Vec<Value>>>,
-}
+/// The SMTP sink (`tests/reminders/smtp_sink.py`, aiosmtpd), one JSON value per message.
+struct Sink;
 
 impl Sink {
-    fn start(port: u16) -> Sink {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reminders/smtp_sink.py");
-        let mut child = Command::new(python())
-            .arg(script)
-            .args(["--port", &port.to_string()])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the SMTP sink");
-        let stdout = child.stdout.take().unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let (listening, ready) = std::sync::mpsc::channel();
-        let sink = lines.clone();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let value: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-                if value.get("listening").is_some() {
-                    let _ = listening.send(());
-                } else {
-                    sink.lock().unwrap().push(value);
-                }
-            }
-        });
-        ready
-            .recv_timeout(StdDuration::from_secs(30))
-            .expect("the SMTP sink listens");
-        Sink { child, lines }
-    }
-
-    /// What it has received, once at least `n` messages arrived (each was answered before
-    /// the mailer's round returned; its line may still be in the pipe), and a moment more
-    /// for any message beyond `n` that should not be there.
-    fn received(&self, n: usize) -> Vec<Value> {
-        let deadline = Instant::now() + StdDuration::from_secs(10);
-        loop {
-            let lines = self.lines.lock().unwrap().clone();
-            if lines.len() >= n || Instant::now() > deadline {
-                std::thread::sleep(StdDuration::from_millis(200));
-                return self.lines.lock().unwrap().clone();
-            }
-            std::thread::yield_now();
-        }
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn start(port: u16) -> Peer {
+        Peer::start(
+            "tests/reminders/smtp_sink.py",
+            &["--port".to_owned(), port.to_string()],
+        )
     }
 }
 
@@ -193,7 +142,7 @@ on_both! {
         let restarted = Mailer::new(app.db.clone(), app.company, config(port)).unwrap();
         assert_eq!(restarted.run_once(msk(20, 12, 0)).await.unwrap().attempts, 0);
 
-        let got = sink.received(3);
+        let got = sink.received(3, StdDuration::from_millis(200));
         assert_eq!(got.len(), 3, "{got:#?}");
         let mail = by_recipient(&got);
         let recipients: Vec<&str> = mail.keys().map(String::as_str).collect();
@@ -252,7 +201,7 @@ on_both! {
         let (a, b) = (a.unwrap(), b.unwrap());
         assert_eq!(a.settled.sent + b.settled.sent, 3, "{a:?} {b:?}");
         assert_eq!(first.run_once(msk(21, 10, 0)).await.unwrap().attempts, 0);
-        let got = sink.received(3);
+        let got = sink.received(3, StdDuration::from_millis(200));
         assert_eq!(got.len(), 3, "{got:#?}");
         let mail = by_recipient(&got);
         assert_eq!(mail.keys().collect::<Vec<_>>(), recipients, "the same people, still behind");
@@ -274,7 +223,7 @@ on_both! {
         assert_eq!(first.run_once(msk(22, 9, 2)).await.unwrap().attempts, 0, "the dead claim is not retried");
         let row = reminder::Entity::find_by_id(lost[0].id).one(&app.db).await.unwrap().unwrap();
         assert_eq!((row.status.as_str(), row.attempts, row.sent_at), ("abandoned", 1, None), "{row:?}");
-        assert_eq!(sink.received(5).len(), 5, "two more on the 22nd, not the abandoned one");
+        assert_eq!(sink.received(5, StdDuration::from_millis(200)).len(), 5, "two more on the 22nd, not the abandoned one");
     }
 }
 

@@ -4,10 +4,7 @@
 //! (`tests/webhooks/receiver.py`, in the virtual environment of `common::python`).
 
 use std::collections::BTreeMap;
-use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration as StdDuration, Instant};
+use std::time::Duration as StdDuration;
 
 use ::scheduler::dispatch::{Dispatcher, DispatcherConfig};
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -18,72 +15,24 @@ use serde_json::{Value, json};
 use super::*;
 use crate::on_both;
 
-/// A free port on loopback: bound, then released, so nothing answers there until a
-/// receiver takes it.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The receiver process and what it printed, one JSON value per request.
-struct Receiver {
-    child: Child,
-    lines: Arc<Mutex<Vec<Value>>>,
-}
+/// The webhook receiver (`tests/webhooks/receiver.py`, verifying with `standardwebhooks`),
+/// one JSON value per request.
+struct Receiver;
 
 impl Receiver {
-    /// Starts `receiver.py` on `port`, answering 503 to the first `fail` requests.
-    fn start(port: u16, secret: &str, now: DateTime<Utc>, fail: usize) -> Receiver {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/webhooks/receiver.py");
-        let mut child = Command::new(python())
-            .arg(script)
-            .args(["--secret", secret, "--now", &now.timestamp().to_string()])
-            .args(["--fail", &fail.to_string(), "--port", &port.to_string()])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the receiver");
-        let stdout = child.stdout.take().unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let (listening, ready) = std::sync::mpsc::channel();
-        let sink = lines.clone();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let value: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-                if value.get("listening").is_some() {
-                    let _ = listening.send(());
-                } else {
-                    sink.lock().unwrap().push(value);
-                }
-            }
-        });
-        ready
-            .recv_timeout(StdDuration::from_secs(20))
-            .expect("the receiver listens");
-        Receiver { child, lines }
-    }
-
-    /// What it has received, once at least `n` requests arrived (the requests were answered
-    /// before the dispatcher's round returned; their lines may still be in the pipe).
-    fn received(&self, n: usize) -> Vec<Value> {
-        let deadline = Instant::now() + StdDuration::from_secs(10);
-        loop {
-            let lines = self.lines.lock().unwrap().clone();
-            if lines.len() >= n || Instant::now() > deadline {
-                return lines;
-            }
-            std::thread::yield_now();
-        }
-    }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    /// Starts it on `port`, answering 503 to the first `fail` requests.
+    fn start(port: u16, secret: &str, now: DateTime<Utc>, fail: usize) -> Peer {
+        let args = [
+            "--secret".to_owned(),
+            secret.to_owned(),
+            "--now".to_owned(),
+            now.timestamp().to_string(),
+            "--fail".to_owned(),
+            fail.to_string(),
+            "--port".to_owned(),
+            port.to_string(),
+        ];
+        Peer::start("tests/webhooks/receiver.py", &args)
     }
 }
 
@@ -202,7 +151,7 @@ on_both! {
         // Later rounds send nothing more.
         assert_eq!(dispatcher.run_once(next + Duration::hours(2)).await.unwrap().sent, 0);
 
-        let got = receiver.received(2);
+        let got = receiver.received(2, StdDuration::ZERO);
         assert_eq!(got.len(), 2, "{got:?}");
         for line in &got {
             assert_eq!(line["verified"], true, "verified by the standardwebhooks package: {line}");
@@ -224,7 +173,7 @@ on_both! {
         assert_eq!(again["redeliver"]["status"], "PENDING");
         let later = next + Duration::seconds(30);
         assert_eq!(dispatcher.run_once(later).await.unwrap().delivered, 1);
-        let got = receiver.received(3);
+        let got = receiver.received(3, StdDuration::ZERO);
         assert_eq!((got[2]["id"].clone(), got[2]["verified"].clone()), (got[0]["id"].clone(), json!(true)));
         assert_eq!(got[2]["timestamp"], later.timestamp().to_string());
     }
@@ -267,7 +216,7 @@ on_both! {
         assert_eq!((d[0]["lastResponseCode"].as_i64(), d[0]["lastError"].as_str()), (Some(503), Some("HTTP 503")));
         assert_eq!(instant(&d[0]["lastAttemptAt"]), t + Duration::seconds(60), "the last attempt at the window's end");
         assert!(rounds >= 4, "back-off 5, 15, 45 s … within a minute: {rounds} attempts");
-        assert_eq!(receiver.received(rounds as usize).len(), rounds as usize, "every attempt reached the receiver");
+        assert_eq!(receiver.received(rounds as usize, StdDuration::ZERO).len(), rounds as usize, "every attempt reached the receiver");
         assert_eq!(dispatcher.run_once(at + Duration::hours(1)).await.unwrap().sent, 0, "a dead delivery is not tried");
 
         // Still failing 100 s after its first failure: disabled, and admins see why.
@@ -326,7 +275,7 @@ on_both! {
         assert!(rows.iter().all(|d| d.status == "delivered"));
         let attempts: i32 = rows.iter().map(|d| d.attempts).sum();
         assert_eq!(a.sent + b.sent, attempts as usize, "each attempt made by one dispatcher: {a:?} {b:?}");
-        let got = receiver.received(attempts as usize);
+        let got = receiver.received(attempts as usize, StdDuration::ZERO);
         let mut per_id: BTreeMap<String, usize> = BTreeMap::new();
         for line in &got {
             assert_eq!(line["verified"], true, "{line}");
@@ -388,7 +337,7 @@ on_both! {
         let receiver = Receiver::start(port, &secret, later, 0);
         let dispatcher = Dispatcher::new(app.db.clone(), config(3600, 86_400)).unwrap();
         assert_eq!(dispatcher.drain(later).await.unwrap().delivered, 1);
-        let got = receiver.received(1);
+        let got = receiver.received(1, StdDuration::ZERO);
         assert_eq!(got.len(), 1);
         assert_eq!((got[0]["type"].as_str(), got[0]["verified"].as_bool()), (Some("period.closed"), Some(true)));
         assert_eq!(deliveries(&app, &admin, &hook).await.len(), 1);

@@ -1,0 +1,34 @@
+//! What the examples share: a scratch database of either kind, gone afterwards.
+
+use sea_orm::ConnectionTrait;
+
+/// Runs `work` with the URL of an empty scratch database: a SQLite file in a temporary
+/// directory, or (`kind` "postgres") a database `zb_{name}_{pid}` created on
+/// `ZEROBOARD_TEST_PG_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) and
+/// dropped afterwards, whether `work` succeeded or not.
+pub async fn with_scratch_database<T>(
+    kind: &str,
+    name: &str,
+    work: impl AsyncFnOnce(&str) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let dir = tempfile::tempdir()?;
+    if kind != "postgres" {
+        let file = dir.path().join(format!("{name}.db"));
+        return work(&format!("sqlite://{}?mode=rwc", file.display())).await;
+    }
+    let admin_url = std::env::var("ZEROBOARD_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let database = format!("zb_{name}_{}", std::process::id());
+    let admin = domain::db::connect(&admin_url).await?;
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {database}"))
+        .await?;
+    let base = admin_url
+        .rsplit_once('/')
+        .map_or(admin_url.as_str(), |(base, _)| base);
+    let result = work(&format!("{base}/{database}")).await;
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+        .await?;
+    result
+}
