@@ -569,12 +569,7 @@ async fn graphql(req: &Request, body: Body, Data(state): Data<&AppState>) -> Res
     };
 
     // The language of sentences (explanations) when a field is not given one.
-    let lang = req
-        .headers()
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .map(domain::explain::say::Lang::from_accept_language)
-        .unwrap_or_default();
+    let lang = request_lang(req.headers());
     let mut responses = Vec::with_capacity(checked.len());
     for r in checked {
         // Introspection shows the whole API; by default only to someone with a token.
@@ -863,4 +858,13 @@ async fn with_request_data(
         }
         None => r.data(loaders),
     }
+}
+
+/// The language a request's `Accept-Language` prefers (English when it names neither).
+pub(crate) fn request_lang(headers: &poem::http::HeaderMap) -> domain::explain::say::Lang {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map(domain::explain::say::Lang::from_accept_language)
+        .unwrap_or_default()
 }

@@ -422,12 +422,7 @@ async fn socket(req: Request) -> Response {
     let cookie = crate::web::session_secret(req.headers())
         .filter(|_| crate::web::check_cookie_socket(&req, &state).is_ok())
         .map(str::to_owned);
-    let lang = req
-        .headers()
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .map(domain::explain::say::Lang::from_accept_language)
-        .unwrap_or_default();
+    let lang = crate::http::request_lang(req.headers());
     let (req, mut body) = req.split();
     let ws = match WebSocket::from_request(&req, &mut body).await {
         Ok(ws) => ws,
