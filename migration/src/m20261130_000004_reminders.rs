@@ -17,6 +17,13 @@ impl MigrationName for Migration {
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    /// In one transaction on SQLite too: outside one, the pool may run a statement on a
+    /// connection that has not yet seen the previous one's schema change (the storage test
+    /// that runs down and up again saw "index ix_reminder_due already exists").
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // One column per statement: SQLite alters one at a time.
         manager

@@ -118,11 +118,17 @@ on_both! {
         };
         let before = items().await;
         assert!(!before.is_empty());
-        // Down to the surrogate id and the foreign key, then up again: the same items.
-        undo_since(db, "m20261129_000001_kpi_item_key").await;
-        let previous = db.query_all_raw(sea_orm::Statement::from_string(db.get_database_backend(), "SELECT id, result_id FROM kpi_item")).await.unwrap();
+        // Down to the surrogate id and the foreign key, then up again: the same items. On one
+        // connection of its own, so no statement runs on a pooled SQLite connection that has
+        // not yet seen the previous statement's schema change.
+        let mut one = sea_orm::ConnectOptions::new(app.url().to_owned());
+        one.max_connections(1).min_connections(1);
+        let migrating = sea_orm::Database::connect(one).await.unwrap();
+        undo_since(&migrating, "m20261129_000001_kpi_item_key").await;
+        let previous = migrating.query_all_raw(sea_orm::Statement::from_string(db.get_database_backend(), "SELECT id, result_id FROM kpi_item")).await.unwrap();
         assert_eq!(previous.len(), before.len());
-        Migrator::up(db, None).await.unwrap();
+        Migrator::up(&migrating, None).await.unwrap();
+        migrating.close().await.unwrap();
         assert_eq!(items().await, before);
         // Keyed by result and position.
         let mut again = entity::kpi_item::ActiveModel::from(before[0].clone());
