@@ -552,6 +552,8 @@ pub async fn add_employee(
         left_on: Set(left_on),
         created_at: Set(Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap()),
         payroll: Set(false),
+        language: Set(entity::enums::Language::En),
+        reminders: Set(true),
         ..Default::default()
     }
     .insert(db)

@@ -144,6 +144,8 @@ async fn hire(app: &TestApp, n: usize) {
             left_on: Set(None),
             created_at: Set(t0()),
             payroll: Set(false),
+            language: Set(entity::enums::Language::En),
+            reminders: Set(true),
             ..Default::default()
         }
         .insert(&app.db)
