@@ -2,10 +2,13 @@
 //!
 //! The page is a shell (`web/index.html`) and its own script and styles (`web/app.js`,
 //! `web/app.css`), hand-written and embedded at build time; it gets its data from
-//! `/graphql` like any other client. Assets are served under names that carry a hash of
-//! their content (`/web/app.3f2a….js`), so they are cached for a year and a new binary's
-//! page asks for new names; the shell is revalidated by its ETag. Each is sent gzipped to a
-//! browser that accepts it, compressed once per process.
+//! `/graphql` like any other client. The script and styles are written into the shell
+//! itself, so the first view waits for one response, not three in turn; the policy allows
+//! exactly those two by their SHA-256 (`'sha256-…'`), never `unsafe-inline`. The shell is
+//! revalidated by its ETag. Other assets (the icon; the styles again, for the small notice
+//! pages) are served under names that carry a hash of their content (`/web/app.3f2a….css`),
+//! cached for a year. Each is sent gzipped to a browser that accepts it, compressed once per
+//! process.
 //!
 //! Sign-in: `GET /login/{secret}` spends a one-time link (`domain::sessions`) and sets the
 //! session cookie (`zb_session`, HttpOnly, SameSite=Strict, Path=/, `Secure` when the
@@ -35,14 +38,19 @@ pub const SESSION_COOKIE: &str = "zb_session";
 pub const CSRF_HEADER: &str = "x-zeroboard-csrf";
 
 /// The policy of every response but GraphiQL's (which has its own, `playground`): only
-/// this server's scripts, styles and requests; images also from `data:` (the chart is
-/// inline SVG); no plugins, no framing, no `<base>`, forms post only here.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
-     style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
-     frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+/// this server's scripts, styles and requests, and the shell's own script and styles by
+/// their hash; images also from `data:` (the chart is inline SVG); no plugins, no framing,
+/// no `<base>`, forms post only here.
+pub fn content_security_policy() -> &'static str {
+    &site().policy
+}
 
 const SHELL: &str = include_str!("../../web/index.html");
-const JS: &str = "text/javascript; charset=utf-8";
+/// What the shell says where the styles and the script go in.
+const STYLES_AT: &str = "<link rel=\"stylesheet\" href=\"/web/app.css\">";
+const SCRIPT_AT: &str = "<script src=\"/web/app.js\"></script>";
+const SCRIPT: &str = include_str!("../../web/app.js");
+const STYLES: &str = include_str!("../../web/app.css");
 const CSS: &str = "text/css; charset=utf-8";
 
 /// One asset of the page, as written in the shell (`/web/NAME`).
@@ -54,14 +62,9 @@ struct Source {
 
 const SOURCES: &[Source] = &[
     Source {
-        name: "app.js",
-        content_type: JS,
-        body: include_bytes!("../../web/app.js"),
-    },
-    Source {
         name: "app.css",
         content_type: CSS,
-        body: include_bytes!("../../web/app.css"),
+        body: STYLES.as_bytes(),
     },
     Source {
         name: "icon.svg",
@@ -90,10 +93,22 @@ impl Served {
 }
 
 /// What the page serves, worked out once per process: each asset under its hashed name,
-/// and the shell with those names written in.
+/// the shell with those names, the script and the styles written in, and the policy that
+/// allows that script and those styles.
 struct Site {
     shell: Served,
     assets: Vec<(String, &'static Source, Served)>,
+    policy: String,
+}
+
+/// A CSP source naming one inline script or style by its content.
+fn csp_hash(content: &str) -> String {
+    use base64::Engine;
+    let digest = Sha256::digest(content.as_bytes());
+    format!(
+        "'sha256-{}'",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
 }
 
 /// Works out the page's assets now (hashing and compressing them), so the first browser
@@ -105,7 +120,9 @@ pub fn prepare() {
 fn site() -> &'static Site {
     static SITE: OnceLock<Site> = OnceLock::new();
     SITE.get_or_init(|| {
-        let mut shell = SHELL.to_owned();
+        let mut shell = SHELL
+            .replace(STYLES_AT, &format!("<style>{STYLES}</style>"))
+            .replace(SCRIPT_AT, &format!("<script>{SCRIPT}</script>"));
         let mut assets = Vec::new();
         for source in SOURCES {
             let served = Served::new(source.body.to_vec());
@@ -117,9 +134,17 @@ fn site() -> &'static Site {
             );
             assets.push((hashed, source, served));
         }
+        let policy = format!(
+            "default-src 'self'; script-src 'self' {}; style-src 'self' {}; \
+             img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+             frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+            csp_hash(SCRIPT),
+            csp_hash(STYLES)
+        );
         Site {
             shell: Served::new(shell.into_bytes()),
             assets,
+            policy,
         }
     })
 }
@@ -201,14 +226,16 @@ pub async fn harden<E: Endpoint>(next: E, req: Request) -> poem::Result<Response
     let mut response = next.get_response(req).await;
     let headers = response.headers_mut();
     for (name, value) in [
-        ("content-security-policy", CONTENT_SECURITY_POLICY),
+        ("content-security-policy", content_security_policy()),
         ("x-content-type-options", "nosniff"),
         ("referrer-policy", "no-referrer"),
         ("x-frame-options", "DENY"),
         ("cross-origin-opener-policy", "same-origin"),
     ] {
         if !headers.contains_key(name) {
-            headers.insert(name, poem::http::HeaderValue::from_static(value));
+            if let Ok(value) = poem::http::HeaderValue::from_str(value) {
+                headers.insert(name, value);
+            }
         }
     }
     Ok(response)
@@ -312,24 +339,27 @@ fn cookie(state: &AppState, value: &str, max_age: i64) -> String {
 /// A small page of its own for what a person meets outside the board (a spent link), in
 /// both languages, styled by the page's stylesheet.
 fn notice(status: StatusCode, en: &str, ru: &str) -> Response {
+    Response::builder()
+        .status(status)
+        .content_type("text/html; charset=utf-8")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(notice_html(en, ru))
+}
+
+fn notice_html(en: &str, ru: &str) -> String {
     let css = site()
         .assets
         .iter()
         .find(|(_, s, _)| s.name == "app.css")
         .map(|(hashed, ..)| hashed.as_str())
         .unwrap_or("app.css");
-    let html = format!(
+    format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>Zeroboard</title><link rel=\"stylesheet\" href=\"/web/{css}\"></head>\
          <body><main class=\"notice\"><h1>Zeroboard</h1><p>{en}</p><p lang=\"ru\">{ru}</p>\
          <p><a href=\"/\">Zeroboard</a></p></main></body></html>\n"
-    );
-    Response::builder()
-        .status(status)
-        .content_type("text/html; charset=utf-8")
-        .header(header::CACHE_CONTROL, "no-store")
-        .body(html)
+    )
 }
 
 fn unavailable_or_internal(e: &domain::DomainError) -> Response {
@@ -417,22 +447,52 @@ pub async fn logout(req: &Request, Data(state): Data<&AppState>) -> Response {
 mod tests {
     use super::*;
 
-    /// Every asset the shell names is served under its hashed name, and every embedded
-    /// asset is named.
+    /// Every asset the shell (or a notice page) names is served under its hashed name, and
+    /// every embedded asset is named.
     #[test]
     fn the_shell_names_every_asset_by_its_hash() {
         let site = site();
         let shell = String::from_utf8(site.shell.body.clone()).unwrap();
+        let pages = format!("{shell}{}", notice_html("", ""));
         for (hashed, source, _) in &site.assets {
             assert!(
-                shell.contains(&format!("/web/{hashed}\"")),
-                "{hashed} in {shell}"
+                pages.contains(&format!("/web/{hashed}\"")),
+                "{hashed} in {pages}"
             );
-            assert!(!shell.contains(&format!("/web/{}\"", source.name)));
+            assert!(!pages.contains(&format!("/web/{}\"", source.name)));
         }
-        assert!(
-            !shell.contains("<script>") && !shell.contains(" style="),
-            "no inline script or style"
+        // The script and the styles are written in whole, and the policy names exactly
+        // them: no other inline script or style, no `src` left for them.
+        assert!(shell.contains(&format!("<script>{SCRIPT}</script>")));
+        assert!(shell.contains(&format!("<style>{STYLES}</style>")));
+        assert_eq!(shell.matches("<script").count(), 1, "one script");
+        assert_eq!(shell.matches("<style").count(), 1, "one style element");
+        assert!(!shell.contains(" style="), "no style attribute");
+        assert!(!SCRIPT.contains("</script") && !STYLES.contains("</style"));
+        assert!(!shell.contains(SCRIPT_AT) && !shell.contains(STYLES_AT));
+        let policy = content_security_policy();
+        assert!(!policy.contains("unsafe-inline") && !policy.contains("unsafe-eval"));
+        for (directive, content) in [("script-src", SCRIPT), ("style-src", STYLES)] {
+            let sources = policy
+                .split(';')
+                .map(str::trim)
+                .find_map(|d| d.strip_prefix(directive))
+                .unwrap_or_else(|| panic!("{directive} in {policy}"));
+            assert_eq!(
+                sources.split_whitespace().collect::<Vec<_>>(),
+                ["'self'", csp_hash(content).as_str()],
+                "{directive}"
+            );
+        }
+    }
+
+    /// The hash form CSP wants: base64 of the SHA-256 of the exact text (the example of
+    /// the CSP Level 3 specification).
+    #[test]
+    fn a_csp_hash_is_the_base64_of_the_sha256() {
+        assert_eq!(
+            csp_hash("alert('Hello, world.');"),
+            "'sha256-qznLcsROx4GACP2dm0UCKCzCG+HiZ1guq6ZZDob/Tng='"
         );
     }
 

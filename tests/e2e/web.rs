@@ -328,7 +328,17 @@ fn assert_hardened(headers: &HeaderMap, what: &str) {
         directives.contains(&"frame-ancestors 'none'"),
         "{what}: {csp}"
     );
-    assert!(directives.contains(&"script-src 'self'"), "{what}: {csp}");
+    // Scripts from this server, and inline only the ones named by their hash.
+    let scripts = directives
+        .iter()
+        .find_map(|d| d.strip_prefix("script-src "))
+        .unwrap_or_else(|| panic!("{what}: no script-src in {csp}"));
+    assert!(
+        scripts
+            .split_whitespace()
+            .all(|s| s == "'self'" || s.starts_with("'sha256-")),
+        "{what}: {csp}"
+    );
     assert!(
         !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
         "{what}: {csp}"
@@ -350,14 +360,22 @@ on_both! {
         assert_eq!(page.status(), 200);
         assert_hardened(page.headers(), "/");
         let csp = header(page.headers(), "content-security-policy").to_owned();
-        for wanted in ["default-src 'self'", "style-src 'self'", "img-src 'self' data:", "connect-src 'self'", "base-uri 'none'", "form-action 'self'"] {
+        for wanted in ["default-src 'self'", "img-src 'self' data:", "connect-src 'self'", "base-uri 'none'", "form-action 'self'"] {
             assert!(csp.split(';').map(str::trim).any(|d| d == wanted), "{wanted} in {csp}");
         }
         let html = page.text().await.unwrap();
         assert!(html.contains("<title>Zeroboard</title>"));
-        assert_eq!(html.matches("<script").count(), html.matches("<script src=\"/web/").count(), "no inline script");
+        // The one script is inline, and the policy names it by its hash (so a script
+        // someone managed to write into the page would not run).
+        assert_eq!(html.matches("<script").count(), 1, "one script");
+        let script = html.split("<script>").nth(1).and_then(|s| s.split("</script>").next()).expect("an inline script");
+        let hash = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, <sha2::Sha256 as sha2::Digest>::digest(script.as_bytes()));
+        assert!(csp.contains(&format!("'sha256-{hash}'")), "{csp}");
+        let style = html.split("<style>").nth(1).and_then(|s| s.split("</style>").next()).expect("inline styles");
+        let hash = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, <sha2::Sha256 as sha2::Digest>::digest(style.as_bytes()));
+        assert!(csp.contains(&format!("style-src 'self' 'sha256-{hash}';")), "{csp}");
         let found = assets(&html);
-        assert_eq!(found.len(), 4, "{found:?}"); // the icon twice, the script, the styles
+        assert_eq!(found.len(), 2, "{found:?}"); // the icon twice
         let mut paths = found.clone();
         paths.extend(["/graphql?query=%7B__typename%7D".into(), "/healthz".into(), "/login/unknown".into(), "/web/nothing.js".into(), "/graphiql".into(), "/export/bonus.csv".into()]);
         for path in paths {
@@ -380,7 +398,16 @@ on_both! {
         let html = page.text().await.unwrap();
         let again = client().get(format!("{}/", app.base)).header("if-none-match", &etag).send().await.unwrap();
         assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
-        for path in assets(&html) {
+        // The shell carries the script and the styles, so it is compressed too.
+        let zipped = client().get(format!("{}/", app.base)).header("accept-encoding", "gzip").send().await.unwrap();
+        assert_eq!(header(zipped.headers(), "content-encoding"), "gzip");
+        assert!(zipped.bytes().await.unwrap().len() * 2 < html.len());
+        // The notice pages (a spent or unknown link) use the styles under their hashed name.
+        let notice = client().get(format!("{}/login/unknown", app.base)).send().await.unwrap().text().await.unwrap();
+        let mut paths = assets(&html);
+        paths.extend(assets(&notice));
+        assert!(paths.iter().any(|p| p.ends_with(".css")), "{paths:?}");
+        for path in paths {
             let name = path.trim_start_matches("/web/");
             let (stem, ext) = name.split_once('.').unwrap();
             let plain = format!("{stem}.{}", ext.rsplit('.').next().unwrap());
