@@ -232,10 +232,10 @@ pub async fn harden<E: Endpoint>(next: E, req: Request) -> poem::Result<Response
         ("x-frame-options", "DENY"),
         ("cross-origin-opener-policy", "same-origin"),
     ] {
-        if !headers.contains_key(name) {
-            if let Ok(value) = poem::http::HeaderValue::from_str(value) {
-                headers.insert(name, value);
-            }
+        if !headers.contains_key(name)
+            && let Ok(value) = poem::http::HeaderValue::from_str(value)
+        {
+            headers.insert(name, value);
         }
     }
     Ok(response)
