@@ -31,7 +31,7 @@ pub use crate::metrics::count_statements;
 pub use http::{routes, serve, serve_until};
 pub use limits::Limits;
 pub use live::{Live, LiveOptions};
-pub use schema::{ZeroboardSchema, build_schema, sdl};
+pub use schema::{ZeroboardSchema, build_live_schema, build_schema, sdl};
 
 /// What every request shares: the database, the company settings and the clock.
 #[derive(Clone)]
@@ -41,7 +41,10 @@ pub struct AppState {
     pub clock: Clock,
     pub limits: Limits,
     pub http: HttpOptions,
+    /// The schema of requests over HTTP.
     pub schema: Arc<ZeroboardSchema>,
+    /// The same schema for WebSocket connections (with `live::Fresh`).
+    pub live_schema: Arc<ZeroboardSchema>,
     /// Whether start-up work (the scheduler's first tick) is done; `/readyz` says "starting"
     /// until it is.
     pub ready: Readiness,
@@ -53,6 +56,7 @@ impl AppState {
     /// A state that is ready at once; `serve` replaces `ready` with one it sets later.
     pub fn new(db: DatabaseConnection, company: Company, clock: Clock, limits: Limits) -> Self {
         let schema = Arc::new(build_schema(&limits));
+        let live_schema = Arc::new(build_live_schema(&limits));
         AppState {
             db,
             company,
@@ -60,6 +64,7 @@ impl AppState {
             limits,
             http: HttpOptions::default(),
             schema,
+            live_schema,
             ready: Readiness::ready(),
             live: Live::new(LiveOptions::default()),
         }

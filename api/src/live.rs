@@ -521,7 +521,7 @@ async fn connection<S>(
     data.insert(lang);
     data.insert(connection.clone());
     let init_state = state.clone();
-    let schema = (*state.schema).clone();
+    let schema = (*state.live_schema).clone();
     let mut gql = Box::pin(
         GqlSocket::from_message_stream(schema, messages, WebSocketProtocols::GraphQLWS)
             .connection_data(data)

@@ -18,6 +18,9 @@ use sea_orm::{
 /// How long a SQLite connection waits for the write lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a pooled PostgreSQL connection may sit idle before it is pinged on checkout.
+pub const PING_IF_IDLE_FOR: Duration = Duration::from_millis(250);
+
 /// How long opening the pool may take before an unreachable database is reported.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -25,15 +28,18 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// unanswering server fails within [`CONNECT_TIMEOUT`].
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
-    // The pool pings a connection before handing it out (a round trip per checkout). Without
-    // the ping, every connection the server dropped (a restart, a terminated backend) fails
-    // one request after the database is back, so the ping stays.
+    // A pooled PostgreSQL connection that sat idle is pinged before it is handed out:
+    // without that, every connection the server dropped (a restart, a terminated backend)
+    // would fail one request after the database is back. A connection in use moments ago
+    // is not pinged (that would be a round trip per statement under load). SQLite's
+    // connections are files opened in this process and never go away.
     options
         .sqlx_logging(false)
         .connect_timeout(CONNECT_TIMEOUT)
         .acquire_timeout(Duration::from_secs(30));
     if url.starts_with("sqlite:") {
         options
+            .test_before_acquire(false)
             .max_connections(8)
             .min_connections(1)
             .map_sqlx_sqlite_opts(|o| {
@@ -43,7 +49,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                     .busy_timeout(SQLITE_BUSY_TIMEOUT)
             });
     } else {
-        options.max_connections(16).min_connections(1);
+        options
+            .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
+            .max_connections(16)
+            .min_connections(1);
     }
     // The pool's first connection is made here; the overall bound also covers a server that
     // accepts the connection but never answers.
