@@ -13,8 +13,8 @@ use entity::{assignment, assignment_event, period};
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
-    ActiveEnum, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, Statement,
+    ActiveEnum, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set,
 };
 use serde_json::{Value, json};
 
@@ -287,49 +287,34 @@ pub async fn act_many(db: &impl Db, acts: &[Act]) -> DomainResult<usize> {
 /// Rows read or written per statement by [`act_many`].
 const CHUNK: usize = 500;
 
-/// Writes the status, version and stamps of assignments, a chunk of rows per statement
-/// (`WITH v(...) AS (VALUES ...) UPDATE ... FROM v`, which both databases take).
+/// Writes the status, version and stamps of assignments, a chunk of rows per statement.
 async fn write_states(db: &impl ConnectionTrait, rows: &[&assignment::Model]) -> DomainResult<()> {
-    let backend = db.get_database_backend();
-    for chunk in rows.chunks(CHUNK) {
-        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(chunk.len() * 5);
-        let mut tuples = Vec::with_capacity(chunk.len());
-        for (i, a) in chunk.iter().enumerate() {
-            tuples.push(match backend {
-                // The first row's casts give the columns their types.
-                DatabaseBackend::Postgres if i == 0 => {
-                    "($1::bigint, $2::text, $3::integer, $4::timestamptz, $5::timestamptz)"
-                        .to_owned()
-                }
-                DatabaseBackend::Postgres => {
-                    let n = i * 5;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${})",
-                        n + 1,
-                        n + 2,
-                        n + 3,
-                        n + 4,
-                        n + 5
-                    )
-                }
-                _ => "(?, ?, ?, ?, ?)".to_owned(),
-            });
-            values.push(a.id.into());
-            values.push(a.status.to_value().into());
-            values.push(a.version.into());
-            values.push(a.submitted_at.into());
-            values.push(a.decided_at.into());
-        }
-        let sql = format!(
-            "WITH v(id, status, version, submitted_at, decided_at) AS (VALUES {}) \
-             UPDATE assignment SET status = v.status, version = v.version, \
-             submitted_at = v.submitted_at, decided_at = v.decided_at \
-             FROM v WHERE assignment.id = v.id",
-            tuples.join(", ")
-        );
-        db.execute_raw(Statement::from_sql_and_values(backend, sql, values))
-            .await?;
-    }
+    use crate::db::Column;
+    let rows: Vec<Vec<sea_orm::Value>> = rows
+        .iter()
+        .map(|a| {
+            vec![
+                a.id.into(),
+                a.status.to_value().into(),
+                a.version.into(),
+                a.submitted_at.into(),
+                a.decided_at.into(),
+            ]
+        })
+        .collect();
+    crate::db::update_rows(
+        db,
+        "assignment",
+        ("id", Column::BigInt),
+        &[
+            ("status", Column::Text),
+            ("version", Column::Int),
+            ("submitted_at", Column::Instant),
+            ("decided_at", Column::Instant),
+        ],
+        &rows,
+    )
+    .await?;
     Ok(())
 }
 
@@ -408,18 +393,29 @@ pub fn assignment_data(a: &assignment::Model) -> Value {
 pub async fn tell_overdue(db: &impl Db, now: DateTime<Utc>) -> DomainResult<u32> {
     let txn = begin_write(db).await?;
     crate::db::lock_step(&txn, crate::db::Step::Overdue).await?;
-    let overdue = assignment::Entity::find()
+    // Only ids and due dates first: most of what is overdue was told of at an earlier tick,
+    // and only what is new is read whole, for its event.
+    let overdue: Vec<(i64, DateTime<Utc>)> = assignment::Entity::find()
+        .select_only()
+        .column(assignment::Column::Id)
+        .column(assignment::Column::DueAt)
         .filter(assignment::Column::Status.is_in(UNFINISHED))
         .filter(assignment::Column::DueAt.lt(now))
         .order_by_asc(assignment::Column::Id)
+        .into_tuple()
         .all(&txn)
         .await?;
-    let key = |a: &assignment::Model| format!("{}:{}", a.id, a.due_at.timestamp());
+    let key = |id: i64, due_at: DateTime<Utc>| format!("{id}:{}", due_at.timestamp());
+    let dedupe_key = |id: i64, due_at: DateTime<Utc>| {
+        format!(
+            "{}:{}",
+            EventType::AssignmentOverdue.name(),
+            key(id, due_at)
+        )
+    };
     let mut told = std::collections::HashSet::new();
     for chunk in overdue.chunks(500) {
-        let keys = chunk
-            .iter()
-            .map(|a| format!("{}:{}", EventType::AssignmentOverdue.name(), key(a)));
+        let keys = chunk.iter().map(|(id, due_at)| dedupe_key(*id, *due_at));
         let found: Vec<Option<String>> = entity::outbox_event::Entity::find()
             .select_only()
             .column(entity::outbox_event::Column::DedupeKey)
@@ -429,26 +425,37 @@ pub async fn tell_overdue(db: &impl Db, now: DateTime<Utc>) -> DomainResult<u32>
             .await?;
         told.extend(found.into_iter().flatten());
     }
-    let events: Vec<Event> = overdue
+    let untold: Vec<i64> = overdue
+        .iter()
+        .filter(|(id, due_at)| !told.contains(&dedupe_key(*id, *due_at)))
+        .map(|(id, _)| *id)
+        .collect();
+    let mut newly = Vec::with_capacity(untold.len());
+    for chunk in untold.chunks(500) {
+        newly.extend(
+            assignment::Entity::find()
+                .filter(assignment::Column::Id.is_in(chunk.iter().copied()))
+                .filter(assignment::Column::Status.is_in(UNFINISHED))
+                .filter(assignment::Column::DueAt.lt(now))
+                .order_by_asc(assignment::Column::Id)
+                .all(&txn)
+                .await?
+                .into_iter()
+                .filter(|a| !told.contains(&dedupe_key(a.id, a.due_at))),
+        );
+    }
+    let events: Vec<Event> = newly
         .iter()
         .map(|a| {
             Event::once(
                 EventType::AssignmentOverdue,
-                key(a),
+                key(a.id, a.due_at),
                 json!({ "assignment": assignment_data(a) }),
             )
         })
-        .filter(|e| e.dedupe_key.as_ref().is_some_and(|k| !told.contains(k)))
         .collect();
     let count = u32::try_from(events.len()).unwrap_or(u32::MAX);
-    let newly = overdue.iter().filter(|a| {
-        !told.contains(&format!(
-            "{}:{}",
-            EventType::AssignmentOverdue.name(),
-            key(a)
-        ))
-    });
-    live::announce(&txn, Change::assignments(newly)).await?;
+    live::announce(&txn, Change::assignments(&newly)).await?;
     outbox::record(&txn, events, now).await?;
     txn.commit().await?;
     Ok(count)
