@@ -262,17 +262,7 @@ pub async fn insert_rows(
         let cells: Vec<String> = columns
             .iter()
             .enumerate()
-            .map(|(i, (_, kind))| {
-                let cast = match kind {
-                    Column::BigInt => "bigint",
-                    Column::Int => "integer",
-                    Column::Text => "text",
-                    Column::Real => "double precision",
-                    Column::Bool => "boolean",
-                    Column::Instant => "timestamptz",
-                };
-                format!("(r ->> {i})::{cast}")
-            })
+            .map(|(i, (_, kind))| format!("(r ->> {i})::{}", pg_type(*kind)))
             .collect();
         let sql = format!(
             "INSERT INTO {table} ({names}) SELECT {} FROM jsonb_array_elements($1::jsonb) AS r",
@@ -302,6 +292,77 @@ pub async fn insert_rows(
             .await?;
     }
     Ok(())
+}
+
+/// Updates many rows by their key, each a `Vec` of the key's value then one value per
+/// `columns`, in that order, bound as given (an instant as a `DateTime<Utc>` value): `WITH
+/// v(key, columns...) AS (VALUES ...) UPDATE table SET column = v.column, ... FROM v WHERE
+/// table.key = v.key`, which both databases take, [`SQLITE_ROWS`] rows to a statement at
+/// most. `table` and the names are the caller's constants, never input.
+pub async fn update_rows(
+    db: &impl ConnectionTrait,
+    table: &str,
+    key: (&str, Column),
+    columns: &[(&str, Column)],
+    rows: &[Vec<Value>],
+) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    let all: Vec<(&str, Column)> = std::iter::once(key)
+        .chain(columns.iter().copied())
+        .collect();
+    let names = all
+        .iter()
+        .map(|(name, _)| *name)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sets = columns
+        .iter()
+        .map(|(name, _)| format!("{name} = v.{name}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let width = all.len();
+    let per_statement = SQLITE_ROWS.min(SQLITE_MAX_PARAMETERS / width);
+    for chunk in rows.chunks(per_statement) {
+        let tuples: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let cells: Vec<String> = all
+                    .iter()
+                    .enumerate()
+                    .map(|(j, (_, kind))| match backend {
+                        // The first row's casts give the columns their types.
+                        DatabaseBackend::Postgres if i == 0 => {
+                            format!("${}::{}", j + 1, pg_type(*kind))
+                        }
+                        DatabaseBackend::Postgres => format!("${}", i * width + j + 1),
+                        _ => "?".to_owned(),
+                    })
+                    .collect();
+                format!("({})", cells.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "WITH v({names}) AS (VALUES {}) UPDATE {table} SET {sets} FROM v WHERE {table}.{} = v.{}",
+            tuples.join(", "),
+            key.0,
+            key.0
+        );
+        let values = chunk.iter().flat_map(|r| r.iter().cloned());
+        db.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+    }
+    Ok(())
+}
+
+/// The PostgreSQL type of a column kind.
+fn pg_type(kind: Column) -> &'static str {
+    match kind {
+        Column::BigInt => "bigint",
+        Column::Int => "integer",
+        Column::Text => "text",
+        Column::Real => "double precision",
+        Column::Bool => "boolean",
+        Column::Instant => "timestamptz",
+    }
 }
 
 /// Rows per PostgreSQL statement of [`insert_rows`]: a few megabytes of JSON.

@@ -156,6 +156,138 @@ pub async fn mark_read(
     Ok(row)
 }
 
+/// Rows written per statement by the batch services below.
+const CHUNK: usize = 500;
+
+/// The employees with these ids, by id, read a chunk at a time.
+async fn people(
+    db: &impl Db,
+    ids: impl IntoIterator<Item = i64>,
+) -> DomainResult<std::collections::HashMap<i64, employee::Model>> {
+    let mut ids: Vec<i64> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut found = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        let rows = employee::Entity::find()
+            .filter(employee::Column::Id.is_in(chunk.iter().copied()))
+            .all(db)
+            .await?;
+        found.extend(rows.into_iter().map(|e| (e.id, e)));
+    }
+    Ok(found)
+}
+
+/// Many people marking one article read, each at their own instant, with the checks and
+/// rows of [`mark_read`] (a second read keeps the first time), in one write transaction:
+/// all or nothing, a chunk of rows per statement. Returns how many reads were given.
+pub async fn mark_read_many(
+    db: &impl Db,
+    article_id: i64,
+    reads: &[(Principal, DateTime<Utc>)],
+) -> DomainResult<usize> {
+    let readers = reads
+        .iter()
+        .map(|(who, _)| access::require_employee(who))
+        .collect::<DomainResult<Vec<i64>>>()?;
+    if reads.is_empty() {
+        return Ok(0);
+    }
+    let txn = begin_write(db).await?;
+    let article = article::Entity::find_by_id(article_id)
+        .one(&txn)
+        .await?
+        .ok_or(DomainError::NotFound("article"))?;
+    let found = people(&txn, readers.iter().copied()).await?;
+    let mut rows = Vec::with_capacity(reads.len());
+    for (me, (_, at)) in readers.iter().zip(reads) {
+        let person = found.get(me).ok_or(DomainError::Unauthenticated)?;
+        if !in_audience(article.department_id, person) || article.published_at > *at {
+            return Err(DomainError::NotFound("article"));
+        }
+        rows.push(article_read::ActiveModel {
+            article_id: Set(article_id),
+            employee_id: Set(*me),
+            read_at: Set(*at),
+            ..Default::default()
+        });
+    }
+    let mut pending = rows.into_iter().peekable();
+    while pending.peek().is_some() {
+        let chunk: Vec<_> = pending.by_ref().take(CHUNK).collect();
+        article_read::Entity::insert_many(chunk)
+            .on_conflict_do_nothing_on([
+                article_read::Column::ArticleId,
+                article_read::Column::EmployeeId,
+            ])
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    live::announce(&txn, Change::employees(readers)).await?;
+    txn.commit().await?;
+    Ok(reads.len())
+}
+
+/// Many people voting on one proposal, each at their own instant, with the checks and rows
+/// of [`vote`] (a second vote by the same person is a conflict), in one write transaction:
+/// all or nothing, a chunk of rows per statement. Returns how many votes were cast.
+pub async fn vote_many(
+    db: &impl Db,
+    proposal_id: i64,
+    votes: &[(Principal, VoteChoice, DateTime<Utc>)],
+) -> DomainResult<usize> {
+    let voters = votes
+        .iter()
+        .map(|(who, _, _)| access::require_employee(who))
+        .collect::<DomainResult<Vec<i64>>>()?;
+    if votes.is_empty() {
+        return Ok(0);
+    }
+    let txn = begin_write(db).await?;
+    let proposal = proposal::Entity::find_by_id(proposal_id)
+        .one(&txn)
+        .await?
+        .ok_or(DomainError::NotFound("proposal"))?;
+    let found = people(&txn, voters.iter().copied()).await?;
+    let mut rows = Vec::with_capacity(votes.len());
+    for (me, (_, choice, at)) in voters.iter().zip(votes) {
+        let person = found.get(me).ok_or(DomainError::Unauthenticated)?;
+        if !in_audience(proposal.department_id, person) {
+            return Err(DomainError::NotFound("proposal"));
+        }
+        if *at < proposal.opens_at || *at >= proposal.closes_at {
+            return Err(DomainError::Conflict(
+                "the proposal is not open for votes".into(),
+            ));
+        }
+        rows.push(vote::ActiveModel {
+            proposal_id: Set(proposal_id),
+            employee_id: Set(*me),
+            choice: Set(*choice),
+            voted_at: Set(*at),
+            ..Default::default()
+        });
+    }
+    let mut pending = rows.into_iter().peekable();
+    while pending.peek().is_some() {
+        let chunk: Vec<_> = pending.by_ref().take(CHUNK).collect();
+        vote::Entity::insert_many(chunk)
+            .exec_without_returning(&txn)
+            .await
+            .map_err(
+                |e| match unique_as(crate::error::ONE_VOTE, "proposal_id", "")(e) {
+                    DomainError::BadInput { .. } => {
+                        DomainError::Conflict("someone in the batch has voted already".into())
+                    }
+                    other => other,
+                },
+            )?;
+    }
+    live::announce(&txn, Change::employees(voters)).await?;
+    txn.commit().await?;
+    Ok(votes.len())
+}
+
 /// A proposal to put to a vote. Errors name its fields (`title`, `closes_at`, ...).
 #[derive(Clone, Debug, Default)]
 pub struct ProposalInput {

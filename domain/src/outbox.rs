@@ -110,12 +110,21 @@ pub async fn record(
     events: Vec<Event>,
     at: DateTime<Utc>,
 ) -> DomainResult<()> {
+    record_each(db, events.into_iter().map(|e| (e, at)).collect()).await
+}
+
+/// Records events that each happened at their own instant, in the order given (a batch of
+/// transitions, each told as it would have been alone).
+pub async fn record_each(
+    db: &impl ConnectionTrait,
+    events: Vec<(Event, DateTime<Utc>)>,
+) -> DomainResult<()> {
     if events.is_empty() {
         return Ok(());
     }
     let rows: Vec<outbox_event::ActiveModel> = events
         .into_iter()
-        .map(|e| outbox_event::ActiveModel {
+        .map(|(e, at)| outbox_event::ActiveModel {
             event_id: Set(new_event_id()),
             event_type: Set(e.kind.name().to_owned()),
             dedupe_key: Set(e.dedupe_key),

@@ -133,7 +133,19 @@ pub async fn require_changeable(
         return Err(DomainError::Conflict("the period is closed".into()));
     }
     let version = crate::policy::by_version(db, period.policy_version).await?;
-    if close_time(period, &version) <= now {
+    changeable(period, close_time(period, &version), now)
+}
+
+/// [`require_changeable`] with the period's close time already known: pure.
+pub fn changeable(
+    period: &period::Model,
+    close_time: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    if period.status != PeriodStatus::Open {
+        return Err(DomainError::Conflict("the period is closed".into()));
+    }
+    if close_time <= now {
         return Err(DomainError::Conflict(
             "the period is due to close and takes no more changes".into(),
         ));

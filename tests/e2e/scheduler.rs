@@ -1072,6 +1072,80 @@ on_both! {
 }
 
 on_both! {
+    async fn a_batch_of_transitions_writes_what_they_write_one_at_a_time(kind: Kind) {
+        use domain::DomainError;
+        use domain::assignments::{Act, act, act_many};
+        use domain::auth::Principal;
+        use domain::transition::Action;
+        use entity::enums::Role;
+        let company = utc_company();
+        let stores = [TestDb::new(kind).await, TestDb::new(kind).await];
+        let mut dbs = Vec::new();
+        for store in &stores {
+            let db = store.connect().await;
+            seed_org(&db).await;
+            tick(&db, &company, t0()).await;
+            dbs.push(db);
+        }
+        let people = employee::Entity::find().all(&dbs[0]).await.unwrap();
+        let as_person = |id: i64| {
+            let role = people.iter().find(|e| e.id == id).map_or(Role::Employee, |e| e.role);
+            Principal::Employee { id, role, payroll: false, token_id: 0 }
+        };
+        let boss = people.iter().find(|e| e.role == Role::Admin).unwrap().id;
+        let work = assignment::Entity::find().order_by_asc(assignment::Column::Id).all(&dbs[0]).await.unwrap();
+        let apart = |x: &assignment::Model| x.assignee_id != boss && x.controller_id != boss;
+        let mut apart_work = work.iter().filter(|x| apart(x));
+        let (a, b, c) = (apart_work.next().unwrap(), apart_work.next().unwrap(), apart_work.next().unwrap());
+        let at = |minutes: i64| t0() + Duration::minutes(minutes);
+        let step = |x: &assignment::Model, by: i64, action: Action, comment: Option<&str>, minutes: i64| Act {
+            who: as_person(by),
+            assignment_id: x.id,
+            action,
+            comment: comment.map(str::to_owned),
+            at: at(minutes),
+        };
+        let acts = vec![
+            step(a, a.assignee_id, Action::Submit, None, 10),
+            step(b, b.assignee_id, Action::Start, None, 20),
+            step(a, a.controller_id, Action::Return, Some("Add the numbers."), 30),
+            step(a, a.assignee_id, Action::Submit, None, 40),
+            step(b, b.assignee_id, Action::Submit, None, 50),
+            step(a, a.controller_id, Action::Accept, None, 60),
+            step(c, boss, Action::Cancel, Some("Not needed this time."), 70),
+        ];
+        for m in &acts {
+            act(&dbs[0], &m.who, m.assignment_id, m.action, m.comment.as_deref(), m.at).await.unwrap();
+        }
+        assert_eq!(act_many(&dbs[1], &acts).await.unwrap(), acts.len());
+        let outbox = async |db: &DatabaseConnection| -> Vec<(String, Option<String>, String, DateTime<Utc>)> {
+            entity::outbox_event::Entity::find().order_by_asc(entity::outbox_event::Column::Id).all(db).await.unwrap()
+                .into_iter().map(|e| (e.event_type, e.dedupe_key, e.body, e.created_at)).collect()
+        };
+        let events = async |db: &DatabaseConnection| assignment_event::Entity::find().order_by_asc(assignment_event::Column::Id).all(db).await.unwrap();
+        let all_work = async |db: &DatabaseConnection| assignment::Entity::find().order_by_asc(assignment::Column::Id).all(db).await.unwrap();
+        let one_at_a_time = (all_work(&dbs[0]).await, events(&dbs[0]).await, outbox(&dbs[0]).await);
+        let batched = (all_work(&dbs[1]).await, events(&dbs[1]).await, outbox(&dbs[1]).await);
+        assert_eq!(batched, one_at_a_time);
+        let status = |rows: &[assignment::Model], id: i64| rows.iter().find(|x| x.id == id).unwrap().status;
+        assert_eq!([a.id, b.id, c.id].map(|id| status(&batched.0, id)), [AssignmentStatus::Accepted, AssignmentStatus::Submitted, AssignmentStatus::Cancelled]);
+        assert_eq!(batched.2.iter().filter(|e| e.0 == "assignment.submitted").count(), 3);
+
+        // All or nothing: the first refused transition refuses the batch, with act's error.
+        let refused = act_many(&dbs[1], &[step(b, b.controller_id, Action::Accept, None, 80), step(a, a.assignee_id, Action::Submit, None, 90)]).await;
+        assert!(matches!(refused, Err(DomainError::Conflict(_))), "{refused:?}");
+        let stranger = people.iter().find(|e| people.iter().all(|r| r.manager_id != Some(e.id)) && e.id != b.assignee_id).unwrap().id;
+        let unseen = act_many(&dbs[1], &[step(b, stranger, Action::Accept, None, 80)]).await;
+        assert!(matches!(unseen, Err(DomainError::NotFound("assignment"))), "{unseen:?}");
+        let bare = act_many(&dbs[1], &[step(b, b.controller_id, Action::Return, None, 80)]).await;
+        assert!(matches!(bare, Err(DomainError::BadInput { field: "comment", .. })), "{bare:?}");
+        let late = act_many(&dbs[1], &[step(b, b.controller_id, Action::Accept, None, 60 * 24 * 14)]).await;
+        assert!(matches!(late, Err(DomainError::Conflict(ref m)) if m.contains("due to close")), "{late:?}");
+        assert_eq!((all_work(&dbs[1]).await, events(&dbs[1]).await, outbox(&dbs[1]).await), batched, "nothing of a refused batch is written");
+    }
+}
+
+on_both! {
     async fn a_failing_step_is_logged_and_the_next_tick_retries_it(kind: Kind) {
         use sea_orm::ConnectionTrait;
         let test_db = TestDb::new(kind).await;
