@@ -122,21 +122,37 @@ pub async fn create_employee(
     today: chrono::NaiveDate,
 ) -> DomainResult<employee::Model> {
     access::require_admin(who)?;
+    let (department_id, row) = new_employee(&input, now, today)?;
+    let txn = begin_write(db).await?;
+    check_department(&txn, department_id).await?;
+    if let Some(m) = input.manager_id.flatten() {
+        check_manager(&txn, None, m).await?;
+    }
+    let row = row.insert(&txn).await.map_err(unique_as(
+        crate::error::EMPLOYEE_EMAIL,
+        "email",
+        "an employee with this e-mail exists",
+    ))?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// A new employee's row from an admin's input, checked field by field (the department and
+/// manager are checked against the database by the callers), and its department.
+fn new_employee(
+    input: &EmployeeInput,
+    now: DateTime<Utc>,
+    today: chrono::NaiveDate,
+) -> DomainResult<(i64, employee::ActiveModel)> {
     let name = text::check("name", Kind::Name, input.name.as_deref().unwrap_or(""))?;
     let email = text::email("email", input.email.as_deref().unwrap_or(""))?;
     let hired_on = bounds::date("hired_on", input.hired_on.unwrap_or(today))?;
     let department_id = input
         .department_id
         .ok_or_else(|| DomainError::bad_input("department_id", "a department is required"))?;
-    let txn = begin_write(db).await?;
-    check_department(&txn, department_id).await?;
-    let manager_id = input.manager_id.flatten();
-    if let Some(m) = manager_id {
-        check_manager(&txn, None, m).await?;
-    }
     let row = employee::ActiveModel {
         department_id: Set(department_id),
-        manager_id: Set(manager_id),
+        manager_id: Set(input.manager_id.flatten()),
         name: Set(name),
         email_key: Set(employee::email_key(&email)),
         email: Set(email),
@@ -148,16 +164,8 @@ pub async fn create_employee(
         language: Set(input.language.unwrap_or_default()),
         reminders: Set(input.reminders.unwrap_or(true)),
         ..Default::default()
-    }
-    .insert(&txn)
-    .await
-    .map_err(unique_as(
-        crate::error::EMPLOYEE_EMAIL,
-        "email",
-        "an employee with this e-mail exists",
-    ))?;
-    txn.commit().await?;
-    Ok(row)
+    };
+    Ok((department_id, row))
 }
 
 /// Adds many employees at once, in the order given, with the checks and rows of
@@ -175,27 +183,7 @@ pub async fn create_employees(
     access::require_admin(who)?;
     let mut rows = Vec::with_capacity(inputs.len());
     for input in &inputs {
-        let name = text::check("name", Kind::Name, input.name.as_deref().unwrap_or(""))?;
-        let email = text::email("email", input.email.as_deref().unwrap_or(""))?;
-        let hired_on = bounds::date("hired_on", input.hired_on.unwrap_or(today))?;
-        let department_id = input
-            .department_id
-            .ok_or_else(|| DomainError::bad_input("department_id", "a department is required"))?;
-        rows.push(employee::ActiveModel {
-            department_id: Set(department_id),
-            manager_id: Set(input.manager_id.flatten()),
-            name: Set(name),
-            email_key: Set(employee::email_key(&email)),
-            email: Set(email),
-            role: Set(input.role.unwrap_or(Role::Employee)),
-            hired_on: Set(hired_on),
-            left_on: Set(None),
-            created_at: Set(now),
-            payroll: Set(input.payroll.unwrap_or(false)),
-            language: Set(input.language.unwrap_or_default()),
-            reminders: Set(input.reminders.unwrap_or(true)),
-            ..Default::default()
-        });
+        rows.push(new_employee(input, now, today)?.1);
     }
     if rows.is_empty() {
         return Ok(Vec::new());

@@ -51,15 +51,22 @@ pub type ZeroboardSchema = Schema<Query, Mutation, Subscription>;
 /// async-graphql resolves every field on its slow path (a registry lookup and a boxed hook
 /// per field), which a report of 300 rows pays thousands of times.
 pub fn build_schema(limits: &Limits) -> ZeroboardSchema {
-    limited(Schema::build(Query::default(), Mutation::default(), Subscription), limits).finish()
+    limited(
+        Schema::build(Query::default(), Mutation::default(), Subscription),
+        limits,
+    )
+    .finish()
 }
 
 /// The same schema for WebSocket connections, with the extension that gives each of their
 /// executions its loaders (`live::Fresh`).
 pub fn build_live_schema(limits: &Limits) -> ZeroboardSchema {
-    limited(Schema::build(Query::default(), Mutation::default(), Subscription), limits)
-        .extension(crate::live::Fresh)
-        .finish()
+    limited(
+        Schema::build(Query::default(), Mutation::default(), Subscription),
+        limits,
+    )
+    .extension(crate::live::Fresh)
+    .finish()
 }
 
 fn limited(
