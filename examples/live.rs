@@ -1,7 +1,9 @@
-//! What live tiles cost: N idle subscriptions held by one server (memory per subscription),
-//! and one change fanned out to all N, the people of one department (an article published
-//! to it): the time until the last board is delivered, and the SQL statements the boards
-//! cost the server's pool.
+//! What live tiles cost: N idle connections, each with a board and a reports subscription,
+//! held by one server (memory per connection); one change fanned out to all N boards, the
+//! people of one department (an article published to it): the time until the last board is
+//! delivered, and the SQL statements the boards cost the server's pool; and one assignment
+//! changed under all N `assignmentChanged` subscriptions, each filtering the batch by its own
+//! reach: the statements that cost (the reaches are read in one).
 //!
 //! `cargo run --release --example live -- [sqlite|postgres] [SUBSCRIBERS]` (default 1,000;
 //! PostgreSQL: a throwaway database on `ZEROBOARD_TEST_PG_URL`, dropped afterwards). The
@@ -24,6 +26,8 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 const BOARD: &str = "subscription { summaryChanged { toAccept { count } duties { remaining overdue } \
     additional { remaining } knowledgeBaseNew { count } proposalsToVote { count } currentKpi } }";
+
+const REPORTS: &str = "subscription { assignmentChanged { id status assignee { email } } }";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -64,6 +68,7 @@ async fn run(kind: &str, url: &str, n: usize) -> anyhow::Result<()> {
     let dept = domain::org::create_department(&db, &system, "Live", now).await?;
     let mut tokens = Vec::with_capacity(n);
     let made = Instant::now();
+    let mut ids = Vec::with_capacity(n);
     for i in 0..n {
         let e = domain::org::create_employee(
             &db,
@@ -78,6 +83,7 @@ async fn run(kind: &str, url: &str, n: usize) -> anyhow::Result<()> {
             today,
         )
         .await?;
+        ids.push(e.id);
         let (_, secret) = domain::tokens::create_token(
             &db,
             &system,
@@ -90,6 +96,21 @@ async fn run(kind: &str, url: &str, n: usize) -> anyhow::Result<()> {
         tokens.push(secret);
     }
     domain::tick::tick(&db, &system, &company, now).await?;
+    // One assignment of person 1's, controlled by person 0, for the reports' subscriptions.
+    let work = domain::work::create_assignment(
+        &db,
+        &system,
+        domain::work::AssignmentInput {
+            assignee_id: Some(ids[1]),
+            controller_id: Some(ids[0]),
+            title: Some("Live".into()),
+            due_at: Some(now + chrono::Duration::days(1)),
+            ..Default::default()
+        },
+        now,
+        today,
+    )
+    .await?;
     println!(
         "{kind}: {n} people and tokens in {:.1} s",
         made.elapsed().as_secs_f64()
@@ -111,7 +132,9 @@ async fn run(kind: &str, url: &str, n: usize) -> anyhow::Result<()> {
 
     // N clients, each with its board subscription; each reports its boards' arrival.
     let before = rss_kib();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant)>();
+    // (client, subscription id: "1" the board, "2" the reports' assignments, arrival)
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, String, Instant)>();
+    let (reports_tx, reports_rx) = tokio::sync::watch::channel(());
     let opened = Instant::now();
     for (i, token) in tokens.iter().enumerate() {
         let mut req = base.clone().into_client_request()?;
@@ -133,8 +156,21 @@ async fn run(kind: &str, url: &str, n: usize) -> anyhow::Result<()> {
         ))
         .await?;
         let tx = tx.clone();
+        let mut reports = reports_rx.clone();
         tokio::spawn(async move {
-            while let Some(Ok(m)) = ws.next().await {
+            loop {
+                let m = tokio::select! {
+                    m = ws.next() => match m {
+                        Some(Ok(m)) => m,
+                        _ => break,
+                    },
+                    // Told once, after the memory is measured: subscribe to the reports too.
+                    Ok(()) = reports.changed() => {
+                        let subscribe = json!({"id": "2", "type": "subscribe", "payload": {"query": REPORTS}});
+                        let _ = ws.send(Message::text(subscribe.to_string())).await;
+                        continue;
+                    }
+                };
                 if let Message::Text(t) = m {
                     let v: Value = serde_json::from_str(&t).unwrap_or(Value::Null);
                     if v["type"] == "ping" {
@@ -143,7 +179,8 @@ async fn run(kind: &str, url: &str, n: usize) -> anyhow::Result<()> {
                         if v["payload"]["errors"].is_array() {
                             eprintln!("errors: {}", v["payload"]);
                         }
-                        let _ = tx.send((i, Instant::now()));
+                        let id = v["id"].as_str().unwrap_or_default().to_owned();
+                        let _ = tx.send((i, id, Instant::now()));
                     }
                 }
             }
@@ -166,6 +203,8 @@ async fn run(kind: &str, url: &str, n: usize) -> anyhow::Result<()> {
         after / 1024,
         (after.saturating_sub(before)) as f64 / n as f64
     );
+    reports_tx.send_replace(());
+    tokio::time::sleep(Duration::from_secs(1)).await;
 
     // One change for the whole department, made on a connection of its own (as another
     // replica would): an article published to it.
@@ -188,7 +227,7 @@ async fn run(kind: &str, url: &str, n: usize) -> anyhow::Result<()> {
     let mut got = 0;
     while got < n {
         match tokio::time::timeout(Duration::from_secs(60), rx.recv()).await {
-            Ok(Some((_, at))) => {
+            Ok(Some((_, _, at))) => {
                 got += 1;
                 last = last.max(at);
             }
@@ -202,6 +241,53 @@ async fn run(kind: &str, url: &str, n: usize) -> anyhow::Result<()> {
          (window {} ms); {cost} statements for all of them",
         last.duration_since(sent).as_secs_f64() * 1000.0,
         api::LiveOptions::default().window.as_millis(),
+    );
+
+    // One assignment changed (person 1 starts it), heard by every connection's reports
+    // subscription: each filters the batch by its own reach, all read in one statement.
+    let counted = statements.load(Ordering::SeqCst);
+    let sent = Instant::now();
+    let worker = Principal::Employee {
+        id: ids[1],
+        role: entity::enums::Role::Employee,
+        payroll: false,
+        token_id: 0,
+    };
+    domain::assignments::act(
+        &writer,
+        &worker,
+        work.id,
+        domain::transition::Action::Start,
+        None,
+        Utc::now(),
+    )
+    .await?;
+    // Person 0 and person 1 each get a board and the assignment; nobody else gets anything.
+    let (mut boards, mut items, mut last) = (0, 0, sent);
+    while boards + items < 4 {
+        match tokio::time::timeout(Duration::from_secs(60), rx.recv()).await {
+            Ok(Some((_, id, at))) => {
+                if id == "1" {
+                    boards += 1;
+                } else {
+                    items += 1;
+                }
+                last = last.max(at);
+            }
+            _ => break,
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut extra = 0;
+    while rx.try_recv().is_ok() {
+        extra += 1;
+    }
+    let cost = statements.load(Ordering::SeqCst) - counted;
+    println!(
+        "{kind}: one assignment changed under {n} assignmentChanged subscriptions: {items} items \
+         and {boards} boards to the 2 people within reach ({extra} more to anyone), the last \
+         {:.0} ms after the commit; {cost} statements for all of them",
+        last.duration_since(sent).as_secs_f64() * 1000.0,
     );
     writer.close().await.ok();
     Ok(())

@@ -329,6 +329,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 connected = connect_company(&settings, clock.now()) => connected?,
                 _ = &mut stop => return Ok(()),
             };
+            warn_unheard_on_sqlite(&settings, "`zeroboard scheduler`");
             let running = tokio::select! {
                 started = scheduler::start(db.clone(), company, clock, settings.scheduler.clone()) => started?,
                 _ = &mut stop => return close(db).await,
@@ -415,6 +416,20 @@ async fn close(db: domain::db::DatabaseConnection) -> anyhow::Result<()> {
 /// fails before anything is written, then migrate) and load the demo; the scheduler's
 /// start-up tick runs in the background while requests are served, and `/readyz` says
 /// "starting" until it is done.
+/// On SQLite the live tiles' changes travel inside one process (see README, Live tiles): a
+/// scheduler in a process other than the server's is not heard by its subscribers. Said
+/// once at start-up, by the process that runs apart.
+fn warn_unheard_on_sqlite(settings: &Settings, running: &str) {
+    if settings.database_url.starts_with("sqlite:") {
+        tracing::warn!(
+            "{running} on SQLite: live subscribers of a server in another process will not hear \
+             the scheduler's changes (overdue work, periods opened or closed, articles and \
+             proposals reaching their audience) until something else changes their boards; \
+             on SQLite run the scheduler inside `zeroboard serve`, or use PostgreSQL"
+        );
+    }
+}
+
 async fn serve(
     settings: &Settings,
     demo: bool,
@@ -446,6 +461,7 @@ async fn serve(
     }
     let ready = api::Readiness::starting();
     let startup = if no_scheduler {
+        warn_unheard_on_sqlite(settings, "`serve --no-scheduler`");
         ready.set_ready();
         None
     } else {

@@ -105,12 +105,13 @@ impl<'a> Ctx<'a> {
         &self.state.db
     }
 
+    /// The principal's reach, read once per request through the loaders, so the executions
+    /// of one live batch read all their subscribers' reaches in one statement.
     pub async fn reach(&self) -> async_graphql::Result<&Reach> {
         self.cache
             .reach
-            .get_or_try_init(|| domain::access::reach(self.db(), self.who))
+            .get_or_try_init(|| reach_through(self.loaders, self.who))
             .await
-            .gql()
     }
 
     /// The reach that answers a question about one employee: for an employee asking about
@@ -172,6 +173,20 @@ impl<'a> Ctx<'a> {
 /// A sea-orm result inside a resolver: errors become `INTERNAL`.
 pub fn db<T>(r: Result<T, sea_orm::DbErr>) -> async_graphql::Result<T> {
     r.gql()
+}
+
+/// The reach of a principal, the subordinates of an employee read through `loaders`.
+pub async fn reach_through(loaders: &Loaders, who: &Principal) -> async_graphql::Result<Reach> {
+    let below = match domain::access::team_of(who) {
+        Some(me) => loaders
+            .reaches
+            .load_one(me)
+            .await
+            .gql()?
+            .unwrap_or_default(),
+        None => Default::default(),
+    };
+    Ok(domain::access::reach_of(who, below))
 }
 
 #[cfg(test)]

@@ -12,7 +12,10 @@
 //! - A connection authenticates in `connection_init` (`Authorization: Bearer …` in its
 //!   payload, else the web page's session cookie sent with the upgrade from the page's own
 //!   origin); every subscription then runs as that principal, under the same rules as a
-//!   query.
+//!   query. It keeps its credential: a change that names it (a token revoked, a session
+//!   ended, the employee gone or given other rights: [`Recheck`], heard on every replica)
+//!   makes it check again, as does the instant its credential may stop working by itself
+//!   (an expiry); one that no longer works, or stands for other rights, is closed (4403).
 //! - Limits, each a setting ([`LiveOptions`]): subscriptions per connection, connections
 //!   per principal, keep-alive pings (a client silent for two pings is dropped), an idle
 //!   timeout (no subscription), a send timeout (a client that does not read is dropped, so
@@ -33,6 +36,7 @@ use async_graphql::futures_util::{SinkExt, StreamExt};
 use async_graphql::http::{ClientMessage, WebSocket as GqlSocket, WebSocketProtocols, WsMessage};
 use async_graphql::{Data, Response as GqlResponse};
 use domain::auth::Principal;
+use domain::credentials::Credential;
 use domain::live::{Change, Feed, Heard};
 use poem::http::{StatusCode, header};
 use poem::web::websocket::{Message, WebSocket, WebSocketConfig};
@@ -93,6 +97,24 @@ pub struct Batch {
     pub cache: RequestCache,
 }
 
+/// Which open connections must check their credentials again (`domain::credentials`).
+#[derive(Debug)]
+pub enum Recheck {
+    /// Those the change names (`domain::access::rechecks`).
+    Named(Change),
+    /// All of them: the feed may have missed a change that named some.
+    All,
+}
+
+impl Recheck {
+    fn names(&self, who: &Principal) -> bool {
+        match self {
+            Recheck::Named(change) => domain::access::rechecks(change, who),
+            Recheck::All => true,
+        }
+    }
+}
+
 /// The hub of one process: shared by the state, cheap to clone.
 #[derive(Clone)]
 pub struct Live(Arc<Inner>);
@@ -100,6 +122,8 @@ pub struct Live(Arc<Inner>);
 struct Inner {
     options: LiveOptions,
     batches: broadcast::Sender<Arc<Batch>>,
+    /// Credential checks asked of the connections (see [`Recheck`]).
+    rechecks: broadcast::Sender<Arc<Recheck>>,
     seq: AtomicU64,
     principals: Mutex<HashMap<String, usize>>,
     sockets: AtomicUsize,
@@ -115,6 +139,7 @@ impl Live {
         Live(Arc::new(Inner {
             options,
             batches: broadcast::channel(BACKLOG).0,
+            rechecks: broadcast::channel(BACKLOG).0,
             seq: AtomicU64::new(0),
             principals: Mutex::new(HashMap::new()),
             sockets: AtomicUsize::new(0),
@@ -152,6 +177,11 @@ impl Live {
         metrics::counter!("zeroboard_live_batches_total").increment(1);
         // No subscriber is no error.
         let _ = self.0.batches.send(Arc::new(batch(state, seq, change)));
+    }
+
+    fn recheck(&self, recheck: Recheck) {
+        // No connection is no error.
+        let _ = self.0.rechecks.send(Arc::new(recheck));
     }
 
     /// Tells every connection to close (with a close frame) and waits up to `grace` for
@@ -230,8 +260,21 @@ async fn hub(state: AppState) {
             heard = rx.recv() => {
                 let change = match heard {
                     None => break,
-                    Some(Heard::Change(c)) => c,
-                    Some(Heard::Missed) => Change::everyone(),
+                    Some(Heard::Change(mut c)) => {
+                        // Credential checks go to the connections at once, not in a window.
+                        let rechecks = c.take_rechecks();
+                        if rechecks.rechecks() {
+                            live.recheck(Recheck::Named(rechecks));
+                        }
+                        if c.boards_unchanged() {
+                            continue;
+                        }
+                        c
+                    }
+                    Some(Heard::Missed) => {
+                        live.recheck(Recheck::All);
+                        Change::everyone()
+                    }
                 };
                 pending.get_or_insert_with(Change::default).merge(&change);
                 due.get_or_insert_with(|| tokio::time::Instant::now() + window);
@@ -522,13 +565,18 @@ async fn connection<S>(
     data.insert(connection.clone());
     let init_state = state.clone();
     let schema = (*state.live_schema).clone();
+    let held: Arc<Mutex<Option<Held>>> = Arc::default();
+    let init_held = held.clone();
     let mut gql = Box::pin(
         GqlSocket::from_message_stream(schema, messages, WebSocketProtocols::GraphQLWS)
             .connection_data(data)
-            .on_connection_init(move |payload| authenticate(init_state, payload, cookie)),
+            .on_connection_init(move |payload| {
+                authenticate(init_state, payload, cookie, init_held)
+            }),
     );
 
     let mut stop = live.0.stop.subscribe();
+    let mut rechecks = live.0.rechecks.subscribe();
     // Checked often enough that a ping goes out within a quarter of its interval.
     let check = (options.keepalive.min(options.idle_timeout) / 4)
         .min(Duration::from_secs(1))
@@ -550,7 +598,29 @@ async fn connection<S>(
                 None => break None,
             },
             Some(why) = refusals.recv() => break Some((close::BAD_REQUEST, why)),
+            asked = rechecks.recv() => {
+                let named = match asked {
+                    Ok(r) => held_principal(&held).is_some_and(|who| r.names(&who)),
+                    // Fell behind: one of those missed may have named it.
+                    Err(broadcast::error::RecvError::Lagged(_)) => true,
+                    Err(broadcast::error::RecvError::Closed) => false,
+                };
+                if named && let Some(why) = recheck(&state, &held, options.keepalive).await {
+                    break Some((close::FORBIDDEN, why));
+                }
+                continue;
+            }
             _ = ticks.tick() => {
+                // A credential that may have stopped working by itself (expired, a
+                // session gone idle, a leaver's last day over) is checked again.
+                let due = held
+                    .lock()
+                    .ok()
+                    .and_then(|h| h.as_ref().and_then(|h| h.until))
+                    .is_some_and(|until| state.clock.now() >= until);
+                if due && let Some(why) = recheck(&state, &held, options.keepalive).await {
+                    break Some((close::FORBIDDEN, why));
+                }
                 let now = Instant::now();
                 let heard = heard_at.lock().map(|t| *t).unwrap_or(now);
                 if now.duration_since(heard) >= options.keepalive * 2 + check {
@@ -601,6 +671,7 @@ async fn authenticate(
     state: AppState,
     payload: serde_json::Value,
     cookie: Option<String>,
+    held: Arc<Mutex<Option<Held>>>,
 ) -> async_graphql::Result<Data> {
     let header = payload.as_object().and_then(|o| {
         o.iter()
@@ -608,7 +679,7 @@ async fn authenticate(
             .and_then(|(_, v)| v.as_str())
     });
     let now = state.clock.now();
-    let found = match (header, cookie) {
+    let (found, credential) = match (header, cookie) {
         (Some(h), _) => {
             let secret = h
                 .split_once(' ')
@@ -617,18 +688,24 @@ async fn authenticate(
                 .ok_or_else(|| {
                     async_graphql::Error::new("Forbidden: send Authorization: Bearer <token>")
                 })?;
-            domain::auth::authenticate(&state.db, &state.company, secret, now).await
+            (
+                domain::auth::authenticate(&state.db, &state.company, secret, now).await,
+                Some(Credential::Token(secret.to_owned())),
+            )
         }
-        (None, Some(secret)) => domain::sessions::authenticate(
-            &state.db,
-            &state.company,
-            &secret,
-            &state.http.sessions,
-            now,
-        )
-        .await
-        .map(|(who, person)| (who, Some(person))),
-        (None, None) => Err(domain::DomainError::Unauthenticated),
+        (None, Some(secret)) => (
+            domain::sessions::authenticate(
+                &state.db,
+                &state.company,
+                &secret,
+                &state.http.sessions,
+                now,
+            )
+            .await
+            .map(|(who, person)| (who, Some(person))),
+            Some(Credential::Session(secret)),
+        ),
+        (None, None) => (Err(domain::DomainError::Unauthenticated), None),
     };
     let who = match found {
         Ok((who, _)) => who,
@@ -650,10 +727,92 @@ async fn authenticate(
             state.live.options().connections_per_principal
         ))
     })?;
+    // Until when it works by itself: checked again then, or when a change names it.
+    let until = match credential.as_ref() {
+        Some(c) => standing(&state, c)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|s| s.until),
+        None => None,
+    };
+    if let (Ok(mut h), Some(credential)) = (held.lock(), credential) {
+        *h = Some(Held {
+            credential,
+            principal: who.clone(),
+            until,
+        });
+    }
     let mut data = Data::default();
     data.insert(who);
     data.insert(Arc::new(slot));
     Ok(data)
+}
+
+/// What an authenticated connection holds of its credential, to check it again.
+struct Held {
+    credential: Credential,
+    principal: Principal,
+    /// When it may stop working by itself (`Standing::until`).
+    until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+fn held_principal(held: &Mutex<Option<Held>>) -> Option<Principal> {
+    held.lock()
+        .ok()
+        .and_then(|h| h.as_ref().map(|h| h.principal.clone()))
+}
+
+async fn standing(
+    state: &AppState,
+    credential: &Credential,
+) -> domain::DomainResult<Option<domain::credentials::Standing>> {
+    domain::credentials::standing(
+        &state.db,
+        &state.company,
+        credential,
+        &state.http.sessions,
+        state.clock.now(),
+    )
+    .await
+}
+
+/// Checks a connection's credential again: the reason to close it (4403), if it no longer
+/// works or now stands for other rights; `None` to keep it. A database that cannot answer
+/// keeps it, and the check is tried again after `retry`.
+async fn recheck(state: &AppState, held: &Mutex<Option<Held>>, retry: Duration) -> Option<String> {
+    let (credential, principal) = {
+        let h = held.lock().ok()?;
+        let h = h.as_ref()?;
+        (h.credential.clone(), h.principal.clone())
+    };
+    let (why, until) = match standing(state, &credential).await {
+        Ok(None) => (
+            Some(
+                "Forbidden: the token was revoked or expired, the session ended, or the employee left",
+            ),
+            None,
+        ),
+        Ok(Some(s)) if s.principal != principal => {
+            (Some("Forbidden: your rights changed; connect again"), None)
+        }
+        Ok(Some(s)) => (None, s.until),
+        Err(e) => {
+            tracing::warn!(error = %e, "live: a credential could not be checked again");
+            let retry = chrono::Duration::from_std(retry).unwrap_or(chrono::Duration::seconds(15));
+            (None, Some(state.clock.now() + retry))
+        }
+    };
+    if let Some(why) = why {
+        metrics::counter!("zeroboard_live_dropped_total", "why" => "credentials").increment(1);
+        return Some(why.to_owned());
+    }
+    if let Ok(mut h) = held.lock()
+        && let Some(h) = h.as_mut()
+    {
+        h.until = until;
+    }
+    None
 }
 
 #[cfg(test)]

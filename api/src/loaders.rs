@@ -3,7 +3,7 @@
 //! `domain::read`: it only turns the keys resolvers ask for within one batch into that
 //! function's arguments, so N lookups cost one statement.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
@@ -63,6 +63,13 @@ where
         rows::by_ids::<E>(&self.db, keys).await.map_err(Arc::new)
     }
 }
+
+loader!(
+    /// Everyone below each manager in the management chain (their reach): the reaches of a
+    /// live batch's subscribers load in one statement.
+    Reaches {}, i64 => HashSet<i64>,
+    |_this, db, keys| domain::access::below_many(db, keys).await
+);
 
 loader!(
     /// The events of each assignment, oldest first.
@@ -252,6 +259,7 @@ pub struct LoaderSet {
     pub item_pages: Cached<KpiItemPages>,
     pub items: Cached<KpiItems>,
     pub policies: Cached<Policies>,
+    pub reaches: Cached<Reaches>,
     pub articles: Cached<ById<article::Entity>>,
     pub proposals: Cached<ById<proposal::Entity>>,
     pub targets: Cached<ById<kpi_target::Entity>>,
@@ -356,6 +364,7 @@ impl LoaderSet {
             item_pages: cached(delay, KpiItemPages { db: db() }),
             items: cached(delay, KpiItems { db: db() }),
             policies: cached(delay, Policies { db: db() }),
+            reaches: cached(delay, Reaches { db: db() }),
             articles: by_id(&db(), delay),
             proposals: by_id(&db(), delay),
             targets: by_id(&db(), delay),

@@ -8,7 +8,7 @@
 //! | payroll service | closed periods' results and the export | nothing |
 //! | payroll clerk (an employee with `payroll`) | an employee's, plus what the payroll service sees | an employee's |
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use entity::assignment;
@@ -78,35 +78,70 @@ impl Reach {
 
 /// The reach of a principal: one recursive query for an employee, none otherwise.
 pub async fn reach(db: &impl ConnectionTrait, who: &Principal) -> DomainResult<Reach> {
-    if who.is_admin() {
-        return Ok(Reach::All);
-    }
-    let Some(me) = who.employee_id() else {
-        return Ok(Reach::Nobody);
+    let below = match team_of(who) {
+        Some(me) => below(db, me).await?,
+        None => HashSet::new(),
     };
-    Ok(Reach::Team {
-        me,
-        below: below(db, me).await?,
-    })
+    Ok(reach_of(who, below))
 }
 
-/// Everyone below `manager` in the management chain: one recursive query. The chain is a
-/// tree (a manager change holds the org-structure lock while it checks for cycles), so the
-/// steps are joined with `UNION ALL`, which needs no hash table of the rows seen; a depth
-/// bound keeps even a corrupted chain finite.
+/// The employee whose subordinates make up the principal's reach: a non-admin employee.
+/// Admins see everyone and services without the admin scope no one, without reading.
+pub fn team_of(who: &Principal) -> Option<i64> {
+    if who.is_admin() {
+        None
+    } else {
+        who.employee_id()
+    }
+}
+
+/// The reach of a principal, given the employees below [`team_of`] it (ignored for the
+/// others). With [`below_many`], the reaches of many principals cost one statement.
+pub fn reach_of(who: &Principal, below: HashSet<i64>) -> Reach {
+    match team_of(who) {
+        Some(me) => Reach::Team { me, below },
+        None if who.is_admin() => Reach::All,
+        None => Reach::Nobody,
+    }
+}
+
+/// Everyone below `manager` in the management chain: one recursive query.
 pub async fn below(db: &impl ConnectionTrait, manager: i64) -> DomainResult<HashSet<i64>> {
+    Ok(below_many(db, &[manager])
+        .await?
+        .remove(&manager)
+        .unwrap_or_default())
+}
+
+/// Everyone below each of `managers` in the management chain (an entry for each, empty for
+/// someone nobody reports to): one recursive query whatever their number, so the reaches
+/// of a live batch's subscribers cost one statement. The chain is a tree (a manager change
+/// holds the org-structure lock while it checks for cycles), so the steps are joined with
+/// `UNION ALL`, which needs no hash table of the rows seen; a depth bound keeps even a
+/// corrupted chain finite.
+pub async fn below_many(
+    db: &impl ConnectionTrait,
+    managers: &[i64],
+) -> DomainResult<HashMap<i64, HashSet<i64>>> {
     use entity::employee;
     use sea_orm::sea_query::{
         CommonTableExpression, Expr, ExprTrait, JoinType, Query, UnionType, WithClause,
     };
     const MAX_DEPTH: i64 = 1_000;
+    let mut out: HashMap<i64, HashSet<i64>> =
+        managers.iter().map(|m| (*m, HashSet::new())).collect();
+    if managers.is_empty() {
+        return Ok(out);
+    }
     let first = Query::select()
+        .expr_as(Expr::col(employee::Column::ManagerId), "root")
         .column(employee::Column::Id)
         .expr(Expr::val(1i64))
         .from(employee::Entity)
-        .and_where(Expr::col(employee::Column::ManagerId).eq(manager))
+        .and_where(Expr::col(employee::Column::ManagerId).is_in(managers.iter().copied()))
         .to_owned();
     let next = Query::select()
+        .column(("below", "root"))
         .column((employee::Entity, employee::Column::Id))
         .expr(Expr::col(("below", "depth")).add(1i64))
         .from(employee::Entity)
@@ -119,20 +154,21 @@ pub async fn below(db: &impl ConnectionTrait, manager: i64) -> DomainResult<Hash
         .to_owned();
     let below = CommonTableExpression::new()
         .query(first.clone().union(UnionType::All, next).to_owned())
-        .columns(["id", "depth"])
+        .columns(["root", "id", "depth"])
         .table_name("below")
         .to_owned();
     let query = Query::select()
-        .column("id")
+        .columns(["root", "id"])
         .from("below")
         .to_owned()
         .with(WithClause::new().recursive(true).cte(below).to_owned());
-    let rows = db.query_all(&query).await?;
-    let mut ids = HashSet::new();
-    for row in rows {
-        ids.insert(row.try_get::<i64>("", "id")?);
+    for row in db.query_all(&query).await? {
+        let root = row.try_get::<i64>("", "root")?;
+        out.entry(root)
+            .or_default()
+            .insert(row.try_get::<i64>("", "id")?);
     }
-    Ok(ids)
+    Ok(out)
 }
 
 /// Whether the principal sees an employee's private fields (e-mail, hiring and leaving
@@ -163,6 +199,20 @@ pub fn hears(change: &crate::live::Change, me: i64, department_id: Option<i64>) 
     change.everyone
         || change.employees.binary_search(&me).is_ok()
         || department_id.is_some_and(|d| change.departments.binary_search(&d).is_ok())
+}
+
+/// Whether a change asks the live connections of `who` to check their credentials again:
+/// it names their employee (a session ended, they left, their rights changed) or their
+/// token (revoked). A session carries no token (`token_id` 0), so it is named by its
+/// employee only.
+pub fn rechecks(change: &crate::live::Change, who: &Principal) -> bool {
+    let token = match who {
+        Principal::Employee { token_id, .. } | Principal::Service { token_id, .. } => *token_id,
+        Principal::System => 0,
+    };
+    who.employee_id()
+        .is_some_and(|e| change.recheck_employees.binary_search(&e).is_ok())
+        || (token != 0 && change.recheck_tokens.binary_search(&token).is_ok())
 }
 
 /// Only admins (an admin employee or a service with the admin scope).
@@ -268,6 +318,54 @@ mod tests {
         ];
         for (change, me, dept, heard) in cases {
             assert_eq!(hears(&change, me, dept), heard, "{change:?} {me} {dept:?}");
+        }
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn a_reach_is_a_team_for_employees_everyone_for_admins_and_no_one_for_services() {
+        use entity::enums::Role;
+        let below = HashSet::from([7, 8]);
+        let employee = Principal::Employee { id: 3, role: Role::Manager, payroll: true, token_id: 1 };
+        let admin = Principal::Employee { id: 4, role: Role::Admin, payroll: false, token_id: 1 };
+        let payroll = Principal::Service { name: "p".into(), scopes: vec![Scope::PayrollRead], token_id: 2 };
+        let root = Principal::Service { name: "r".into(), scopes: vec![Scope::Admin], token_id: 3 };
+        let cases = [
+            // (who, whose subordinates are read, reach)
+            (&employee, Some(3), Reach::Team { me: 3, below: below.clone() }),
+            (&admin, None, Reach::All),
+            (&root, None, Reach::All),
+            (&Principal::System, None, Reach::All),
+            (&payroll, None, Reach::Nobody),
+        ];
+        for (who, team, reach) in cases {
+            assert_eq!(team_of(who), team, "{who:?}");
+            assert_eq!(reach_of(who, below.clone()), reach, "{who:?}");
+        }
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn a_recheck_names_an_employees_connections_or_a_tokens() {
+        use crate::live::Change;
+        use entity::enums::Role;
+        let by_token = Principal::Employee { id: 5, role: Role::Employee, payroll: false, token_id: 9 };
+        let by_session = Principal::Employee { id: 5, role: Role::Employee, payroll: false, token_id: 0 };
+        let service = Principal::Service { name: "s".into(), scopes: vec![], token_id: 9 };
+        let cases = [
+            // (change, who, checks again)
+            (Change::recheck_employee(5), &by_token, true),
+            (Change::recheck_employee(5), &by_session, true),
+            (Change::recheck_employee(6), &by_token, false),
+            (Change::recheck_employee(5), &service, false),
+            (Change::recheck_token(9), &by_token, true),
+            (Change::recheck_token(9), &service, true),
+            (Change::recheck_token(0), &by_session, false), // no token: never named by one
+            (Change::recheck_token(8), &service, false),
+            (Change::employees([5]), &by_token, false),     // a board change is no recheck
+        ];
+        for (change, who, again) in cases {
+            assert_eq!(rechecks(&change, who), again, "{change:?} {who:?}");
         }
     }
 

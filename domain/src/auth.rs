@@ -115,34 +115,8 @@ pub async fn authenticate(
     let Some((token, person)) = found else {
         return Err(DomainError::Unauthenticated);
     };
-    if token.revoked_at.is_some() || token.expires_at.is_some_and(|at| at <= now) {
-        return Err(DomainError::Unauthenticated);
-    }
-    let principal = match (&person, &token.service) {
-        (Some(person), _) => {
-            // A person who has left can no longer act, whatever tokens they still hold.
-            // Their last day is a local date: it ends at the company's local midnight.
-            if has_left(person.left_on, company.calendar.tz, now) {
-                return Err(DomainError::Unauthenticated);
-            }
-            Principal::Employee {
-                id: person.id,
-                role: person.role,
-                payroll: person.payroll,
-                token_id: token.id,
-            }
-        }
-        (None, Some(service)) => Principal::Service {
-            name: service.clone(),
-            scopes: token
-                .scopes
-                .split_whitespace()
-                .filter_map(|s| Scope::parse(s).ok())
-                .collect(),
-            token_id: token.id,
-        },
-        (None, None) => return Err(DomainError::Unauthenticated),
-    };
+    let principal = principal_of(&token, person.as_ref(), company.calendar.tz, now)
+        .ok_or(DomainError::Unauthenticated)?;
     if token
         .last_used_at
         .is_none_or(|at| now - at >= LAST_USED_RESOLUTION)
@@ -159,6 +133,40 @@ pub async fn authenticate(
         }
     }
     Ok((principal, person))
+}
+
+/// Who a stored token stands for at `now`: `None` once it is revoked or expired, or when its
+/// employee has left. Reads nothing; `authenticate` and the live connections' checks
+/// (`credentials`) share it.
+pub fn principal_of(
+    token: &api_token::Model,
+    person: Option<&employee::Model>,
+    tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+) -> Option<Principal> {
+    if token.revoked_at.is_some() || token.expires_at.is_some_and(|at| at <= now) {
+        return None;
+    }
+    match (person, &token.service) {
+        // A person who has left can no longer act, whatever tokens they still hold.
+        // Their last day is a local date: it ends at the company's local midnight.
+        (Some(person), _) => (!has_left(person.left_on, tz, now)).then_some(Principal::Employee {
+            id: person.id,
+            role: person.role,
+            payroll: person.payroll,
+            token_id: token.id,
+        }),
+        (None, Some(service)) => Some(Principal::Service {
+            name: service.clone(),
+            scopes: token
+                .scopes
+                .split_whitespace()
+                .filter_map(|s| Scope::parse(s).ok())
+                .collect(),
+            token_id: token.id,
+        }),
+        (None, None) => None,
+    }
 }
 
 /// Whether an employee has left by `now`: their `left_on` is a local date in the company's

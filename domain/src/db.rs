@@ -183,6 +183,8 @@ pub enum Step {
     Overdue = 0x5a42_0004,
     /// Preparing a day's e-mail reminders (`reminding::prepare`).
     Reminders = 0x5a42_0005,
+    /// Telling the live tiles of what reached its audience (`live::tell_due`).
+    LiveDue = 0x5a42_0006,
 }
 
 /// Serialises the creation of KPI policy versions on PostgreSQL, so two admins changing the

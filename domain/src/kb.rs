@@ -8,7 +8,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use crate::auth::Principal;
 use crate::db::{Db, begin_write};
 use crate::error::unique_as;
-use crate::live::{self, Change};
+use crate::live::{self, Change, Due};
 use crate::text::{self, Kind};
 use crate::{DomainError, DomainResult, access, bounds};
 
@@ -102,7 +102,15 @@ pub async fn publish_article(
     }
     .insert(&txn)
     .await?;
-    live::announce(&txn, Change::audience(row.department_id)).await?;
+    // Its audience hears of it when it is published: now, or by the tick that passes then.
+    live::at(
+        &txn,
+        Due::Article(row.id),
+        row.department_id,
+        row.published_at,
+        now,
+    )
+    .await?;
     txn.commit().await?;
     Ok(row)
 }
@@ -330,7 +338,23 @@ pub async fn create_proposal(
     }
     .insert(&txn)
     .await?;
-    live::announce(&txn, Change::audience(row.department_id)).await?;
+    // Its audience's "to vote" tile changes when it opens and again when it closes.
+    live::at(
+        &txn,
+        Due::ProposalOpens(row.id),
+        row.department_id,
+        row.opens_at,
+        now,
+    )
+    .await?;
+    live::at(
+        &txn,
+        Due::ProposalCloses(row.id),
+        row.department_id,
+        row.closes_at,
+        now,
+    )
+    .await?;
     txn.commit().await?;
     Ok(row)
 }

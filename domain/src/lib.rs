@@ -7,7 +7,8 @@
 //!
 //! Services over sea-orm that every entry point calls (GraphQL, scheduler, CLI): [`db`]
 //! (connections, transactions, advisory locks), [`auth`], [`sessions`] (sign-in links and
-//! the web page's sessions), [`access`] (who sees what),
+//! the web page's sessions), [`credentials`] (what an open live connection's credential
+//! still amounts to), [`access`] (who sees what),
 //! [`assignments`] (transitions and their events), [`org`], [`work`], [`kb`], [`read`] (the read model: tiles, reports, rows by id),
 //! [`periods`] (open, changeability, a period's rows), [`duties`] (generate), [`close`],
 //! [`tick`] (the three steps in order, logged), [`live`] (the live tiles' change feed), [`policy`], [`results`] (live KPI,
@@ -22,6 +23,7 @@ pub mod calendar;
 pub mod clock;
 pub mod close;
 pub mod company;
+pub mod credentials;
 pub mod db;
 pub mod delivery;
 pub mod directory;

@@ -8,20 +8,36 @@
 //! it goes to the in-process listeners registered for the same database file with
 //! [`listen_local`]; since that happens before the commit, the listener waits for the write
 //! lock once (`db::begin_write`) before it reads, which a writer still inside its
-//! transaction holds. A process with no listener (the CLI) announces nothing.
+//! transaction holds. A process with no listener (the CLI, a separate scheduler) is heard by
+//! no other process on SQLite: the deployment runs its scheduler inside the server there.
 //!
-//! Who may hear a change is `access::hears`; this module only carries it.
+//! What reaches its audience later (an article published for a later date, a proposal
+//! opening or closing) is stored by [`at`] in `live_due` and told by [`tell_due`], which
+//! the scheduler's tick runs: a stored row stays until the transaction that tells it
+//! commits, so a scheduler that stops in between tells it at its next tick.
+//!
+//! A change may also ask live connections to check their credentials again (a token
+//! revoked, a session ended, an employee who left or got other rights); it carries them the
+//! same way, to every replica.
+//!
+//! Who may hear a change is `access::hears`, whose connections check again
+//! `access::rechecks`; this module only carries them.
 
 use std::sync::Mutex;
 use std::time::Duration;
 
-use entity::assignment;
+use chrono::{DateTime, Utc};
+use entity::{assignment, live_due};
 use sea_orm::sqlx::postgres::PgListener;
-use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, RuntimeErr};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, RuntimeErr, Set,
+};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::DomainResult;
+use crate::db::{Db, begin_write};
 
 /// The PostgreSQL channel of the feed.
 pub const CHANNEL: &str = "zeroboard_live";
@@ -45,6 +61,14 @@ pub struct Change {
     /// The assignments it created or changed.
     #[serde(default, rename = "a", skip_serializing_if = "Vec::is_empty")]
     pub assignments: Vec<i64>,
+    /// Employees whose open live connections must check their credentials again: a token
+    /// of theirs was revoked, a session of theirs ended, they left or their rights changed.
+    /// Not a change of any board.
+    #[serde(default, rename = "re", skip_serializing_if = "Vec::is_empty")]
+    pub recheck_employees: Vec<i64>,
+    /// Tokens whose open live connections must check them again (a revoked token).
+    #[serde(default, rename = "rt", skip_serializing_if = "Vec::is_empty")]
+    pub recheck_tokens: Vec<i64>,
 }
 
 impl Change {
@@ -87,11 +111,46 @@ impl Change {
         }
     }
 
+    /// The live connections of an employee must check their credentials again.
+    pub fn recheck_employee(id: i64) -> Change {
+        Change {
+            recheck_employees: vec![id],
+            ..Change::default()
+        }
+    }
+
+    /// The live connections of a token must check it again.
+    pub fn recheck_token(id: i64) -> Change {
+        Change {
+            recheck_tokens: vec![id],
+            ..Change::default()
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
+        self.boards_unchanged() && !self.rechecks()
+    }
+
+    /// Whether it changes no board (it may still ask connections to check again).
+    pub fn boards_unchanged(&self) -> bool {
         !self.everyone
             && self.employees.is_empty()
             && self.departments.is_empty()
             && self.assignments.is_empty()
+    }
+
+    /// Whether it asks some connections to check their credentials again.
+    pub fn rechecks(&self) -> bool {
+        !self.recheck_employees.is_empty() || !self.recheck_tokens.is_empty()
+    }
+
+    /// Splits off the credential checks it asks for, leaving what it changes on boards.
+    pub fn take_rechecks(&mut self) -> Change {
+        Change {
+            recheck_employees: std::mem::take(&mut self.recheck_employees),
+            recheck_tokens: std::mem::take(&mut self.recheck_tokens),
+            ..Change::default()
+        }
     }
 
     /// Adds `other` to this change (a window of changes told as one).
@@ -100,6 +159,9 @@ impl Change {
         self.employees.extend_from_slice(&other.employees);
         self.departments.extend_from_slice(&other.departments);
         self.assignments.extend_from_slice(&other.assignments);
+        self.recheck_employees
+            .extend_from_slice(&other.recheck_employees);
+        self.recheck_tokens.extend_from_slice(&other.recheck_tokens);
         let merged = std::mem::take(self).normalized();
         *self = merged;
     }
@@ -109,6 +171,8 @@ impl Change {
             &mut self.employees,
             &mut self.departments,
             &mut self.assignments,
+            &mut self.recheck_employees,
+            &mut self.recheck_tokens,
         ] {
             v.sort_unstable();
             v.dedup();
@@ -142,6 +206,18 @@ impl Change {
         for chunk in self.assignments.chunks(per) {
             parts.push(Change {
                 assignments: chunk.to_vec(),
+                ..Change::default()
+            });
+        }
+        for chunk in self.recheck_employees.chunks(per) {
+            parts.push(Change {
+                recheck_employees: chunk.to_vec(),
+                ..Change::default()
+            });
+        }
+        for chunk in self.recheck_tokens.chunks(per) {
+            parts.push(Change {
+                recheck_tokens: chunk.to_vec(),
                 ..Change::default()
             });
         }
@@ -179,6 +255,85 @@ pub async fn announce(db: &impl ConnectionTrait, change: Change) -> DomainResult
         }
     }
     Ok(())
+}
+
+/// An announcement owed at a later instant: when an article published for a later date
+/// reaches its audience, when a proposal opens and when it closes (the "to vote" tile
+/// changes at both).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Due {
+    Article(i64),
+    ProposalOpens(i64),
+    ProposalCloses(i64),
+}
+
+impl Due {
+    fn key(self) -> (&'static str, i64) {
+        match self {
+            Due::Article(id) => ("article", id),
+            Due::ProposalOpens(id) => ("proposal_opens", id),
+            Due::ProposalCloses(id) => ("proposal_closes", id),
+        }
+    }
+}
+
+/// Tells the audience (`department_id`; `None` is everyone) of `due` now if `at` has come
+/// by `now`, else stores it for the tick that passes `at` ([`tell_due`]); in the caller's
+/// transaction either way. Storing it again changes nothing.
+pub async fn at(
+    db: &impl ConnectionTrait,
+    due: Due,
+    department_id: Option<i64>,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    if at <= now {
+        return announce(db, Change::audience(department_id)).await;
+    }
+    let (kind, subject_id) = due.key();
+    live_due::Entity::insert(live_due::ActiveModel {
+        kind: Set(kind.to_owned()),
+        subject_id: Set(subject_id),
+        department_id: Set(department_id),
+        due_at: Set(at),
+        ..Default::default()
+    })
+    .on_conflict_do_nothing_on([live_due::Column::Kind, live_due::Column::SubjectId])
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// Announces every stored announcement whose instant has passed by `now` (the audiences of
+/// all of them as one change) and deletes them, in one write transaction under the step's
+/// advisory lock: a row stays until the transaction that tells it commits, so a scheduler
+/// that stops in between tells it on its next tick. The scheduler's tick calls it after
+/// telling of overdue work. Returns how many it told.
+pub async fn tell_due(db: &impl Db, now: DateTime<Utc>) -> DomainResult<u32> {
+    let txn = begin_write(db).await?;
+    crate::db::lock_step(&txn, crate::db::Step::LiveDue).await?;
+    let due = live_due::Entity::find()
+        .filter(live_due::Column::DueAt.lte(now))
+        .order_by_asc(live_due::Column::Id)
+        .all(&txn)
+        .await?;
+    if due.is_empty() {
+        txn.rollback().await?;
+        return Ok(0);
+    }
+    let mut change = Change::default();
+    for d in &due {
+        change.merge(&Change::audience(d.department_id));
+    }
+    announce(&txn, change).await?;
+    for chunk in due.chunks(500) {
+        live_due::Entity::delete_many()
+            .filter(live_due::Column::Id.is_in(chunk.iter().map(|d| d.id)))
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(u32::try_from(due.len()).unwrap_or(u32::MAX))
 }
 
 /// The in-process listeners: the database file each listens on and where to send.
@@ -347,6 +502,8 @@ mod tests {
             assignments: (1..=2000).collect(),
             employees: (1..=2000).collect(),
             everyone: true,
+            recheck_employees: (1..=700).collect(),
+            recheck_tokens: vec![4, 9],
             ..Change::default()
         };
         let parts = big.payloads(MAX_PAYLOAD);
@@ -359,5 +516,19 @@ mod tests {
         assert_eq!(back, big);
         assert_eq!(Change::parse("{\"x\":"), None);
         assert!(Change::default().is_empty());
+
+        // Credential checks ride along and split off, leaving what boards hear.
+        let mut c = Change::employees([5]);
+        c.merge(&Change::recheck_token(9));
+        c.merge(&Change::recheck_employee(5));
+        assert!(!c.boards_unchanged() && c.rechecks());
+        let checks = c.take_rechecks();
+        assert_eq!(
+            (checks.recheck_employees, checks.recheck_tokens),
+            (vec![5], vec![9])
+        );
+        assert_eq!(c, Change::employees([5]));
+        let only = Change::recheck_employee(3);
+        assert!(only.boards_unchanged() && !only.is_empty());
     }
 }

@@ -8,6 +8,7 @@ use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 use crate::auth::Principal;
 use crate::db::{Db, ORG_STRUCTURE_LOCK, advisory_lock, begin_write};
 use crate::error::unique_as;
+use crate::live::{self, Change};
 use crate::text::{self, Kind};
 use crate::{DomainError, DomainResult, access, bounds};
 
@@ -278,6 +279,7 @@ pub async fn update_employee(
             "an employee cannot be hired after leaving",
         ));
     }
+    let before = current.clone();
     let mut row: employee::ActiveModel = current.into();
     if let Some(name) = name {
         row.name = Set(name);
@@ -316,8 +318,36 @@ pub async fn update_employee(
         "email",
         "an employee with this e-mail exists",
     ))?;
+    live::announce(&txn, org_change(&before, &row)).await?;
     txn.commit().await?;
     Ok(row)
+}
+
+/// What a change to an employee's row tells the live tiles: a move to another department
+/// or manager, a new hiring or leaving date, changes the person's board (their audience,
+/// what they owe) and the old and new manager's (their reach); a change of role, payroll
+/// grant or leaving date makes the person's open live connections check again, so they
+/// close when the person may no longer act, or may no longer act as they did.
+pub fn org_change(before: &employee::Model, after: &employee::Model) -> Change {
+    let mut change = Change::default();
+    if before.department_id != after.department_id
+        || before.manager_id != after.manager_id
+        || before.hired_on != after.hired_on
+        || before.left_on != after.left_on
+    {
+        change.merge(&Change::employees(
+            [Some(after.id), before.manager_id, after.manager_id]
+                .into_iter()
+                .flatten(),
+        ));
+    }
+    if before.role != after.role
+        || before.payroll != after.payroll
+        || before.left_on != after.left_on
+    {
+        change.merge(&Change::recheck_employee(after.id));
+    }
+    change
 }
 
 /// What an employee may change about themselves: the language of Zeroboard's messages
@@ -380,9 +410,11 @@ pub async fn deactivate_employee(
             "an employee cannot leave before being hired",
         ));
     }
+    let before = current.clone();
     let mut row: employee::ActiveModel = current.into();
     row.left_on = Set(Some(left_on));
     let row = row.update(&txn).await?;
+    live::announce(&txn, org_change(&before, &row)).await?;
     txn.commit().await?;
     Ok(row)
 }
@@ -391,4 +423,40 @@ pub async fn deactivate_employee(
 /// such a person can no longer be given new work or control it.
 pub fn departed(employee: &employee::Model, today: NaiveDate) -> bool {
     employee.left_on.is_some_and(|left| left < today)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{NaiveDate, TimeZone, Utc};
+
+    use super::*;
+
+    #[test]
+    #[rustfmt::skip]
+    fn an_org_change_is_told_to_the_person_and_both_managers_and_rechecks_rights() {
+        let day = |d| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+        let before = employee::Model {
+            id: 5, department_id: 1, manager_id: Some(2), name: "A".into(), email: "a@x".into(),
+            email_key: "a@x".into(), role: Role::Employee, hired_on: day(1), left_on: None,
+            created_at: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(), payroll: false,
+            language: Language::En, reminders: true,
+        };
+        let with = |f: &dyn Fn(&mut employee::Model)| { let mut e = before.clone(); f(&mut e); e };
+        let cases: [(employee::Model, &[i64], &[i64]); 8] = [
+            // (after, boards told, connections rechecked)
+            (with(&|e| e.manager_id = Some(3)), &[2, 3, 5], &[]),
+            (with(&|e| e.manager_id = None), &[2, 5], &[]),
+            (with(&|e| e.department_id = 4), &[2, 5], &[]),
+            (with(&|e| e.left_on = Some(day(20))), &[2, 5], &[5]),
+            (with(&|e| e.hired_on = day(2)), &[2, 5], &[]),
+            (with(&|e| e.role = Role::Admin), &[], &[5]),
+            (with(&|e| e.payroll = true), &[], &[5]),
+            (with(&|e| e.name = "B".into()), &[], &[]),
+        ];
+        for (after, boards, rechecked) in cases {
+            let change = org_change(&before, &after);
+            assert_eq!((change.employees.as_slice(), change.recheck_employees.as_slice()), (boards, rechecked), "{after:?}");
+            assert!(change.departments.is_empty() && !change.everyone && change.assignments.is_empty());
+        }
+    }
 }

@@ -17,6 +17,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 
 use crate::auth::{Principal, has_left, hash_token};
 use crate::db::{Db, begin_write};
+use crate::live::{self, Change};
 use crate::{Company, DomainError, DomainResult, access};
 
 /// How long links and sessions last.
@@ -166,9 +167,8 @@ pub async fn authenticate(
     let Some((s, Some(person))) = found else {
         return Err(DomainError::Unauthenticated);
     };
-    if !is_live(&s, policy, now) || has_left(person.left_on, company.calendar.tz, now) {
-        return Err(DomainError::Unauthenticated);
-    }
+    let principal = principal_of(&s, &person, policy, company.calendar.tz, now)
+        .ok_or(DomainError::Unauthenticated)?;
     if now - s.last_seen_at >= LAST_SEEN_RESOLUTION {
         // Best effort, as for tokens: a database that cannot take the write must not turn
         // a read into a failure.
@@ -181,27 +181,54 @@ pub async fn authenticate(
             tracing::warn!(session.id = s.id, error = %e, "could not record the session's last use");
         }
     }
-    let principal = Principal::Employee {
+    Ok((principal, person))
+}
+
+/// Who a session stands for at `now`: `None` once it has ended (signed out, idle, a week
+/// old) or its employee has left. Reads nothing; `authenticate` and the live connections'
+/// checks (`credentials`) share it.
+pub fn principal_of(
+    s: &session::Model,
+    person: &employee::Model,
+    policy: &SessionPolicy,
+    tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+) -> Option<Principal> {
+    if !is_live(s, policy, now) || has_left(person.left_on, tz, now) {
+        return None;
+    }
+    // A session is no token: it carries no token id.
+    Some(Principal::Employee {
         id: person.id,
         role: person.role,
         payroll: person.payroll,
         token_id: 0,
-    };
-    Ok((principal, person))
+    })
 }
 
-/// Ends a session (sign-out); ending one twice, or an unknown one, is harmless.
-pub async fn end_session(
-    db: &impl ConnectionTrait,
-    secret: &str,
-    now: DateTime<Utc>,
-) -> DomainResult<bool> {
+/// Ends a session (sign-out); ending one twice, or an unknown one, is harmless. The live
+/// connections of its employee are told to check their credentials again, so one opened
+/// with this session closes.
+pub async fn end_session(db: &impl Db, secret: &str, now: DateTime<Utc>) -> DomainResult<bool> {
+    let txn = begin_write(db).await?;
+    let hash = hash_token(secret);
+    let Some(s) = session::Entity::find()
+        .filter(session::Column::TokenHash.eq(hash.as_str()))
+        .one(&txn)
+        .await?
+    else {
+        return Ok(false);
+    };
     let ended = session::Entity::update_many()
         .col_expr(session::Column::EndedAt, Expr::value(now))
-        .filter(session::Column::TokenHash.eq(hash_token(secret)))
+        .filter(session::Column::Id.eq(s.id))
         .filter(session::Column::EndedAt.is_null())
-        .exec(db)
+        .exec(&txn)
         .await?;
+    if ended.rows_affected == 1 {
+        live::announce(&txn, Change::recheck_employee(s.employee_id)).await?;
+    }
+    txn.commit().await?;
     Ok(ended.rows_affected == 1)
 }
 

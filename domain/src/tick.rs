@@ -1,6 +1,8 @@
 //! One scheduler tick: open, generate, close, in that order, each step recorded in
 //! `scheduler_run`; between generate and close, assignments that fell overdue are told of
-//! (outbox events, not logged as a step).
+//! (outbox events, not logged as a step), and the live tiles are told of articles and
+//! proposals whose publication, opening or closing has come (`live::tell_due`, not logged
+//! as a step either).
 //!
 //! Every step is idempotent, so a tick may run any number of times for any instant and
 //! by any number of instances at once. The tick stops at the first failing step (the next
@@ -60,6 +62,9 @@ pub struct TickReport {
     pub generated: Generated,
     /// Assignments newly overdue, told of as `assignment.overdue` events.
     pub overdue: u32,
+    /// Articles and proposals that reached their audience (published or opened) or closed
+    /// since they were stored for later, told to the live tiles.
+    pub reached: u32,
     /// Periods closed, oldest first.
     pub closed: Vec<Closed>,
 }
@@ -70,6 +75,7 @@ impl TickReport {
         !self.opened.is_empty()
             || self.generated.created > 0
             || self.overdue > 0
+            || self.reached > 0
             || !self.closed.is_empty()
     }
 }
@@ -95,6 +101,13 @@ impl fmt::Display for TickReport {
         )?;
         if self.overdue > 0 {
             writeln!(f, "  overdue:   {} assignments fell overdue", self.overdue)?;
+        }
+        if self.reached > 0 {
+            writeln!(
+                f,
+                "  reached:   {} articles or proposals reached their audience or closed",
+                self.reached
+            )?;
         }
         if self.closed.is_empty() {
             writeln!(f, "  closed:    nothing")?;
@@ -158,6 +171,15 @@ pub async fn tick(
         tracing::debug!(assignments = overdue, "assignments fell overdue");
     }
 
+    // Not logged either: the live tiles hear of what was published for now.
+    let reached = crate::live::tell_due(db, now).await?;
+    if reached > 0 {
+        tracing::debug!(
+            items = reached,
+            "articles and proposals reached their audience"
+        );
+    }
+
     let started = Utc::now();
     let due = match close::due(db, now).await {
         Ok(due) => due,
@@ -219,6 +241,7 @@ pub async fn tick(
         opened,
         generated,
         overdue,
+        reached,
         closed,
     })
 }

@@ -11,6 +11,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 
 use crate::auth::{Principal, Scope, hash_token};
 use crate::db::{Db, begin_write};
+use crate::live::{self, Change};
 use crate::{DomainError, DomainResult, access};
 
 /// Whose token it is.
@@ -99,12 +100,16 @@ pub async fn revoke_token(
 ) -> DomainResult<api_token::Model> {
     access::require_admin(who)?;
     // A conditional update, then the row: the first revocation's instant stays.
-    api_token::Entity::update_many()
+    let revoked = api_token::Entity::update_many()
         .col_expr(api_token::Column::RevokedAt, Expr::value(now))
         .filter(api_token::Column::Id.eq(token_id))
         .filter(api_token::Column::RevokedAt.is_null())
         .exec(db)
         .await?;
+    if revoked.rows_affected == 1 {
+        // Live connections opened with it close, on every replica.
+        live::announce(db, Change::recheck_token(token_id)).await?;
+    }
     api_token::Entity::find_by_id(token_id)
         .one(db)
         .await?

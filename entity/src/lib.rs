@@ -19,6 +19,7 @@ pub mod kpi_item;
 pub mod kpi_policy;
 pub mod kpi_result;
 pub mod kpi_target;
+pub mod live_due;
 pub mod login_link;
 pub mod outbox_event;
 pub mod period;

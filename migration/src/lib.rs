@@ -14,6 +14,7 @@ mod m20261129_000002_session;
 mod m20261129_000003_webhooks;
 mod m20261130_000003_payroll_grant;
 mod m20261130_000004_reminders;
+mod m20261201_000001_live_due;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000003_webhooks::Migration),
             Box::new(m20261130_000003_payroll_grant::Migration),
             Box::new(m20261130_000004_reminders::Migration),
+            Box::new(m20261201_000001_live_due::Migration),
         ]
     }
 }

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration as StdDuration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
+use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -440,12 +441,20 @@ struct Raw {
 
 impl Raw {
     async fn connect(base: &str, pong: bool) -> Raw {
+        Raw::connect_with(base, pong, &[]).await
+    }
+
+    /// Connects sending these headers with the upgrade too (a cookie and an origin).
+    async fn connect_with(base: &str, pong: bool, headers: &[(&'static str, &str)]) -> Raw {
         let url = format!("{}/graphql", base.replace("http://", "ws://"));
         let mut req = url.into_client_request().unwrap();
         req.headers_mut().insert(
             "sec-websocket-protocol",
             "graphql-transport-ws".parse().unwrap(),
         );
+        for (name, value) in headers {
+            req.headers_mut().insert(*name, value.parse().unwrap());
+        }
         let (ws, _) = tokio_tungstenite::connect_async(req)
             .await
             .expect("ws connect");
@@ -646,5 +655,409 @@ on_both!(
             .await
             .expect("the replica stops")
             .unwrap();
+    }
+);
+
+/// The demo's people: email, id, role, department and manager's id.
+async fn people(app: &TestApp, admin: &str) -> Vec<Value> {
+    app.gql(
+        admin,
+        "{ employees(first: 100) { nodes { id email role department { id } manager { id } } } }",
+        json!({}),
+    )
+    .await["employees"]["nodes"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// POSTs a GraphQL request with variables to a replica as `token`; the `data`.
+async fn gql_on(base: &str, token: &str, query: &str, variables: Value) -> Value {
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{base}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
+    assert!(answer["errors"].is_null(), "{answer}");
+    answer["data"].clone()
+}
+
+const AUDIENCE: &str =
+    "subscription { summaryChanged { knowledgeBaseNew { count } proposalsToVote { count } } }";
+
+fn tile(board: &Value, name: &str) -> i64 {
+    board["data"]["summaryChanged"][name]["count"]
+        .as_i64()
+        .unwrap_or(-1)
+}
+
+on_both!(
+    async fn what_is_published_for_later_reaches_its_audience_when_a_tick_passes_then(kind: Kind) {
+        let app = TestApp::start(kind).await;
+        app.demo().await;
+        let admin = app.admin().await;
+        let everyone = people(&app, &admin).await;
+        let insider = everyone
+            .iter()
+            .find(|p| p["role"] == "EMPLOYEE")
+            .expect("an employee")
+            .clone();
+        let outsider = everyone
+            .iter()
+            .find(|p| {
+                p["role"] == "EMPLOYEE" && p["department"]["id"] != insider["department"]["id"]
+            })
+            .expect("an employee of another department")
+            .clone();
+        let insider_id =
+            domain::directory::employee_id_by_email(&app.db, insider["email"].as_str().unwrap())
+                .await
+                .unwrap()
+                .expect("the insider");
+        let department = entity::employee::Entity::find_by_id(insider_id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .expect("the insider's row")
+            .department_id;
+        let system = domain::auth::Principal::System;
+        let system_tick = async |when: chrono::DateTime<chrono::Utc>| {
+            // Each tick on a connection of its own: a scheduler restarted between them.
+            let scheduler = domain::db::connect(app.url()).await.expect("connect");
+            app.clock.set(when);
+            let report = domain::tick::tick(&scheduler, &system, &app.company, when)
+                .await
+                .unwrap();
+            scheduler.close().await.ok();
+            report
+        };
+        // A tick now first: it tells what the demo left overdue, so that what follows is
+        // only what this test publishes.
+        system_tick(app.clock.now()).await;
+        let ins = Sub::start(
+            &app.base,
+            &app.token_for_email(insider["email"].as_str().unwrap())
+                .await,
+            AUDIENCE,
+        );
+        let out = Sub::start(
+            &app.base,
+            &app.token_for_email(outsider["email"].as_str().unwrap())
+                .await,
+            AUDIENCE,
+        );
+        let wait = StdDuration::from_secs(20);
+        let (_, first) = ins.board(1, wait).await.expect("a first board");
+        assert!(out.board(1, wait).await.is_some(), "{:?}", out.lines());
+        // Whatever the demo left in the window arrives first.
+        tokio::time::sleep(StdDuration::from_millis(600)).await;
+        let (ins_n, out_n) = (ins.boards().len(), out.boards().len());
+        let first = ins.boards().last().map(|(_, b)| b.clone()).unwrap_or(first);
+
+        // An article and a proposal for the insider's department, published an hour from
+        // now, on a connection of their own (another replica, say).
+        let now = app.clock.now();
+        let at = now + chrono::Duration::hours(1);
+        let writer = domain::db::connect(app.url()).await.expect("connect");
+        domain::kb::publish_article(
+            &writer,
+            &system,
+            domain::kb::ArticleInput {
+                title: "Later".into(),
+                body: Some("Read me in an hour.".into()),
+                department_id: Some(department),
+                published_at: Some(at),
+                ..Default::default()
+            },
+            now,
+        )
+        .await
+        .unwrap();
+        domain::kb::create_proposal(
+            &writer,
+            &system,
+            domain::kb::ProposalInput {
+                title: "Later".into(),
+                body: "Vote in an hour.".into(),
+                department_id: Some(department),
+                opens_at: Some(at),
+                closes_at: at + chrono::Duration::days(2),
+            },
+            now,
+        )
+        .await
+        .unwrap();
+        writer.close().await.ok();
+
+        // Nothing at creation, nor from a tick a second before then.
+        let early = system_tick(at - chrono::Duration::seconds(1)).await;
+        assert_eq!((early.reached, early.overdue), (0, 0), "{early}");
+        tokio::time::sleep(StdDuration::from_millis(700)).await;
+        assert_eq!(
+            ins.boards().len(),
+            ins_n,
+            "nothing before its time: {early} {:?}",
+            ins.lines()
+        );
+
+        // The tick that passes then tells the audience, and only them.
+        let report = system_tick(at).await;
+        assert_eq!(
+            report.reached, 2,
+            "the article and the proposal's opening: {report}"
+        );
+        assert!(
+            report.opened.is_empty() && report.closed.is_empty() && report.overdue == 0,
+            "{report}"
+        );
+        let (_, board) = ins
+            .board(ins_n + 1, wait)
+            .await
+            .unwrap_or_else(|| panic!("no board at publication: {:?}", ins.lines()));
+        assert_eq!(
+            tile(&board, "knowledgeBaseNew"),
+            tile(&first, "knowledgeBaseNew") + 1,
+            "{board}"
+        );
+        assert_eq!(
+            tile(&board, "proposalsToVote"),
+            tile(&first, "proposalsToVote") + 1,
+            "{board}"
+        );
+        // Told once: a tick again finds nothing left.
+        let again = system_tick(at).await;
+        assert_eq!(again.reached, 0, "{again}");
+        tokio::time::sleep(StdDuration::from_millis(700)).await;
+        assert_eq!(
+            out.boards().len(),
+            out_n,
+            "the outsider heard nothing: {:?}",
+            out.lines()
+        );
+        assert_eq!(ins.boards().len(), ins_n + 1, "{:?}", ins.lines());
+
+        // When the proposal closes, its audience's "to vote" tile drops again.
+        let closes = system_tick(at + chrono::Duration::days(2)).await;
+        assert!(closes.reached >= 1, "{closes}");
+        let (_, board) = ins
+            .board(ins_n + 2, wait)
+            .await
+            .unwrap_or_else(|| panic!("no board at closing: {:?}", ins.lines()));
+        assert_eq!(
+            tile(&board, "proposalsToVote"),
+            tile(&first, "proposalsToVote"),
+            "{board}"
+        );
+    }
+);
+
+on_both!(
+    async fn revoked_signed_out_departed_and_expired_credentials_close_their_sockets(kind: Kind) {
+        let app = TestApp::start(kind).await;
+        app.demo().await;
+        let admin = app.admin().await;
+        // Replica B: on PostgreSQL the revocations are made there, the sockets held by A.
+        let (b, _b) = app
+            .replica(api::HttpOptions::default(), std::future::pending())
+            .await;
+        let a = app.base.clone();
+        let everyone = people(&app, &admin).await;
+        let employees: Vec<&Value> = everyone
+            .iter()
+            .filter(|p| p["role"] == "EMPLOYEE" && !p["manager"].is_null())
+            .collect();
+        assert!(employees.len() >= 4, "{everyone:?}");
+        let email = |p: &Value| p["email"].as_str().unwrap().to_owned();
+        let by_id = |id: &Value| {
+            everyone
+                .iter()
+                .find(|p| &p["id"] == id)
+                .expect("someone of that id")
+                .clone()
+        };
+        let wait = StdDuration::from_secs(20);
+        let closed = async |s: &Sub| {
+            assert!(
+                s.until(StdDuration::from_secs(5), |l| l
+                    .iter()
+                    .any(|l| l.get("closed").is_some()))
+                    .await,
+                "not closed: {:?}",
+                s.lines()
+            );
+            s.lines()
+                .into_iter()
+                .find(|l| l.get("closed").is_some())
+                .unwrap()
+        };
+
+        // A token revoked on B closes the socket it opened on A (4403), not another of the
+        // same person's.
+        let worker = employees[0];
+        let made = gql_on(
+            &a,
+            &admin,
+            "mutation($id: ID!) { createToken(input: {employeeId: $id, name: \"live\"}) { secret token { id } } }",
+            json!({ "id": worker["id"] }),
+        )
+        .await;
+        let revoked = Sub::start(&a, made["createToken"]["secret"].as_str().unwrap(), BOARD);
+        let kept = Sub::start(&a, &app.token_for_email(&email(worker)).await, BOARD);
+        for s in [&revoked, &kept] {
+            assert!(s.board(1, wait).await.is_some(), "{:?}", s.lines());
+        }
+        gql_on(
+            &b,
+            &admin,
+            "mutation($id: ID!) { revokeToken(id: $id) { revokedAt } }",
+            json!({ "id": made["createToken"]["token"]["id"] }),
+        )
+        .await;
+        let frame = closed(&revoked).await;
+        assert_eq!(frame["closed"], 4403, "{frame}");
+        assert!(
+            frame["reason"].as_str().unwrap().contains("revoked"),
+            "{frame}"
+        );
+
+        // A session signed out on B closes the page's socket on A.
+        let reader = employees[1];
+        let reader_id = domain::directory::employee_id_by_email(&app.db, &email(reader))
+            .await
+            .unwrap()
+            .unwrap();
+        let (_, link) = domain::sessions::create_login_link(
+            &app.db,
+            &app.company,
+            &domain::auth::Principal::System,
+            reader_id,
+            &domain::sessions::SessionPolicy::default(),
+            app.clock.now(),
+        )
+        .await
+        .unwrap();
+        let (_, session) = domain::sessions::redeem_login_link(
+            &app.db,
+            &app.company,
+            &link,
+            &domain::sessions::SessionPolicy::default(),
+            app.clock.now(),
+        )
+        .await
+        .unwrap();
+        let cookie = format!("zb_session={session}");
+        let mut page = Raw::connect_with(
+            &a,
+            true,
+            &[("cookie", cookie.as_str()), ("origin", a.as_str())],
+        )
+        .await;
+        page.send(json!({"type": "connection_init", "payload": {}}));
+        assert_eq!(
+            page.next(wait, true).await.unwrap()["type"],
+            "connection_ack"
+        );
+        page.send(json!({"id": "1", "type": "subscribe", "payload": {"query": BOARD}}));
+        assert_eq!(page.next(wait, true).await.unwrap()["type"], "next");
+        let out = reqwest::Client::new()
+            .post(format!("{b}/logout"))
+            .header("cookie", &cookie)
+            .header("origin", &b)
+            .header("x-zeroboard-csrf", "1")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.status().as_u16(), 204);
+        let frame = page.closed(wait).await;
+        assert_eq!(frame["close"], 4403, "{frame}");
+
+        // A departure on B closes the leaver's sockets and pushes their manager's board; a
+        // move to another manager pushes the person's, the old and the new manager's.
+        let manager = by_id(&worker["manager"]["id"]);
+        let boss = Sub::start(&a, &app.token_for_email(&email(&manager)).await, BOARD);
+        let mover: Value = employees
+            .iter()
+            .find(|p| {
+                p["manager"]["id"] != worker["manager"]["id"] && p["email"] != reader["email"]
+            })
+            .map(|p| (*p).clone())
+            .expect("someone with another manager");
+        let old_manager = by_id(&mover["manager"]["id"]);
+        let moving = Sub::start(&a, &app.token_for_email(&email(&mover)).await, BOARD);
+        let old_boss = Sub::start(&a, &app.token_for_email(&email(&old_manager)).await, BOARD);
+        for s in [&boss, &moving, &old_boss] {
+            assert!(s.board(1, wait).await.is_some(), "{:?}", s.lines());
+        }
+        tokio::time::sleep(StdDuration::from_millis(600)).await;
+        let counts = |subs: &[&Sub]| subs.iter().map(|s| s.boards().len()).collect::<Vec<_>>();
+        let before = counts(&[&boss, &moving, &old_boss]);
+        let yesterday = (app.clock.now() - chrono::Duration::days(1)).date_naive();
+        gql_on(
+            &b,
+            &admin,
+            "mutation($id: ID!, $on: Date!) { deactivateEmployee(id: $id, leftOn: $on) { leftOn } }",
+            json!({ "id": worker["id"], "on": yesterday.to_string() }),
+        )
+        .await;
+        let frame = closed(&kept).await;
+        assert_eq!(frame["closed"], 4403, "{frame}");
+        assert!(
+            boss.board(before[0] + 1, wait).await.is_some(),
+            "the manager's board: {:?}",
+            boss.lines()
+        );
+        gql_on(
+            &b,
+            &admin,
+            "mutation($id: ID!, $m: ID!) { updateEmployee(id: $id, input: {managerId: $m}) { id } }",
+            json!({ "id": mover["id"], "m": manager["id"] }),
+        )
+        .await;
+        assert!(
+            moving.board(before[1] + 1, wait).await.is_some(),
+            "the mover's board: {:?}",
+            moving.lines()
+        );
+        assert!(
+            old_boss.board(before[2] + 1, wait).await.is_some(),
+            "the old manager's: {:?}",
+            old_boss.lines()
+        );
+        assert!(
+            boss.board(before[0] + 2, wait).await.is_some(),
+            "the new manager's: {:?}",
+            boss.lines()
+        );
+
+        // A token that expires closes its socket once the clock passes its expiry, with
+        // nothing announced (the connection checks again when its credential's time is up).
+        let someone = employees[2];
+        let expiring = gql_on(
+            &a,
+            &admin,
+            "mutation($id: ID!, $at: DateTime!) { createToken(input: {employeeId: $id, name: \"soon\", expiresAt: $at}) { secret } }",
+            json!({ "id": someone["id"], "at": (app.clock.now() + chrono::Duration::hours(1)).to_rfc3339() }),
+        )
+        .await;
+        let short = Sub::start(
+            &a,
+            expiring["createToken"]["secret"].as_str().unwrap(),
+            BOARD,
+        );
+        assert!(short.board(1, wait).await.is_some(), "{:?}", short.lines());
+        app.clock.set(app.clock.now() + chrono::Duration::hours(2));
+        let frame = closed(&short).await;
+        assert_eq!(frame["closed"], 4403, "{frame}");
+        // The others are still open.
+        assert!(
+            boss.lines().iter().all(|l| l.get("closed").is_none()),
+            "{:?}",
+            boss.lines()
+        );
     }
 );

@@ -11,7 +11,7 @@ use super::*;
 use crate::on_both;
 
 /// Tables the model must have after `up`.
-const TABLES: [&str; 24] = [
+const TABLES: [&str; 25] = [
     "department",
     "employee",
     "api_token",
@@ -36,6 +36,7 @@ const TABLES: [&str; 24] = [
     "webhook_delivery",
     "reminder_day",
     "reminder",
+    "live_due",
 ];
 
 /// Whether a statement failed on a unique key (not on some other constraint).

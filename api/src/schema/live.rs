@@ -201,9 +201,10 @@ async fn changed(
         .load_many(batch.change.assignments.iter().copied())
         .await
         .map_err(|e| e.to_string())?;
-    let reach = domain::access::reach(&w.state.db, &w.who)
+    // Through the batch's loaders: every subscriber's reach in one statement.
+    let reach = crate::context::reach_through(&batch.loaders, &w.who)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.message)?;
     let mut out = Vec::new();
     let mut rows: Vec<_> = rows.into_values().collect();
     rows.sort_by_key(|a| a.id);
