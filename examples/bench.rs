@@ -27,14 +27,10 @@ const DEBTORS: &str = "{ assignmentReport(by: DEBTORS) { employee { name } overd
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let kind = args
-        .first()
-        .map(String::as_str)
-        .unwrap_or("sqlite")
-        .to_owned();
-    let employees: usize = args.get(1).map(|a| a.parse()).transpose()?.unwrap_or(1000);
-    let requests: usize = args.get(2).map(|a| a.parse()).transpose()?.unwrap_or(200);
+    let args = common::Args::from_env();
+    let kind = args.kind();
+    let employees = args.count(1, 1000)?;
+    let requests = args.count(2, 200)?;
 
     common::with_scratch_database(&kind, "bench", async |url| {
         run(&kind, url, employees, requests).await

@@ -31,13 +31,9 @@ const REPORTS: &str = "subscription { assignmentChanged { id status assignee { e
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let kind = args
-        .first()
-        .map(String::as_str)
-        .unwrap_or("sqlite")
-        .to_owned();
-    let n: usize = args.get(1).map(|a| a.parse()).transpose()?.unwrap_or(1000);
+    let args = common::Args::from_env();
+    let kind = args.kind();
+    let n = args.count(1, 1000)?;
     common::with_scratch_database(&kind, "live_bench", async |url| run(&kind, url, n).await).await
 }
 

@@ -20,17 +20,9 @@ use serde_json::json;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let kind = args
-        .first()
-        .map(String::as_str)
-        .unwrap_or("sqlite")
-        .to_owned();
-    let events: usize = args
-        .get(1)
-        .map(|a| a.parse())
-        .transpose()?
-        .unwrap_or(10_000);
+    let args = common::Args::from_env();
+    let kind = args.kind();
+    let events = args.count(1, 10_000)?;
     common::with_scratch_database(&kind, "hooks_bench", async |url| {
         run(&kind, url, events).await
     })

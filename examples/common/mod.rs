@@ -1,6 +1,35 @@
-//! What the examples share: a scratch database of either kind, gone afterwards.
+//! What the examples share: their positional arguments (a database kind, then counts) and a
+//! scratch database of either kind, gone afterwards.
 
 use sea_orm::ConnectionTrait;
+
+/// The positional arguments `KIND [N...]`: the database kind (default "sqlite") and counts.
+pub struct Args(Vec<String>);
+
+impl Args {
+    pub fn from_env() -> Args {
+        Args(std::env::args().skip(1).collect())
+    }
+
+    /// The database kind, the first argument.
+    pub fn kind(&self) -> String {
+        self.0
+            .first()
+            .map(String::as_str)
+            .unwrap_or("sqlite")
+            .to_owned()
+    }
+
+    /// The count at position `i` (1 is the one after the kind), or `default`.
+    pub fn count(&self, i: usize, default: usize) -> anyhow::Result<usize> {
+        Ok(self
+            .0
+            .get(i)
+            .map(|a| a.parse())
+            .transpose()?
+            .unwrap_or(default))
+    }
+}
 
 /// Runs `work` with the URL of an empty scratch database: a SQLite file in a temporary
 /// directory, or (`kind` "postgres") a database `zb_{name}_{pid}` created on
