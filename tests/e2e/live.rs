@@ -131,6 +131,27 @@ fn now_ms() -> i64 {
 
 const BOARD: &str = "subscription { summaryChanged { toAccept { count } duties { awaitingAcceptance remaining } } }";
 
+/// Each subscriber gets its `nth` board within a second of `sent`; a controller's shows
+/// `expected` submissions to accept.
+async fn boards_within_a_second(
+    subs: &[(&str, &Sub)],
+    nth: usize,
+    sent: i64,
+    after: &str,
+    expected: i64,
+) {
+    for (who, s) in subs {
+        let (at, board) = s
+            .board(nth, StdDuration::from_millis(1500))
+            .await
+            .unwrap_or_else(|| panic!("{who}: no board after the {after}: {:?}", s.lines()));
+        assert!(at - sent <= 1000, "{who}: the board took {} ms", at - sent);
+        if who.starts_with("controller") {
+            assert_eq!(to_accept(&board), expected, "{who}: {board}");
+        }
+    }
+}
+
 fn to_accept(board: &Value) -> i64 {
     board["data"]["summaryChanged"]["toAccept"]["count"]
         .as_i64()
@@ -244,20 +265,12 @@ on_both!(
             "{ok}"
         );
         let second = StdDuration::from_secs(1);
-        for (who, s) in [
+        let subs = [
             ("controller on A", &boss_a),
             ("controller on B", &boss_b),
             ("employee", &worker_sub),
-        ] {
-            let (at, board) = s
-                .board(2, second + StdDuration::from_millis(500))
-                .await
-                .unwrap_or_else(|| panic!("{who}: no board after the submit: {:?}", s.lines()));
-            assert!(at - sent <= 1000, "{who}: the board took {} ms", at - sent);
-            if who.starts_with("controller") {
-                assert_eq!(to_accept(&board), before + 1, "{who}: {board}");
-            }
-        }
+        ];
+        boards_within_a_second(&subs, 2, sent, "submit", before + 1).await;
 
         // The controller accepts on A.
         let sent = now_ms();
@@ -269,20 +282,7 @@ on_both!(
         )
         .await;
         assert_eq!(ok["data"]["acceptAssignment"]["status"], "ACCEPTED", "{ok}");
-        for (who, s) in [
-            ("controller on A", &boss_a),
-            ("controller on B", &boss_b),
-            ("employee", &worker_sub),
-        ] {
-            let (at, board) = s
-                .board(3, second + StdDuration::from_millis(500))
-                .await
-                .unwrap_or_else(|| panic!("{who}: no board after the accept: {:?}", s.lines()));
-            assert!(at - sent <= 1000, "{who}: the board took {} ms", at - sent);
-            if who.starts_with("controller") {
-                assert_eq!(to_accept(&board), before, "{who}: {board}");
-            }
-        }
+        boards_within_a_second(&subs, 3, sent, "accept", before).await;
         // The reports' subscription saw both changes of the duty.
         assert!(
             boss_reports
