@@ -85,6 +85,20 @@ async function newPage(browser, who) {
   return page;
 }
 
+/**
+ * Clicks the element `find` returns; when a live redraw replaced it between finding and
+ * clicking (puppeteer: "detached"), finds it again, a few times at most.
+ */
+async function clickFresh(find) {
+  for (let tries = 1; ; tries += 1) {
+    try {
+      return await (await find()).click();
+    } catch (e) {
+      if (tries >= 5 || !/detached/i.test(String(e))) throw e;
+    }
+  }
+}
+
 /** Waits for a view's heading and no request in flight for it. */
 async function viewShown(page, heading) {
   await page.waitForFunction((text) => {
@@ -167,8 +181,11 @@ try {
     const axeNote = await axe(employee, 'board with duties open');
     const item = await employee.waitForSelector('#list li:has(button:not(.quiet))');
     title = await item.$eval('.item-title', (n) => n.textContent);
-    const submit = await item.$('button:not(.quiet)');
-    await submit.click();
+    await clickFresh(async () => {
+      const row = await employee.waitForFunction((t) => [...document.querySelectorAll('#list li')]
+        .find((li) => li.querySelector('.item-title')?.textContent === t), {}, title);
+      return row.asElement().$('button:not(.quiet)');
+    });
     await employee.waitForFunction((t) => {
       const row = [...document.querySelectorAll('#list li')].find((li) => li.querySelector('.item-title')?.textContent === t);
       return row && !row.querySelector('button') && !document.querySelector('main[aria-busy]');
@@ -187,10 +204,13 @@ try {
     await manager.waitForSelector('#list-title');
     // Others may have a duty of the same title: the one from this employee.
     const name = await employee.$eval('#who', (n) => n.textContent);
-    const row = await manager.waitForFunction((t, who) => [...document.querySelectorAll('#list li')]
-      .find((li) => li.querySelector('.item-title')?.textContent === t && li.querySelector('.meta')?.textContent.includes(who)), {}, title, name);
-    const accept = await row.asElement().$('button:not(.quiet)');
-    await accept.click();
+    // A pushed board redraws the list, so a row found a moment ago may be gone by the click:
+    // find it again then, as a person would.
+    await clickFresh(async () => {
+      const row = await manager.waitForFunction((t, who) => [...document.querySelectorAll('#list li')]
+        .find((li) => li.querySelector('.item-title')?.textContent === t && li.querySelector('.meta')?.textContent.includes(who)), {}, title, name);
+      return row.asElement().$('button:not(.quiet)');
+    });
     await manager.waitForFunction((n) => {
       const c = document.querySelector('#tile-toAccept .count');
       return c && Number(c.textContent.replace(/\D/g, '')) === n && !document.querySelector('main[aria-busy]');
