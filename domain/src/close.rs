@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use entity::enums::{AssignmentStatus, PeriodStatus};
-use entity::{assignment, assignment_event, employee, kpi_policy, kpi_result, kpi_target, period};
+use entity::{assignment, assignment_event, kpi_policy, kpi_result, kpi_target, period};
 use sea_orm::prelude::Expr;
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
@@ -30,7 +30,7 @@ use crate::db::{Column, Db, Step, begin_write, insert_rows, lock_step};
 use crate::explain::{self, Item, Titles};
 use crate::kpi::{Evaluation, Policy};
 use crate::live::{self, Change};
-use crate::obligations::{Owed, PeriodRows, active_in, owed};
+use crate::obligations::{Member, Owed, PeriodRows, active_in, owed};
 use crate::outbox::{self, Event, EventType};
 use crate::periods::{close_time, period_data};
 use crate::transition::UNFINISHED;
@@ -410,7 +410,7 @@ fn results(
         targets_by.entry(t.employee_id).or_default().push(t);
     }
     let titles = Titles::of(rows);
-    let mut active: Vec<&employee::Model> = rows
+    let mut active: Vec<&Member> = rows
         .employees
         .iter()
         .filter(|e| active_in(e, period.starts_on, period.ends_on))

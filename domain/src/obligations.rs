@@ -24,6 +24,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use entity::enums::{AssignmentKind, AssignmentStatus};
 use entity::{article, article_read, assignment, employee, kpi_target, proposal, vote};
+use sea_orm::DerivePartialModel;
 
 use crate::kpi::{self, Obligation, Policy, TargetScore};
 
@@ -31,7 +32,7 @@ use crate::kpi::{self, Obligation, Policy, TargetScore};
 #[derive(Clone, Debug, Default)]
 pub struct PeriodRows {
     /// The period's assignments.
-    pub assignments: Vec<assignment::Model>,
+    pub assignments: Vec<Assigned>,
     /// Proposals whose `closes_at` falls in the period.
     pub proposals: Vec<proposal::Model>,
     /// Votes on those proposals.
@@ -40,9 +41,82 @@ pub struct PeriodRows {
     pub articles: Vec<article::Model>,
     /// Reads of those articles.
     pub reads: Vec<article_read::Model>,
-    pub employees: Vec<employee::Model>,
+    pub employees: Vec<Member>,
     /// The period's KPI targets.
     pub targets: Vec<kpi_target::Model>,
+}
+
+/// An assignment as its obligations are judged: the columns the rules and the items read,
+/// and no more (a close reads every assignment of the period, and on SQLite each column
+/// of each row is a value copied, allocated and decoded).
+#[derive(Clone, Debug, PartialEq, DerivePartialModel)]
+#[sea_orm(entity = "assignment::Entity", from_query_result)]
+pub struct Assigned {
+    pub id: i64,
+    pub kind: AssignmentKind,
+    pub assignee_id: i64,
+    pub controller_id: i64,
+    pub title: String,
+    pub weight: f64,
+    pub due_at: DateTime<Utc>,
+    pub status: AssignmentStatus,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+/// An employee as a period's obligations see them: who, in which department, employed
+/// when (a close reads every employee; see [`Assigned`] for why only these columns).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, DerivePartialModel)]
+#[sea_orm(entity = "employee::Entity", from_query_result)]
+pub struct Member {
+    pub id: i64,
+    pub department_id: i64,
+    pub hired_on: NaiveDate,
+    pub left_on: Option<NaiveDate>,
+}
+
+impl From<&employee::Model> for Member {
+    fn from(e: &employee::Model) -> Self {
+        Member {
+            id: e.id,
+            department_id: e.department_id,
+            hired_on: e.hired_on,
+            left_on: e.left_on,
+        }
+    }
+}
+
+/// Someone employed from a hire date to an optional last day.
+pub trait Employed {
+    fn hired_on(&self) -> NaiveDate;
+    fn left_on(&self) -> Option<NaiveDate>;
+}
+
+impl<E: Employed> Employed for &E {
+    fn hired_on(&self) -> NaiveDate {
+        (*self).hired_on()
+    }
+    fn left_on(&self) -> Option<NaiveDate> {
+        (*self).left_on()
+    }
+}
+
+impl Employed for Member {
+    fn hired_on(&self) -> NaiveDate {
+        self.hired_on
+    }
+    fn left_on(&self) -> Option<NaiveDate> {
+        self.left_on
+    }
+}
+
+impl Employed for employee::Model {
+    fn hired_on(&self) -> NaiveDate {
+        self.hired_on
+    }
+    fn left_on(&self) -> Option<NaiveDate> {
+        self.left_on
+    }
 }
 
 impl PeriodRows {
@@ -181,11 +255,11 @@ pub fn owed(rows: &PeriodRows, policy: &Policy, tz: Tz, as_of: DateTime<Utc>) ->
 /// The members of an audience (a department, or everyone with `None`) active on the local
 /// date of `at`.
 pub fn audience(
-    employees: &[employee::Model],
+    employees: &[Member],
     department: Option<i64>,
     at: DateTime<Utc>,
     tz: Tz,
-) -> impl Iterator<Item = &employee::Model> {
+) -> impl Iterator<Item = &Member> {
     let date = at.with_timezone(&tz).date_naive();
     employees
         .iter()
@@ -199,19 +273,18 @@ fn after_hours(at: DateTime<Utc>, hours: i64) -> DateTime<Utc> {
 }
 
 /// Whether an employee is active on a local date.
-pub fn active_on(employee: &employee::Model, date: NaiveDate) -> bool {
-    employee.hired_on <= date && employee.left_on.is_none_or(|left| left >= date)
+pub fn active_on(employee: &impl Employed, date: NaiveDate) -> bool {
+    employee.hired_on() <= date && employee.left_on().is_none_or(|left| left >= date)
 }
 
 /// Whether an employee is active on any day of `[starts_on, ends_on]`.
-pub fn active_in(e: &employee::Model, starts_on: NaiveDate, ends_on: NaiveDate) -> bool {
-    e.hired_on <= ends_on && e.left_on.is_none_or(|left| left >= starts_on)
+pub fn active_in(e: &impl Employed, starts_on: NaiveDate, ends_on: NaiveDate) -> bool {
+    e.hired_on() <= ends_on && e.left_on().is_none_or(|left| left >= starts_on)
 }
 
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
-    use entity::enums::Role;
 
     use super::*;
     use crate::kpi::ObligationKind::{Acceptance, Additional, Duty, Reading, Vote};
@@ -223,21 +296,12 @@ mod tests {
     fn h(hours: i64) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap() + Duration::hours(hours)
     }
-    fn person(id: i64, department_id: i64, hired: (u32, u32)) -> employee::Model {
-        employee::Model {
+    fn person(id: i64, department_id: i64, hired: (u32, u32)) -> Member {
+        Member {
             id,
             department_id,
-            manager_id: None,
-            name: format!("E{id}"),
-            email: format!("e{id}@x"),
-            email_key: format!("e{id}@x"),
-            role: Role::Employee,
             hired_on: NaiveDate::from_ymd_opt(2026, hired.0, hired.1).unwrap(),
             left_on: None,
-            created_at: h(0),
-            payroll: false,
-            language: Default::default(),
-            reminders: true,
         }
     }
     /// An assignment of weight 1 due at hour 100: (id, kind, assignee, controller, status, submitted, decided).
@@ -248,24 +312,18 @@ mod tests {
         status: AssignmentStatus,
         submitted: Option<i64>,
         decided: Option<i64>,
-    ) -> assignment::Model {
-        assignment::Model {
+    ) -> Assigned {
+        Assigned {
             id,
             kind,
-            template_id: None,
-            period_id: 1,
             assignee_id: who.0,
             controller_id: who.1,
             title: String::new(),
-            description: String::new(),
             weight: 1.0,
             due_at: h(100),
             status,
             submitted_at: submitted.map(h),
             decided_at: decided.map(h),
-            created_at: h(0),
-            created_by: None,
-            version: 1,
         }
     }
     fn proposal(id: i64, department_id: Option<i64>, closes: i64) -> proposal::Model {
@@ -320,7 +378,7 @@ mod tests {
     #[rustfmt::skip]
     fn assignments_owe_the_assignee_and_the_controller() {
         let (a, k) = (1, 2);
-        let case = |row: assignment::Model| judged(&PeriodRows { assignments: vec![row], ..Default::default() }, 400);
+        let case = |row: Assigned| judged(&PeriodRows { assignments: vec![row], ..Default::default() }, 400);
         assert_eq!(case(work(1, AssignmentKind::Duty, (a, k), Accepted, Some(90), Some(120))), [(a, Duty, OnTime, true), (k, Acceptance, OnTime, true)]);
         assert_eq!(case(work(1, AssignmentKind::Duty, (a, k), Accepted, Some(100), Some(149))), [(a, Duty, OnTime, true), (k, Acceptance, Late, true)]); // at due_at is on time; 49 h to decide is late
         assert_eq!(case(work(1, AssignmentKind::Duty, (a, k), Submitted, Some(101), None)), [(a, Duty, Late, true), (k, Acceptance, Missed, false)]); // still submitted at close

@@ -211,12 +211,12 @@ impl PeriodRows {
             q.all(db).await?
         };
         Ok(PeriodRows {
-            assignments: assignments.all(db).await?,
+            assignments: assignments.into_partial_model().all(db).await?,
             proposals,
             votes,
             articles,
             reads,
-            employees: employees.all(db).await?,
+            employees: employees.into_partial_model().all(db).await?,
             targets: targets.all(db).await?,
         })
     }
