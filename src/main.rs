@@ -218,7 +218,6 @@ fn flags_of(matches: &clap::ArgMatches) -> Vec<String> {
 }
 
 fn main() -> ExitCode {
-    limit_malloc_arenas();
     // `Cli::parse()`, keeping the matches to name flags in errors.
     let mut matches = Cli::command().get_matches();
     let flags = flags_of(&matches);
@@ -252,34 +251,6 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
-    }
-}
-
-/// Runs this process again with `MALLOC_ARENA_MAX=2` unless that is set already (on glibc
-/// only; if the exec fails it goes on as it is). glibc's malloc gives a thread that finds
-/// the arenas busy an arena of its own, up to 8 per core, and keeps what each one once held;
-/// the server allocates from tokio's workers and, on SQLite, from sqlx's worker thread per
-/// connection, so on SQLite its resident memory settled ~15 MiB higher than with two arenas.
-/// Measured with `examples/scale.rs --soak-minutes 10` (mixed reads at concurrency 32,
-/// 10,000 people, 2 cores, 2026-11-27), RSS over the last five minutes: on SQLite 97–100 MiB
-/// with glibc's default, 82–83 MiB with two arenas; on PostgreSQL 54–56 MiB either way.
-/// Shrinking SQLite's page cache (`cache_size`) and sqlx's statement cache changed nothing.
-/// The setting is read when the process starts, hence the exec: `mallopt` would need
-/// `unsafe`, which this workspace forbids. Other allocators were tried: mimalloc served no
-/// more requests and held 20–35 MiB more at its peak.
-fn limit_malloc_arenas() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none()
-        && let Ok(exe) = std::env::current_exe()
-    {
-        use std::os::unix::process::CommandExt;
-        let mut args = std::env::args_os();
-        let arg0 = args.next().unwrap_or_else(|| exe.clone().into());
-        let _failed = std::process::Command::new(exe)
-            .arg0(arg0)
-            .args(args)
-            .env("MALLOC_ARENA_MAX", "2")
-            .exec();
     }
 }
 
