@@ -88,6 +88,12 @@ const REPORT_CONTROLLER: &str = "query($d: ID!) { assignmentReport(by: CONTROLLE
 const REPORT_DEBTORS: &str = "query($d: ID!) { assignmentReport(by: DEBTORS, departmentId: $d) { \
     employee { name department { name } } overdue oldestDueAt } }";
 
+const REPORTS: [(&str, &str); 3] = [
+    ("ASSIGNEE", REPORT_ASSIGNEE),
+    ("CONTROLLER", REPORT_CONTROLLER),
+    ("DEBTORS", REPORT_DEBTORS),
+];
+
 const QUEUE: &str = "{ me { summary { toAccept { count items(first: 20) { edges { node { \
     id title submittedAt assignee { name } } } } } } } }";
 
@@ -106,9 +112,9 @@ struct Args {
     /// Seconds each request runs (after a warm-up of a fifth of it, at most 3 s).
     #[arg(long, default_value_t = 10.0)]
     duration: f64,
-    /// Requests in flight at once.
-    #[arg(long, default_value_t = 16)]
-    concurrency: usize,
+    /// Requests in flight at once (default 16; 32 with --soak-minutes).
+    #[arg(long)]
+    concurrency: Option<usize>,
     /// The databases to run on, in order.
     #[arg(
         long,
@@ -149,6 +155,17 @@ struct Args {
     /// The `zeroboard` binary; default: `cargo build --release --bin zeroboard`'s.
     #[arg(long)]
     zeroboard: Option<PathBuf>,
+    /// Instead of measuring each request, run a mix of them (tiles, pages of 5/20/100,
+    /// reports, queue) for this many minutes, printing the server's resident memory.
+    #[arg(long)]
+    soak_minutes: Option<f64>,
+}
+
+impl Args {
+    fn concurrency(&self) -> usize {
+        self.concurrency
+            .unwrap_or(if self.soak_minutes.is_some() { 32 } else { 16 })
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -169,19 +186,26 @@ impl std::fmt::Display for Kind {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    ensure!(args.concurrency >= 1, "--concurrency must be at least 1");
+    ensure!(args.concurrency() >= 1, "--concurrency must be at least 1");
+    ensure!(
+        args.soak_minutes.is_none_or(|m| m > 0.0),
+        "--soak-minutes must be positive"
+    );
     ensure!(args.duration > 0.0, "--duration must be positive");
     ensure!(
         args.rotation >= 1 && args.sample >= 1,
         "--rotation and --sample must be at least 1"
     );
     let zeroboard = binary(&args)?;
+    let what = match args.soak_minutes {
+        Some(minutes) => format!("a mix of requests for {minutes} min"),
+        None => format!("each request {} s", args.duration),
+    };
     println!(
-        "Zeroboard at company scale: {} employees, {} closed periods; each request {} s at concurrency {}; {} cores; load average {}",
+        "Zeroboard at company scale: {} employees, {} closed periods; {what} at concurrency {}; {} cores; load average {}",
         args.employees,
         args.periods,
-        args.duration,
-        args.concurrency,
+        args.concurrency(),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         load_average()
     );
@@ -393,6 +417,13 @@ async fn bench(
 
     let server = Server::start(zeroboard, url, dir)?;
     let api = Api::new(&server.base);
+    if let Some(minutes) = args.soak_minutes {
+        let concurrency = args.concurrency();
+        soak(&api, &server, &plan, concurrency, minutes).await?;
+        server.stop()?;
+        println!("(load average {})", load_average());
+        return Ok(());
+    }
     let floor = Floor::connect(kind, url).await?;
     let checked = check_floor(&api, &floor, &plan).await?;
     println!(
@@ -420,20 +451,14 @@ async fn bench(
         "\n{:<50} {:>8} {:>9} {:>9} {:>8} {:>10}",
         "request", "req/s", "p50 ms", "p99 ms", "SQL/req", "peak MiB"
     );
-    let me = |q: &str| -> Vec<(String, String)> {
-        plan.rotation
-            .iter()
-            .map(|(_, token)| (token.clone(), body(q, json!({}))))
-            .collect()
-    };
     let tiles = bench
         .graphql(
             &format!("my tiles ({} employees)", plan.rotation.len()),
-            me(TILES),
+            plan.me(TILES),
         )
         .await?;
     let counts = bench
-        .graphql("my tiles without currentKpi", me(TILES_COUNTS))
+        .graphql("my tiles without currentKpi", plan.me(TILES_COUNTS))
         .await?;
     let floor_stats = bench.floor(&floor, &plan).await?;
     for (name, s) in [("my tiles", &tiles), ("without currentKpi", &counts)] {
@@ -445,20 +470,12 @@ async fn bench(
         );
     }
 
-    let pages = |q: &str, n: usize| -> Vec<(String, String)> {
-        plan.cursors
-            .iter()
-            .map(|after| {
-                (
-                    plan.chief.clone(),
-                    body(q, json!({ "n": n, "after": after })),
-                )
-            })
-            .collect()
-    };
     for n in [5, 20, 100] {
         bench
-            .graphql(&format!("page of {n} with tile counts"), pages(PAGE, n))
+            .graphql(
+                &format!("page of {n} with tile counts"),
+                plan.pages(PAGE, n),
+            )
             .await?;
     }
     if let Some(pg) = &postgraphile {
@@ -467,7 +484,7 @@ async fn bench(
             let ours = bench
                 .graphql(
                     &format!("page of {n}, duties by status"),
-                    pages(PAGE_DUTIES, n),
+                    plan.pages(PAGE_DUTIES, n),
                 )
                 .await?;
             let theirs = bench.postgraphile(pg, n).await?;
@@ -480,33 +497,21 @@ async fn bench(
         }
     }
 
-    let report = |q: &str| {
-        vec![(
-            plan.manager.clone(),
-            body(q, json!({ "d": plan.department })),
-        )]
-    };
-    for (by, q) in [
-        ("ASSIGNEE", REPORT_ASSIGNEE),
-        ("CONTROLLER", REPORT_CONTROLLER),
-        ("DEBTORS", REPORT_DEBTORS),
-    ] {
+    for (by, q) in REPORTS {
         bench
             .graphql(
                 &format!("report {by}, department of {}", plan.department_size),
-                report(q),
+                plan.report(q),
             )
             .await?;
     }
-    let queue: Vec<(String, String)> = plan
-        .controllers
-        .iter()
-        .map(|(_, token)| (token.clone(), body(QUEUE, json!({}))))
-        .collect();
     bench
         .graphql(
-            &format!("controller's queue ({} controllers)", queue.len()),
-            queue,
+            &format!(
+                "controller's queue ({} controllers)",
+                plan.controllers.len()
+            ),
+            plan.queue(),
         )
         .await?;
 
@@ -515,7 +520,7 @@ async fn bench(
     bench
         .graphql(
             "page of 20 with tile counts and currentKpi",
-            pages(PAGE_LIVE_KPI, 20),
+            plan.pages(PAGE_LIVE_KPI, 20),
         )
         .await?;
 
@@ -747,18 +752,20 @@ fn terminate(child: &mut Child, grace: Duration) -> anyhow::Result<()> {
 
 /// The peak resident memory of processes since `reset_peak`, in KiB (VmHWM).
 fn peak_kib(pids: &[u32]) -> Option<u64> {
-    pids.iter()
-        .map(|pid| {
-            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-            line.trim_start_matches("VmHWM:")
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<u64>()
-                .ok()
-        })
-        .sum()
+    pids.iter().map(|&pid| status_kib(pid, "VmHWM")).sum()
+}
+
+/// A figure in KiB from a process's `/proc/PID/status` (`VmRSS`, `VmHWM`).
+fn status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Resets the processes' peak resident memory to their current one (Linux 4.0+).
@@ -785,6 +792,47 @@ struct Plan {
     department: String,
     department_size: usize,
     manager: String,
+}
+
+/// The requests of a run, each over its rotation: (token, body).
+impl Plan {
+    /// A request about the token's own employee, for each employee of the rotation.
+    fn me(&self, query: &str) -> Vec<(String, String)> {
+        as_each(&self.rotation, query)
+    }
+
+    /// Pages of `n` employees from each starting point, as the admin employee.
+    fn pages(&self, query: &str, n: usize) -> Vec<(String, String)> {
+        self.cursors
+            .iter()
+            .map(|after| {
+                (
+                    self.chief.clone(),
+                    body(query, json!({ "n": n, "after": after })),
+                )
+            })
+            .collect()
+    }
+
+    /// A report on the department, as its manager.
+    fn report(&self, query: &str) -> Vec<(String, String)> {
+        vec![(
+            self.manager.clone(),
+            body(query, json!({ "d": self.department })),
+        )]
+    }
+
+    /// Each controller's queue.
+    fn queue(&self) -> Vec<(String, String)> {
+        as_each(&self.controllers, QUEUE)
+    }
+}
+
+/// A request without variables, with each of these tokens.
+fn as_each(who: &[(i64, String)], query: &str) -> Vec<(String, String)> {
+    who.iter()
+        .map(|(_, token)| (token.clone(), body(query, json!({}))))
+        .collect()
 }
 
 /// One person of the directory, as the API lists them.
@@ -1079,7 +1127,7 @@ impl Bench<'_> {
         });
         let pids = [self.server.pid()];
         reset_peak(&pids);
-        let stats = load(call, self.args.concurrency, self.duration())
+        let stats = load(call, self.args.concurrency(), self.duration())
             .await
             .with_context(|| format!("running {name}"))?;
         row(name, &stats, &format!("{statements:.1}"), peak_kib(&pids));
@@ -1094,7 +1142,7 @@ impl Bench<'_> {
             let (floor, ids) = (floor.clone(), ids.clone());
             Box::pin(async move { floor.tiles(ids[i % ids.len()], Utc::now()).await.map(drop) })
         });
-        let stats = load(call, self.args.concurrency, self.duration()).await?;
+        let stats = load(call, self.args.concurrency(), self.duration()).await?;
         row("floor: one prepared SQL statement", &stats, "1", None);
         Ok(stats)
     }
@@ -1121,7 +1169,7 @@ impl Bench<'_> {
             })
         });
         reset_peak(&pg.pids);
-        let stats = load(call, self.args.concurrency, self.duration()).await?;
+        let stats = load(call, self.args.concurrency(), self.duration()).await?;
         row(
             &format!("PostGraphile: page of {n}, duties by status"),
             &stats,
@@ -1140,6 +1188,78 @@ fn row(name: &str, s: &Stats, statements: &str, peak: Option<u64>) {
         s.p99,
         peak.map_or("-".into(), |kib| format!("{:.1}", kib as f64 / 1024.0))
     );
+}
+
+/// The soak: a mix of the requests (tiles, pages of 5, 20 and 100, the reports, the queue,
+/// each in turn, each over its rotation) from `concurrency` tasks for `minutes`, printing
+/// every 30 s the requests served and the server's resident memory (VmRSS) and its peak.
+async fn soak(
+    api: &Api,
+    server: &Server,
+    plan: &Plan,
+    concurrency: usize,
+    minutes: f64,
+) -> anyhow::Result<()> {
+    let mut mix = vec![plan.me(TILES)];
+    mix.extend([5, 20, 100].map(|n| plan.pages(PAGE, n)));
+    mix.extend(REPORTS.map(|(_, q)| plan.report(q)));
+    mix.push(plan.queue());
+    let mix = Arc::new(mix);
+    let served = Arc::new(AtomicUsize::new(0));
+    let call: Call = {
+        let (api, served) = (api.clone(), served.clone());
+        Arc::new(move |i| {
+            let (api, mix, served) = (api.clone(), mix.clone(), served.clone());
+            Box::pin(async move {
+                let requests = &mix[i % mix.len()];
+                let (token, body) = &requests[i / mix.len() % requests.len()];
+                api.send(token, body.clone()).await?;
+                served.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            })
+        })
+    };
+    let pid = server.pid();
+    let mib = |field| status_kib(pid, field).map_or(f64::NAN, |kib| kib as f64 / 1024.0);
+    println!(
+        "\nsoak: {minutes} min at concurrency {concurrency}, requests in turn: tiles, pages of 5/20/100, 3 reports, queue"
+    );
+    println!(
+        "{:>6} {:>10} {:>8} {:>9} {:>9}",
+        "min", "requests", "req/s", "RSS MiB", "peak MiB"
+    );
+    let started = Instant::now();
+    let mut run = tokio::spawn(load(
+        call,
+        concurrency,
+        Duration::from_secs_f64(minutes * 60.0),
+    ));
+    let mut last = (Duration::ZERO, 0);
+    let stats = loop {
+        let tick = tokio::time::sleep(Duration::from_secs(30));
+        tokio::select! {
+            stats = &mut run => break stats??,
+            () = tick => {
+                let (at, n) = (started.elapsed(), served.load(Ordering::Relaxed));
+                println!(
+                    "{:>6.1} {n:>10} {:>8.0} {:>9.1} {:>9.1}",
+                    at.as_secs_f64() / 60.0,
+                    (n - last.1) as f64 / (at - last.0).as_secs_f64(),
+                    mib("VmRSS"),
+                    mib("VmHWM")
+                );
+                last = (at, n);
+            }
+        }
+    };
+    println!(
+        "mix over the run (after its warm-up): {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms; RSS at the end {:.1} MiB",
+        stats.rps,
+        stats.p50,
+        stats.p99,
+        mib("VmRSS")
+    );
+    Ok(())
 }
 
 /// The tile counts of one employee, as the floor statement or the API gives them.
