@@ -175,7 +175,7 @@ try {
   await step('the employee opens "My duties" and submits one', async () => {
     before.duties = await count(employee, 'duties');
     before.note = await note(employee, 'duties');
-    await employee.click('#tile-duties');
+    await clickFresh(() => employee.waitForSelector('#tile-duties'));
     await employee.waitForSelector('#list-title');
     await shots(employee, 'board-duties');
     const axeNote = await axe(employee, 'board with duties open');
@@ -200,7 +200,7 @@ try {
     await manager.goto(managerLink, { waitUntil: 'load' });
     await viewShown(manager, 'My board');
     const waiting = await count(manager, 'toAccept');
-    await manager.click('#tile-toAccept');
+    await clickFresh(() => manager.waitForSelector('#tile-toAccept'));
     await manager.waitForSelector('#list-title');
     // Others may have a duty of the same title: the one from this employee.
     const name = await employee.$eval('#who', (n) => n.textContent);
