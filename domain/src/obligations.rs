@@ -75,17 +75,6 @@ pub struct Member {
     pub left_on: Option<NaiveDate>,
 }
 
-impl From<&employee::Model> for Member {
-    fn from(e: &employee::Model) -> Self {
-        Member {
-            id: e.id,
-            department_id: e.department_id,
-            hired_on: e.hired_on,
-            left_on: e.left_on,
-        }
-    }
-}
-
 /// Someone employed from a hire date to an optional last day.
 pub trait Employed {
     fn hired_on(&self) -> NaiveDate;
