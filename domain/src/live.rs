@@ -166,14 +166,30 @@ impl Change {
         *self = merged;
     }
 
-    fn normalized(mut self) -> Change {
-        for v in [
+    /// Every list of ids, in the order a change's parts are sent.
+    fn lists(&self) -> [&Vec<i64>; 5] {
+        [
+            &self.employees,
+            &self.departments,
+            &self.assignments,
+            &self.recheck_employees,
+            &self.recheck_tokens,
+        ]
+    }
+
+    /// [`Change::lists`], to change.
+    fn lists_mut(&mut self) -> [&mut Vec<i64>; 5] {
+        [
             &mut self.employees,
             &mut self.departments,
             &mut self.assignments,
             &mut self.recheck_employees,
             &mut self.recheck_tokens,
-        ] {
+        ]
+    }
+
+    fn normalized(mut self) -> Change {
+        for v in self.lists_mut() {
             v.sort_unstable();
             v.dedup();
         }
@@ -194,32 +210,12 @@ impl Change {
         if self.everyone {
             parts.push(Change::everyone());
         }
-        for chunk in self.employees.chunks(per) {
-            parts.push(Change::employees(chunk.iter().copied()));
-        }
-        for chunk in self.departments.chunks(per) {
-            parts.push(Change {
-                departments: chunk.to_vec(),
-                ..Change::default()
-            });
-        }
-        for chunk in self.assignments.chunks(per) {
-            parts.push(Change {
-                assignments: chunk.to_vec(),
-                ..Change::default()
-            });
-        }
-        for chunk in self.recheck_employees.chunks(per) {
-            parts.push(Change {
-                recheck_employees: chunk.to_vec(),
-                ..Change::default()
-            });
-        }
-        for chunk in self.recheck_tokens.chunks(per) {
-            parts.push(Change {
-                recheck_tokens: chunk.to_vec(),
-                ..Change::default()
-            });
+        for (i, ids) in self.lists().into_iter().enumerate() {
+            for chunk in ids.chunks(per) {
+                let mut part = Change::default();
+                *part.lists_mut()[i] = chunk.to_vec();
+                parts.push(part);
+            }
         }
         parts
             .iter()
