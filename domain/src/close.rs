@@ -207,6 +207,7 @@ async fn close_one(
     live::announce(&txn, Change::everyone()).await?;
     lap("event");
     txn.commit().await?;
+    lap("committed");
     Ok(Some(Closed {
         period_id: period.id,
         starts_on: period.starts_on,
