@@ -56,6 +56,9 @@ const TILES_COUNTS: &str = "{ me { summary { toAccept { count } \
     additional { total done awaitingAcceptance remaining overdue } \
     knowledgeBaseNew { count } proposalsToVote { count } averageKpi } } }";
 
+/// The smallest request about oneself: what every request costs before its fields.
+const ME_ID: &str = "{ me { id } }";
+
 /// A page of the directory with departments, managers and tile counts.
 const PAGE: &str = "query($n: Int!, $after: String) { employees(first: $n, after: $after) { \
     edges { node { name department { name } manager { name } summary { toAccept { count } \
@@ -159,13 +162,31 @@ struct Args {
     /// reports, queue) for this many minutes, printing the server's resident memory.
     #[arg(long)]
     soak_minutes: Option<f64>,
+    /// Measure only these requests: `tiles` (my tiles, the floor and the fixed cost of a
+    /// request), `pages`, `reports`, `queue` (default: all).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Group>,
 }
 
 impl Args {
+    /// Whether a group of requests is measured.
+    fn measures(&self, group: Group) -> bool {
+        self.only.is_empty() || self.only.contains(&group)
+    }
+
     fn concurrency(&self) -> usize {
         self.concurrency
             .unwrap_or(if self.soak_minutes.is_some() { 32 } else { 16 })
     }
+}
+
+/// The groups of requests `--only` picks from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Group {
+    Tiles,
+    Pages,
+    Reports,
+    Queue,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -446,83 +467,99 @@ async fn bench(
         args,
         api: &api,
         server: &server,
+        pg_database: (kind == Kind::Postgres)
+            .then(|| url.rsplit('/').next().unwrap_or_default().to_owned()),
     };
     println!(
         "\n{:<50} {:>8} {:>9} {:>9} {:>8} {:>10}",
         "request", "req/s", "p50 ms", "p99 ms", "SQL/req", "peak MiB"
     );
-    let tiles = bench
-        .graphql(
-            &format!("my tiles ({} employees)", plan.rotation.len()),
-            plan.me(TILES),
-        )
-        .await?;
-    let counts = bench
-        .graphql("my tiles without currentKpi", plan.me(TILES_COUNTS))
-        .await?;
-    let floor_stats = bench.floor(&floor, &plan).await?;
-    for (name, s) in [("my tiles", &tiles), ("without currentKpi", &counts)] {
-        println!(
-            "  server/floor, {name}: throughput {:.3}, p50 {:.1}, p99 {:.1}",
-            s.rps / floor_stats.rps,
-            s.p50 / floor_stats.p50,
-            s.p99 / floor_stats.p99
-        );
-    }
-
-    for n in [5, 20, 100] {
-        bench
+    if args.measures(Group::Tiles) {
+        let tiles = bench
             .graphql(
-                &format!("page of {n} with tile counts"),
-                plan.pages(PAGE, n),
+                &format!("my tiles ({} employees)", plan.rotation.len()),
+                plan.me(TILES),
             )
             .await?;
+        let counts = bench
+            .graphql("my tiles without currentKpi", plan.me(TILES_COUNTS))
+            .await?;
+        let floor_stats = bench.floor(&floor, &plan).await?;
+        for (name, s) in [("my tiles", &tiles), ("without currentKpi", &counts)] {
+            println!(
+                "  server/floor, {name}: throughput {:.3}, p50 {:.1}, p99 {:.1}",
+                s.rps / floor_stats.rps,
+                s.p50 / floor_stats.p50,
+                s.p99 / floor_stats.p99
+            );
+        }
+        // The fixed cost of any request: HTTP, the token's lookup, a GraphQL document.
+        bench
+            .graphql("fixed cost: { me { id } }", plan.me(ME_ID))
+            .await?;
     }
-    if let Some(pg) = &postgraphile {
-        pg.check(&api, &plan).await?;
+
+    if args.measures(Group::Pages) {
         for n in [5, 20, 100] {
-            let ours = bench
+            bench
                 .graphql(
-                    &format!("page of {n}, duties by status"),
-                    plan.pages(PAGE_DUTIES, n),
+                    &format!("page of {n} with tile counts"),
+                    plan.pages(PAGE, n),
                 )
                 .await?;
-            let theirs = bench.postgraphile(pg, n).await?;
-            println!(
-                "  Zeroboard/PostGraphile, page of {n}: throughput {:.2}, p50 {:.2}, p99 {:.2}",
-                ours.rps / theirs.rps,
-                ours.p50 / theirs.p50,
-                ours.p99 / theirs.p99
-            );
+        }
+        if let Some(pg) = &postgraphile {
+            pg.check(&api, &plan).await?;
+            for n in [5, 20, 100] {
+                let ours = bench
+                    .graphql(
+                        &format!("page of {n}, duties by status"),
+                        plan.pages(PAGE_DUTIES, n),
+                    )
+                    .await?;
+                let theirs = bench.postgraphile(pg, n).await?;
+                println!(
+                    "  Zeroboard/PostGraphile, page of {n}: throughput {:.2}, p50 {:.2}, p99 {:.2}",
+                    ours.rps / theirs.rps,
+                    ours.p50 / theirs.p50,
+                    ours.p99 / theirs.p99
+                );
+            }
         }
     }
 
-    for (by, q) in REPORTS {
+    if args.measures(Group::Reports) {
+        for (by, q) in REPORTS {
+            bench
+                .graphql(
+                    &format!("report {by}, department of {}", plan.department_size),
+                    plan.report(q),
+                )
+                .await?;
+        }
+    }
+    if args.measures(Group::Queue) {
         bench
             .graphql(
-                &format!("report {by}, department of {}", plan.department_size),
-                plan.report(q),
+                &format!(
+                    "controller's queue ({} controllers)",
+                    plan.controllers.len()
+                ),
+                plan.queue(),
             )
             .await?;
     }
-    bench
-        .graphql(
-            &format!(
-                "controller's queue ({} controllers)",
-                plan.controllers.len()
-            ),
-            plan.queue(),
-        )
-        .await?;
 
     // Last: it holds the most memory, which the server keeps, and a peak is only ever
     // measured from what the process already holds.
-    bench
-        .graphql(
-            "page of 20 with tile counts and currentKpi",
-            plan.pages(PAGE_LIVE_KPI, 20),
-        )
-        .await?;
+    if args.measures(Group::Pages) {
+        bench
+            .graphql(
+                "page of 20 with tile counts and currentKpi",
+                plan.pages(PAGE_LIVE_KPI, 20),
+            )
+            .await?;
+    }
 
     if let Some(pg) = postgraphile {
         pg.stop();
@@ -1038,14 +1075,23 @@ struct Stats {
     rps: f64,
     p50: f64,
     p99: f64,
+    /// CPU time per request of the processes involved, as a line to print.
+    cpu: String,
 }
 
 /// Runs `call` from `concurrency` tasks for the warm-up, then for the duration.
-async fn load(call: Call, concurrency: usize, duration: Duration) -> anyhow::Result<Stats> {
+async fn load(
+    call: Call,
+    concurrency: usize,
+    duration: Duration,
+    cpu: impl Fn() -> Cpu,
+) -> anyhow::Result<Stats> {
     let next = Arc::new(AtomicUsize::new(0));
     let warm_up = (duration / 5).min(Duration::from_secs(3));
     phase(&call, &next, concurrency, warm_up).await?;
+    let before = cpu();
     let (mut latencies, elapsed) = phase(&call, &next, concurrency, duration).await?;
+    let cpu = cpu().per_request(&before, latencies.len() as f64);
     latencies.sort_unstable();
     let at = |q: f64| {
         let rank = ((q * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len());
@@ -1055,6 +1101,7 @@ async fn load(call: Call, concurrency: usize, duration: Duration) -> anyhow::Res
         rps: latencies.len() as f64 / elapsed.as_secs_f64(),
         p50: at(0.50),
         p99: at(0.99),
+        cpu,
     })
 }
 
@@ -1094,9 +1141,90 @@ struct Bench<'a> {
     args: &'a Args,
     api: &'a Api,
     server: &'a Server,
+    /// The PostgreSQL database's name, whose server processes' CPU time is counted.
+    pg_database: Option<String>,
+}
+
+/// CPU time (user and system) in clock ticks from a `/proc/.../stat` file.
+fn stat_ticks(path: &Path) -> Option<(String, u64)> {
+    let stat = std::fs::read_to_string(path).ok()?;
+    // The command name is in parentheses and may hold spaces; the fields follow it.
+    let (head, tail) = stat.rsplit_once(')')?;
+    let comm = head.split_once('(')?.1.to_owned();
+    let fields: Vec<&str> = tail.split_whitespace().collect();
+    // utime and stime are the 14th and 15th fields; `tail` starts at the 3rd.
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some((comm, ticks))
+}
+
+/// CPU time so far, in clock ticks: the server's, its SQLite worker threads' (part of the
+/// server's), this process's, and the PostgreSQL processes serving `pg_database`.
+#[derive(Clone, Copy, Default)]
+struct Cpu {
+    server: u64,
+    sqlite: u64,
+    client: u64,
+    postgres: u64,
+}
+
+impl Cpu {
+    fn now(server: u32, pg_database: Option<&str>) -> Cpu {
+        let mut cpu = Cpu {
+            server: stat_ticks(Path::new(&format!("/proc/{server}/stat"))).map_or(0, |s| s.1),
+            client: stat_ticks(Path::new("/proc/self/stat")).map_or(0, |s| s.1),
+            ..Cpu::default()
+        };
+        if let Ok(tasks) = std::fs::read_dir(format!("/proc/{server}/task")) {
+            for task in tasks.flatten() {
+                if let Some((comm, ticks)) = stat_ticks(&task.path().join("stat"))
+                    && comm.starts_with("sqlx-sqlite")
+                {
+                    cpu.sqlite += ticks;
+                }
+            }
+        }
+        if let (Some(db), Ok(procs)) = (pg_database, std::fs::read_dir("/proc")) {
+            for p in procs.flatten() {
+                let cmdline = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
+                let cmdline = String::from_utf8_lossy(&cmdline);
+                // A backend names itself "postgres: [CLUSTER: ]USER DATABASE HOST ...".
+                if cmdline.starts_with("postgres: ")
+                    && cmdline.split_whitespace().any(|w| w == db)
+                    && let Some((_, ticks)) = stat_ticks(&p.path().join("stat"))
+                {
+                    cpu.postgres += ticks;
+                }
+            }
+        }
+        cpu
+    }
+
+    /// CPU milliseconds per request since `before`.
+    fn per_request(&self, before: &Cpu, requests: f64) -> String {
+        if self.server == 0 && self.client == 0 {
+            return String::new();
+        }
+        let hz = 100.0; // USER_HZ on Linux
+        let ms = |a: u64, b: u64| (a.saturating_sub(b)) as f64 * 1000.0 / hz / requests;
+        let mut out = format!(
+            "  CPU ms per request: server {:.3}",
+            ms(self.server, before.server)
+        );
+        if self.sqlite > before.sqlite {
+            out += &format!(" (SQLite threads {:.3})", ms(self.sqlite, before.sqlite));
+        }
+        if self.postgres > before.postgres {
+            out += &format!(", PostgreSQL {:.3}", ms(self.postgres, before.postgres));
+        }
+        out + &format!(", client {:.3}", ms(self.client, before.client))
+    }
 }
 
 impl Bench<'_> {
+    fn cpu(&self) -> Cpu {
+        Cpu::now(self.server.pid(), self.pg_database.as_deref())
+    }
+
     fn duration(&self) -> Duration {
         Duration::from_secs_f64(self.args.duration)
     }
@@ -1127,9 +1255,11 @@ impl Bench<'_> {
         });
         let pids = [self.server.pid()];
         reset_peak(&pids);
-        let stats = load(call, self.args.concurrency(), self.duration())
-            .await
-            .with_context(|| format!("running {name}"))?;
+        let stats = load(call, self.args.concurrency(), self.duration(), || {
+            self.cpu()
+        })
+        .await
+        .with_context(|| format!("running {name}"))?;
         row(name, &stats, &format!("{statements:.1}"), peak_kib(&pids));
         Ok(stats)
     }
@@ -1142,7 +1272,10 @@ impl Bench<'_> {
             let (floor, ids) = (floor.clone(), ids.clone());
             Box::pin(async move { floor.tiles(ids[i % ids.len()], Utc::now()).await.map(drop) })
         });
-        let stats = load(call, self.args.concurrency(), self.duration()).await?;
+        let stats = load(call, self.args.concurrency(), self.duration(), || {
+            self.cpu()
+        })
+        .await?;
         row("floor: one prepared SQL statement", &stats, "1", None);
         Ok(stats)
     }
@@ -1169,7 +1302,7 @@ impl Bench<'_> {
             })
         });
         reset_peak(&pg.pids);
-        let stats = load(call, self.args.concurrency(), self.duration()).await?;
+        let stats = load(call, self.args.concurrency(), self.duration(), Cpu::default).await?;
         row(
             &format!("PostGraphile: page of {n}, duties by status"),
             &stats,
@@ -1188,6 +1321,9 @@ fn row(name: &str, s: &Stats, statements: &str, peak: Option<u64>) {
         s.p99,
         peak.map_or("-".into(), |kib| format!("{:.1}", kib as f64 / 1024.0))
     );
+    if !s.cpu.is_empty() {
+        println!("{}", s.cpu);
+    }
 }
 
 /// The soak: a mix of the requests (tiles, pages of 5, 20 and 100, the reports, the queue,
@@ -1233,6 +1369,7 @@ async fn soak(
         call,
         concurrency,
         Duration::from_secs_f64(minutes * 60.0),
+        Cpu::default,
     ));
     let mut last = (Duration::ZERO, 0);
     let stats = loop {

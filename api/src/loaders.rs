@@ -95,44 +95,23 @@ loader!(
     |_this, db, keys| rows::results_of(db, keys).await
 );
 
+/// The key of a board's tile counts: the employee, the period and the tiles asked.
+pub type BoardKey = (i64, tiles::BoardPeriod, tiles::Asked);
+
 loader!(
-    /// The `duties` and `additional` tiles of employees in a period.
-    Work { now: DateTime<Utc> }, EmployeePeriod => tiles::Work,
+    /// The tile counts of employees' boards: the keys of a batch that share the period and
+    /// the tiles asked load in one statement.
+    Boards { now: DateTime<Utc> }, BoardKey => tiles::Board,
     |this, db, keys| {
+        let pairs: Vec<_> = keys.iter().map(|(id, period, asked)| (*id, (*period, *asked))).collect();
         let mut out = HashMap::new();
-        for (period_id, employees) in by_second(keys) {
-            for (id, work) in tiles::work_for(db, &employees, period_id, this.now).await? {
-                out.insert((id, period_id), work);
+        for ((period, asked), employees) in by_second(&pairs) {
+            for (id, board) in tiles::boards_for(db, &employees, period, asked, this.now).await? {
+                out.insert((id, period, asked), board);
             }
         }
         Ok(out)
     }
-);
-
-loader!(
-    /// The `toAccept` tile of controllers in a period.
-    ToAccept {}, (i64, tiles::BoardPeriod) => u64,
-    |_this, db, keys| {
-        let mut out = HashMap::new();
-        for (period, controllers) in by_second(keys) {
-            for (id, n) in tiles::to_accept_for(db, &controllers, period).await? {
-                out.insert((id, period), n);
-            }
-        }
-        Ok(out)
-    }
-);
-
-loader!(
-    /// The `knowledgeBaseNew` tile of employees.
-    NewArticles { now: DateTime<Utc> }, i64 => u64,
-    |this, db, keys| tiles::new_articles_for(db, keys, this.now).await
-);
-
-loader!(
-    /// The `proposalsToVote` tile of employees.
-    ProposalsToVote { now: DateTime<Utc> }, i64 => u64,
-    |this, db, keys| tiles::proposals_to_vote_for(db, keys, this.now).await
 );
 
 loader!(
@@ -250,10 +229,7 @@ pub struct LoaderSet {
     pub adjustments: Cached<Adjustments>,
     pub votes: Cached<Votes>,
     pub results: Cached<KpiResults>,
-    pub work: Cached<Work>,
-    pub to_accept: Cached<ToAccept>,
-    pub new_articles: Cached<NewArticles>,
-    pub proposals_to_vote: Cached<ProposalsToVote>,
+    pub boards: Cached<Boards>,
     pub live_kpi: Cached<LiveKpi>,
     pub outlooks: Cached<Outlooks>,
     pub item_pages: Cached<KpiItemPages>,
@@ -339,10 +315,7 @@ impl LoaderSet {
             adjustments: cached(delay, Adjustments { db: db() }),
             votes: cached(delay, Votes { db: db() }),
             results: cached(delay, KpiResults { db: db() }),
-            work: cached(delay, Work { db: db(), now }),
-            to_accept: cached(delay, ToAccept { db: db() }),
-            new_articles: cached(delay, NewArticles { db: db(), now }),
-            proposals_to_vote: cached(delay, ProposalsToVote { db: db(), now }),
+            boards: cached(delay, Boards { db: db(), now }),
             live_kpi: cached(
                 delay,
                 LiveKpi {

@@ -16,6 +16,7 @@ use super::summary::Summary;
 use crate::AppState;
 use crate::error::{OrGql, code, coded, not_found, unauthenticated};
 use crate::live::{Batch, Connection, Slot, SubscriptionSlot};
+use domain::read::tiles::Asked;
 
 #[derive(Default)]
 pub struct Subscription;
@@ -105,6 +106,7 @@ impl Subscription {
                 "only an employee has a board; use assignmentChanged",
             )
         })?;
+        let asked = super::summary::asked(&ctx.look_ahead());
         Ok(stream::unfold(
             (watch, true),
             move |(mut w, first)| async move {
@@ -119,7 +121,7 @@ impl Subscription {
                     }
                 };
                 w.slot.set(batch.clone());
-                let board = board(&w.state, &batch, me).await;
+                let board = board(&w.state, &batch, me, asked).await;
                 Some((board, (w, false)))
             },
         ))
@@ -175,7 +177,12 @@ async fn hears(batch: &Batch, me: i64) -> bool {
 }
 
 /// The board of `me` for the batch's current period.
-async fn board(state: &AppState, batch: &Batch, me: i64) -> async_graphql::Result<Summary> {
+async fn board(
+    state: &AppState,
+    batch: &Batch,
+    me: i64,
+    asked: Asked,
+) -> async_graphql::Result<Summary> {
     let period = batch
         .cache
         .current_period(&state.db)
@@ -186,6 +193,7 @@ async fn board(state: &AppState, batch: &Batch, me: i64) -> async_graphql::Resul
     Ok(Summary {
         employee_id: me,
         period,
+        asked,
     })
 }
 

@@ -111,7 +111,8 @@ impl Employee {
         ctx: &Context<'_>,
         period_id: Option<ID>,
     ) -> async_graphql::Result<Summary> {
-        summary_of(&Ctx::new(ctx)?, self.0.id, period_id).await
+        let asked = super::summary::asked(&ctx.look_ahead());
+        summary_of(&Ctx::new(ctx)?, self.0.id, period_id, asked).await
     }
 
     /// KPI results of closed periods, newest first (yours, your subtree's; admins and

@@ -3,7 +3,7 @@
 //! the same number of statements as a page of 5.
 
 use async_graphql::{ComplexObject, Context, ID, Object, SimpleObject};
-use domain::read::tiles::{self, BoardPeriod};
+use domain::read::tiles::{self, Asked, Board, BoardPeriod};
 use entity::enums::{AssignmentKind as StoredKind, AssignmentStatus as Stored, PeriodStatus};
 use entity::period;
 
@@ -19,6 +19,19 @@ use crate::paging::{Order, Page, PageArgs, page, page_by_offset};
 pub struct Summary {
     pub employee_id: i64,
     pub period: period::Model,
+    /// The count tiles the request asks for, counted together in one statement.
+    pub asked: Asked,
+}
+
+/// The count tiles a selection of `Summary` asks for.
+pub fn asked(summary: &async_graphql::Lookahead<'_>) -> Asked {
+    let asks = |tile: &str| summary.field(tile).exists();
+    Asked {
+        to_accept: asks("toAccept"),
+        work: asks("duties") || asks("additional"),
+        new_articles: asks("knowledgeBaseNew"),
+        proposals_to_vote: asks("proposalsToVote"),
+    }
 }
 
 impl Summary {
@@ -26,18 +39,34 @@ impl Summary {
         BoardPeriod::from(&self.period)
     }
 
+    /// The counts of the asked tiles, `tile` among them (so a tile the look-ahead did not
+    /// see is counted all the same, by a statement of its own).
+    async fn board(&self, ctx: &Context<'_>, tile: Asked) -> async_graphql::Result<Board> {
+        let c = Ctx::new(ctx)?;
+        let key = (self.employee_id, self.board_period(), self.asked.and(tile));
+        Ok(c.loaders
+            .boards
+            .load_one(key)
+            .await
+            .gql()?
+            .unwrap_or_default())
+    }
+
     async fn work_tile(
         &self,
         ctx: &Context<'_>,
         kind: StoredKind,
     ) -> async_graphql::Result<WorkTile> {
-        let c = Ctx::new(ctx)?;
-        let work = c
-            .loaders
+        let work = self
+            .board(
+                ctx,
+                Asked {
+                    work: true,
+                    ..Asked::default()
+                },
+            )
+            .await?
             .work
-            .load_one((self.employee_id, self.period.id))
-            .await
-            .gql()?
             .unwrap_or_default();
         Ok(WorkTile {
             counts: work.of(kind).into(),
@@ -59,14 +88,11 @@ impl Summary {
     /// an open period, those of every open period (one that has ended but not closed yet
     /// still waits for its acceptances); for a closed one, what was left at its close.
     async fn to_accept(&self, ctx: &Context<'_>) -> async_graphql::Result<ToAcceptTile> {
-        let c = Ctx::new(ctx)?;
-        let count = c
-            .loaders
-            .to_accept
-            .load_one((self.employee_id, self.board_period()))
-            .await
-            .gql()?
-            .unwrap_or(0);
+        let tile = Asked {
+            to_accept: true,
+            ..Asked::default()
+        };
+        let count = self.board(ctx, tile).await?.to_accept.unwrap_or(0);
         Ok(ToAcceptTile {
             count,
             employee_id: self.employee_id,
@@ -89,14 +115,11 @@ impl Summary {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<KnowledgeBaseTile> {
-        let c = Ctx::new(ctx)?;
-        let count = c
-            .loaders
-            .new_articles
-            .load_one(self.employee_id)
-            .await
-            .gql()?
-            .unwrap_or(0);
+        let tile = Asked {
+            new_articles: true,
+            ..Asked::default()
+        };
+        let count = self.board(ctx, tile).await?.new_articles.unwrap_or(0);
         Ok(KnowledgeBaseTile {
             count,
             employee_id: self.employee_id,
@@ -105,14 +128,11 @@ impl Summary {
 
     /// Open proposals for my audience that I have not voted on.
     async fn proposals_to_vote(&self, ctx: &Context<'_>) -> async_graphql::Result<ProposalsTile> {
-        let c = Ctx::new(ctx)?;
-        let count = c
-            .loaders
-            .proposals_to_vote
-            .load_one(self.employee_id)
-            .await
-            .gql()?
-            .unwrap_or(0);
+        let tile = Asked {
+            proposals_to_vote: true,
+            ..Asked::default()
+        };
+        let count = self.board(ctx, tile).await?.proposals_to_vote.unwrap_or(0);
         Ok(ProposalsTile {
             count,
             employee_id: self.employee_id,
@@ -314,11 +334,13 @@ impl ProposalsTile {
     }
 }
 
-/// The summary of an employee the principal may see; NOT_FOUND otherwise.
+/// The summary of an employee the principal may see; NOT_FOUND otherwise. `asked`: the
+/// count tiles its selection asks for ([`asked`]).
 pub async fn summary_of(
     c: &Ctx<'_>,
     employee_id: i64,
     period_id: Option<ID>,
+    asked: Asked,
 ) -> async_graphql::Result<Summary> {
     if !domain::access::board(&*c.reach_for(employee_id).await?, employee_id) {
         return Err(crate::error::not_found("employee"));
@@ -330,6 +352,7 @@ pub async fn summary_of(
     Ok(Summary {
         employee_id,
         period,
+        asked,
     })
 }
 
@@ -357,32 +380,12 @@ pub async fn prefetch(
     };
     // A closed period's tiles read what its close left (see `Summary`).
     let closed = period.status == PeriodStatus::Closed;
-    if asks("toAccept") {
+    let counts = asked(&summary);
+    if counts != Asked::default() {
         let board = BoardPeriod::from(period);
         c.loaders
-            .to_accept
-            .load_many(ids.iter().map(|id| (*id, board)))
-            .await
-            .gql()?;
-    }
-    if asks("duties") || asks("additional") {
-        c.loaders
-            .work
-            .load_many(ids.iter().map(|id| (*id, period.id)))
-            .await
-            .gql()?;
-    }
-    if asks("knowledgeBaseNew") {
-        c.loaders
-            .new_articles
-            .load_many(ids.iter().copied())
-            .await
-            .gql()?;
-    }
-    if asks("proposalsToVote") {
-        c.loaders
-            .proposals_to_vote
-            .load_many(ids.iter().copied())
+            .boards
+            .load_many(ids.iter().map(|id| (*id, board, counts)))
             .await
             .gql()?;
     }

@@ -1,17 +1,20 @@
 //! The tiles of the personal board (DESIGN section 5). Each tile is one condition, used both
 //! by its count and by its list, so the number on a tile is always the length of the list
-//! it opens. Counts come in batches keyed by employee ids, one grouped statement per tile
-//! kind whatever the number of employees, and are counted in SQL.
+//! it opens. Counts come in batches keyed by employee ids and are counted in SQL: each tile
+//! kind is one grouped statement whatever the number of employees ([`to_accept_counts`],
+//! [`work_counts`], [`new_articles_counts`], [`proposals_to_vote_counts`]), and the tiles a
+//! board asks for run as one statement, those statements joined by `UNION ALL`
+//! ([`boards_for`]).
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entity::enums::{AssignmentKind, AssignmentStatus, PeriodStatus};
 use entity::{article, article_read, assignment, employee, period, proposal, vote};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, Query, SelectStatement, UnionType};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Select,
+    ActiveEnum, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Select,
 };
 
 use super::reports::{Counts, count, status_counts};
@@ -39,7 +42,10 @@ impl From<&period::Model> for BoardPeriod {
 pub fn to_accept(controllers: impl IntoIterator<Item = i64>, period: BoardPeriod) -> Condition {
     let mine = Condition::all()
         .add(assignment::Column::ControllerId.is_in(controllers))
-        .add(assignment::Column::Status.eq(AssignmentStatus::Submitted));
+        .add(
+            Expr::col((assignment::Entity, assignment::Column::Status))
+                .eq(literal(AssignmentStatus::Submitted)),
+        );
     if period.closed {
         mine.add(assignment::Column::PeriodId.eq(period.id))
     } else {
@@ -48,11 +54,23 @@ pub fn to_accept(controllers: impl IntoIterator<Item = i64>, period: BoardPeriod
                 Query::select()
                     .column(period::Column::Id)
                     .from(period::Entity)
-                    .and_where(period::Column::Status.eq(PeriodStatus::Open))
+                    .and_where(
+                        Expr::col((period::Entity, period::Column::Status))
+                            .eq(literal(PeriodStatus::Open)),
+                    )
                     .to_owned(),
             ),
         )
     }
+}
+
+/// A status the condition always names, written into the SQL text instead of bound. On
+/// PostgreSQL a prepared statement is planned anew on every execution as long as its
+/// generic plan looks costlier than the plans for the values bound; a bound status makes
+/// it so (the generic plan guesses an average status, not `submitted`), and planning the
+/// board's statement took five times as long as running it.
+fn literal(status: impl ActiveEnum<Value = String>) -> Expr {
+    Expr::Constant(status.into_value().into())
 }
 
 /// The controller's queue: the `toAccept` tile's list, oldest submission first.
@@ -63,22 +81,20 @@ pub fn to_accept_list(controller: i64, period: BoardPeriod) -> Select<assignment
         .order_by_asc(assignment::Column::Id)
 }
 
-/// The `toAccept` count of each controller.
-pub async fn to_accept_for(
-    db: &impl ConnectionTrait,
-    controllers: &[i64],
-    period: BoardPeriod,
-) -> DomainResult<HashMap<i64, u64>> {
-    let rows: Vec<(i64, i64)> = assignment::Entity::find()
+/// The `toAccept` count of each controller: one row per controller with submissions
+/// waiting, in the shape of [`boards_for`]'s rows.
+pub fn to_accept_counts(controllers: &[i64], period: BoardPeriod) -> SelectStatement {
+    assignment::Entity::find()
         .select_only()
         .column(assignment::Column::ControllerId)
+        .expr(Expr::val(Tile::ToAccept as i32))
+        .expr(no_text())
+        .expr(no_text())
         .column_as(assignment::Column::Id.count(), "n")
+        .expr(Expr::val(0_i64))
         .filter(to_accept(controllers.iter().copied(), period))
         .group_by(assignment::Column::ControllerId)
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(per_key(controllers, rows))
+        .into_query()
 }
 
 /// One kind of the assignees' own work in a period: the `duties` and `additional` tiles.
@@ -87,10 +103,14 @@ pub fn work(
     period_id: i64,
     kind: AssignmentKind,
 ) -> Condition {
+    own_work(assignees, period_id).add(assignment::Column::Kind.eq(kind))
+}
+
+/// The assignees' own work in a period, of either kind: grouped by kind, [`work`].
+fn own_work(assignees: impl IntoIterator<Item = i64>, period_id: i64) -> Condition {
     Condition::all()
         .add(assignment::Column::AssigneeId.is_in(assignees))
         .add(assignment::Column::PeriodId.eq(period_id))
-        .add(assignment::Column::Kind.eq(kind))
 }
 
 /// A work tile's list, earliest due first; optionally one status.
@@ -131,32 +151,19 @@ impl Work {
     }
 }
 
-/// The work tiles of each assignee in a period: one statement grouped by assignee, kind
-/// and status, counted in SQL. Every assignee gets an answer, zero when they have no work.
-pub async fn work_for(
-    db: &impl ConnectionTrait,
-    assignees: &[i64],
-    period_id: i64,
-    now: DateTime<Utc>,
-) -> DomainResult<HashMap<i64, Work>> {
+/// The work tiles of each assignee in a period: grouped by assignee, kind and status, with
+/// how many of each group are overdue, in the shape of [`boards_for`]'s rows: grouped by
+/// kind, the condition of the tiles' lists ([`work`]).
+pub fn work_counts(assignees: &[i64], period_id: i64, now: DateTime<Utc>) -> SelectStatement {
     let by_assignee = assignment::Entity::find()
         .select_only()
         .column(assignment::Column::AssigneeId)
+        .expr(Expr::val(Tile::Work as i32))
         .column(assignment::Column::Kind)
-        .filter(assignment::Column::AssigneeId.is_in(assignees.iter().copied()))
-        .filter(assignment::Column::PeriodId.eq(period_id))
+        .filter(own_work(assignees.iter().copied(), period_id))
         .group_by(assignment::Column::AssigneeId)
         .group_by(assignment::Column::Kind);
-    let rows: Vec<(i64, AssignmentKind, AssignmentStatus, i64, i64)> =
-        status_counts(by_assignee, now).into_tuple().all(db).await?;
-    let mut out: HashMap<i64, Work> = assignees.iter().map(|id| (*id, Work::default())).collect();
-    for (assignee, kind, status, n, overdue) in rows {
-        out.entry(assignee)
-            .or_default()
-            .of_mut(kind)
-            .add(status, count(overdue), count(n));
-    }
-    Ok(out)
+    status_counts(by_assignee, now).into_query()
 }
 
 /// Published articles of the reader's audience (everyone's, or their department's) that
@@ -241,12 +248,8 @@ pub fn proposals_to_vote_list(
         .order_by_asc(proposal::Column::Id)
 }
 
-/// The `knowledgeBaseNew` count of each employee.
-pub async fn new_articles_for(
-    db: &impl ConnectionTrait,
-    employees: &[i64],
-    now: DateTime<Utc>,
-) -> DomainResult<HashMap<i64, u64>> {
+/// The `knowledgeBaseNew` count of each employee, in the shape of [`boards_for`]'s rows.
+pub fn new_articles_counts(employees: &[i64], now: DateTime<Utc>) -> SelectStatement {
     let (reader, department) = employee_columns();
     let count = Query::select()
         .expr(Func::count(Expr::col((
@@ -256,15 +259,11 @@ pub async fn new_articles_for(
         .from(article::Entity)
         .cond_where(new_articles(reader, department, now))
         .to_owned();
-    count_per_employee(db, employees, count).await
+    count_per_employee(employees, Tile::NewArticles, count)
 }
 
-/// The `proposalsToVote` count of each employee.
-pub async fn proposals_to_vote_for(
-    db: &impl ConnectionTrait,
-    employees: &[i64],
-    now: DateTime<Utc>,
-) -> DomainResult<HashMap<i64, u64>> {
+/// The `proposalsToVote` count of each employee, in the shape of [`boards_for`]'s rows.
+pub fn proposals_to_vote_counts(employees: &[i64], now: DateTime<Utc>) -> SelectStatement {
     let (voter, department) = employee_columns();
     let count = Query::select()
         .expr(Func::count(Expr::col((
@@ -274,7 +273,7 @@ pub async fn proposals_to_vote_for(
         .from(proposal::Entity)
         .cond_where(proposals_to_vote(voter, department, now))
         .to_owned();
-    count_per_employee(db, employees, count).await
+    count_per_employee(employees, Tile::ProposalsToVote, count)
 }
 
 /// The outer employee row's id and department, for the correlated counts.
@@ -285,29 +284,156 @@ fn employee_columns() -> (Expr, Expr) {
     )
 }
 
-/// `SELECT employee.id, (count) FROM employee WHERE id IN (..)`: a correlated count per
-/// employee in one statement.
-async fn count_per_employee(
-    db: &impl ConnectionTrait,
-    employees: &[i64],
-    count: sea_orm::sea_query::SelectStatement,
-) -> DomainResult<HashMap<i64, u64>> {
-    let rows: Vec<(i64, i64)> = employee::Entity::find()
+/// `SELECT employee.id, tile, NULL, NULL, (count), 0 FROM employee WHERE id IN (..)`: a
+/// correlated count per employee.
+fn count_per_employee(employees: &[i64], tile: Tile, count: SelectStatement) -> SelectStatement {
+    employee::Entity::find()
         .select_only()
         .column(employee::Column::Id)
+        .expr(Expr::val(tile as i32))
+        .expr(no_text())
+        .expr(no_text())
         .expr_as(Expr::SubQuery(None, Box::new(count.into())), "n")
+        .expr(Expr::val(0_i64))
         .filter(employee::Column::Id.is_in(employees.iter().copied()))
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(per_key(employees, rows))
+        .into_query()
 }
 
-/// Every key with its count, zero when no row named it.
-fn per_key(keys: &[i64], rows: Vec<(i64, i64)>) -> HashMap<i64, u64> {
-    let mut out: HashMap<i64, u64> = keys.iter().map(|k| (*k, 0)).collect();
-    for (key, n) in rows {
-        out.insert(key, count(n));
+/// The absent kind or status of a row that counts no assignments.
+fn no_text() -> Expr {
+    Expr::cust("NULL")
+}
+
+/// Which statement a row of [`boards_for`] comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i32)]
+enum Tile {
+    ToAccept = 0,
+    Work = 1,
+    NewArticles = 2,
+    ProposalsToVote = 3,
+}
+
+impl Tile {
+    fn of(tag: i32) -> Option<Tile> {
+        [
+            Tile::ToAccept,
+            Tile::Work,
+            Tile::NewArticles,
+            Tile::ProposalsToVote,
+        ]
+        .into_iter()
+        .find(|t| *t as i32 == tag)
     }
-    out
+}
+
+/// The tiles of a board to count: each one asked for costs its statement in [`boards_for`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Asked {
+    pub to_accept: bool,
+    /// `duties` and `additional`, which one statement counts.
+    pub work: bool,
+    pub new_articles: bool,
+    pub proposals_to_vote: bool,
+}
+
+impl Asked {
+    /// Every tile.
+    pub const ALL: Asked = Asked {
+        to_accept: true,
+        work: true,
+        new_articles: true,
+        proposals_to_vote: true,
+    };
+
+    /// Both sets of tiles.
+    pub fn and(self, other: Asked) -> Asked {
+        Asked {
+            to_accept: self.to_accept || other.to_accept,
+            work: self.work || other.work,
+            new_articles: self.new_articles || other.new_articles,
+            proposals_to_vote: self.proposals_to_vote || other.proposals_to_vote,
+        }
+    }
+}
+
+/// The counts of one employee's board, for the tiles asked (`None` for the others).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Board {
+    pub to_accept: Option<u64>,
+    pub work: Option<Work>,
+    pub new_articles: Option<u64>,
+    pub proposals_to_vote: Option<u64>,
+}
+
+/// The boards of employees in a period: the asked tiles' statements joined by `UNION ALL`
+/// into one, each row `(employee, tile, kind, status, n, overdue)`. Every employee gets
+/// every asked tile, zero when no row named them.
+pub async fn boards_for(
+    db: &impl ConnectionTrait,
+    employees: &[i64],
+    period: BoardPeriod,
+    asked: Asked,
+    now: DateTime<Utc>,
+) -> DomainResult<HashMap<i64, Board>> {
+    let mut out: HashMap<i64, Board> = employees
+        .iter()
+        .map(|id| {
+            let board = Board {
+                to_accept: asked.to_accept.then_some(0),
+                work: asked.work.then(Work::default),
+                new_articles: asked.new_articles.then_some(0),
+                proposals_to_vote: asked.proposals_to_vote.then_some(0),
+            };
+            (*id, board)
+        })
+        .collect();
+    if employees.is_empty() {
+        return Ok(out);
+    }
+    // The work tiles first: PostgreSQL takes a `UNION`'s column types from its branches,
+    // and the work rows are the ones whose kind and status are not NULL.
+    let statements = [
+        asked.work.then(|| work_counts(employees, period.id, now)),
+        asked.to_accept.then(|| to_accept_counts(employees, period)),
+        asked
+            .new_articles
+            .then(|| new_articles_counts(employees, now)),
+        asked
+            .proposals_to_vote
+            .then(|| proposals_to_vote_counts(employees, now)),
+    ];
+    let mut statements = statements.into_iter().flatten();
+    let Some(mut all) = statements.next() else {
+        return Ok(out);
+    };
+    for next in statements {
+        all.union(UnionType::All, next);
+    }
+    let rows = db.query_all(&all).await?;
+    for row in rows {
+        let (employee, tag, kind, status, n, overdue): (
+            i64,
+            i32,
+            Option<AssignmentKind>,
+            Option<AssignmentStatus>,
+            i64,
+            i64,
+        ) = row.try_get_many_by_index()?;
+        let Some(board) = out.get_mut(&employee) else {
+            continue;
+        };
+        match Tile::of(tag) {
+            Some(Tile::ToAccept) => board.to_accept = Some(count(n)),
+            Some(Tile::NewArticles) => board.new_articles = Some(count(n)),
+            Some(Tile::ProposalsToVote) => board.proposals_to_vote = Some(count(n)),
+            Some(Tile::Work) => {
+                if let (Some(work), Some(kind), Some(status)) = (&mut board.work, kind, status) {
+                    work.of_mut(kind).add(status, count(overdue), count(n));
+                }
+            }
+            None => {}
+        }
+    }
+    Ok(out)
 }
