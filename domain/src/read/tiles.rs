@@ -338,14 +338,6 @@ pub struct Asked {
 }
 
 impl Asked {
-    /// Every tile.
-    pub const ALL: Asked = Asked {
-        to_accept: true,
-        work: true,
-        new_articles: true,
-        proposals_to_vote: true,
-    };
-
     /// Both sets of tiles.
     pub fn and(self, other: Asked) -> Asked {
         Asked {
