@@ -24,7 +24,8 @@ use crate::db::{Db, begin_write};
 use crate::live::{self, Change};
 use crate::outbox::{self, Event, EventType};
 use crate::periods::{changeable, close_time, require_changeable};
-use crate::transition::{Action, Actor, TransitionError, UNFINISHED, transition};
+use crate::read::reports::overdue_condition;
+use crate::transition::{Action, Actor, TransitionError, transition};
 use crate::{DomainError, DomainResult, access};
 
 /// Applies `action` to assignment `id` on behalf of `who`.
@@ -399,8 +400,7 @@ pub async fn tell_overdue(db: &impl Db, now: DateTime<Utc>) -> DomainResult<u32>
         .select_only()
         .column(assignment::Column::Id)
         .column(assignment::Column::DueAt)
-        .filter(assignment::Column::Status.is_in(UNFINISHED))
-        .filter(assignment::Column::DueAt.lt(now))
+        .filter(overdue_condition(now))
         .order_by_asc(assignment::Column::Id)
         .into_tuple()
         .all(&txn)
@@ -435,8 +435,7 @@ pub async fn tell_overdue(db: &impl Db, now: DateTime<Utc>) -> DomainResult<u32>
         newly.extend(
             assignment::Entity::find()
                 .filter(assignment::Column::Id.is_in(chunk.iter().copied()))
-                .filter(assignment::Column::Status.is_in(UNFINISHED))
-                .filter(assignment::Column::DueAt.lt(now))
+                .filter(overdue_condition(now))
                 .order_by_asc(assignment::Column::Id)
                 .all(&txn)
                 .await?

@@ -15,6 +15,7 @@ mod m20261129_000003_webhooks;
 mod m20261130_000003_payroll_grant;
 mod m20261130_000004_reminders;
 mod m20261201_000001_live_due;
+pub mod m20261202_000001_unfinished_due;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000003_payroll_grant::Migration),
             Box::new(m20261130_000004_reminders::Migration),
             Box::new(m20261201_000001_live_due::Migration),
+            Box::new(m20261202_000001_unfinished_due::Migration),
         ]
     }
 }

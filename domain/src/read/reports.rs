@@ -15,6 +15,7 @@ use sea_orm::{
 
 use crate::DomainResult;
 use crate::access::Reach;
+use crate::read::tiles::literal;
 use crate::transition::{UNFINISHED, is_overdue};
 
 /// The counts every work tile and report row shows. Cancelled assignments owe nothing and
@@ -81,10 +82,16 @@ impl Filter {
     }
 }
 
-/// The condition "overdue at `now`": unfinished and past due.
+/// The condition "overdue at `now`": unfinished and past due. The statuses are written into
+/// the SQL text (`tiles::literal`): only then can either database tell that the rows it
+/// wants are all in the partial index of unfinished work by due date
+/// (`ix_assignment_unfinished_due`), which holds no finished work to skip.
 pub fn overdue_condition(now: DateTime<Utc>) -> Condition {
     Condition::all()
-        .add(assignment::Column::Status.is_in(UNFINISHED))
+        .add(
+            Expr::col((assignment::Entity, assignment::Column::Status))
+                .is_in(UNFINISHED.map(literal)),
+        )
         .add(assignment::Column::DueAt.lt(now))
 }
 

@@ -69,7 +69,7 @@ pub fn to_accept(controllers: impl IntoIterator<Item = i64>, period: BoardPeriod
 /// generic plan looks costlier than the plans for the values bound; a bound status makes
 /// it so (the generic plan guesses an average status, not `submitted`), and planning the
 /// board's statement took five times as long as running it.
-fn literal(status: impl ActiveEnum<Value = String>) -> Expr {
+pub(crate) fn literal(status: impl ActiveEnum<Value = String>) -> Expr {
     Expr::Constant(status.into_value().into())
 }
 
