@@ -23,13 +23,8 @@ CREATE TABLE item_floor_keyed (
   points double precision NOT NULL, points_x100 bigint NOT NULL,
   points_lost double precision NOT NULL,
   PRIMARY KEY (result_id, position));
-CREATE TABLE item_floor_bare (
-  result_id bigint NOT NULL, position integer NOT NULL, kind varchar NOT NULL,
-  subject_id bigint, title text NOT NULL, due_at timestamp with time zone,
-  met_at timestamp with time zone, outcome varchar NOT NULL, ratio double precision,
-  weight double precision NOT NULL, credit double precision NOT NULL,
-  points double precision NOT NULL, points_x100 bigint NOT NULL,
-  points_lost double precision NOT NULL);
+-- The same columns, no key:
+CREATE TABLE item_floor_bare AS SELECT * FROM item_floor_keyed WHERE 1 = 0;
 -- keyed like kpi_item:
 INSERT INTO item_floor_keyed SELECT * FROM item_floor_src;
 -- without any key or index:

@@ -261,26 +261,8 @@ pub async fn insert_rows(
         .collect::<Vec<_>>()
         .join(", ");
     if backend == DatabaseBackend::Postgres {
-        let cells: Vec<String> = columns
-            .iter()
-            .enumerate()
-            .map(|(i, (_, kind))| format!("(r ->> {i})::{}", pg_type(*kind)))
-            .collect();
-        let sql = format!(
-            "INSERT INTO {table} ({names}) SELECT {} FROM jsonb_array_elements($1::jsonb) AS r",
-            cells.join(", ")
-        );
-        for chunk in rows.chunks(JSON_ROWS) {
-            let json = serde_json::to_string(&JsonRows(chunk))
-                .map_err(|e| DbErr::Custom(format!("{table} rows as JSON: {e}")))?;
-            db.execute_raw(Statement::from_sql_and_values(
-                backend,
-                sql.as_str(),
-                [json.into()],
-            ))
-            .await?;
-        }
-        return Ok(());
+        let sql = format!("INSERT INTO {table} ({names}) {}", json_rows(columns));
+        return execute_per_json_rows(db, table, &sql, rows).await;
     }
     let per_statement = SQLITE_ROWS.min(SQLITE_MAX_PARAMETERS / columns.len().max(1));
     let row = format!("({})", vec!["?"; columns.len()].join(", "));
@@ -328,14 +310,9 @@ pub async fn update_rows(
         // value instead of thousands, the rows' estimate (a function's 100) keeps the join
         // on the key's index whatever the table's size; with `VALUES` PostgreSQL preferred
         // a hash join over the whole table once it had tens of thousands of rows.
-        let cells: Vec<String> = all
-            .iter()
-            .enumerate()
-            .map(|(i, (name, kind))| format!("(r ->> {i})::{} AS {name}", pg_type(*kind)))
-            .collect();
         let sql = format!(
-            "UPDATE {table} SET {sets} FROM (SELECT {} FROM jsonb_array_elements($1::jsonb) AS r) AS v WHERE {table}.{} = v.{}",
-            cells.join(", "),
+            "UPDATE {table} SET {sets} FROM ({}) AS v WHERE {table}.{} = v.{}",
+            json_rows(&all),
             key.0,
             key.0
         );
@@ -343,41 +320,15 @@ pub async fn update_rows(
             .iter()
             .map(|row| row.iter().map(instant_as_text).collect())
             .collect();
-        for chunk in rows.chunks(JSON_ROWS) {
-            let json = serde_json::to_string(&JsonRows(chunk))
-                .map_err(|e| DbErr::Custom(format!("{table} rows as JSON: {e}")))?;
-            db.execute_raw(Statement::from_sql_and_values(
-                backend,
-                sql.as_str(),
-                [json.into()],
-            ))
-            .await?;
-        }
-        return Ok(());
+        return execute_per_json_rows(db, table, &sql, &rows).await;
     }
     let width = all.len();
     let per_statement = SQLITE_ROWS.min(SQLITE_MAX_PARAMETERS / width);
+    let row = format!("({})", vec!["?"; width].join(", "));
     for chunk in rows.chunks(per_statement) {
-        let tuples: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let cells: Vec<String> = all
-                    .iter()
-                    .enumerate()
-                    .map(|(j, (_, kind))| match backend {
-                        // The first row's casts give the columns their types.
-                        DatabaseBackend::Postgres if i == 0 => {
-                            format!("${}::{}", j + 1, pg_type(*kind))
-                        }
-                        DatabaseBackend::Postgres => format!("${}", i * width + j + 1),
-                        _ => "?".to_owned(),
-                    })
-                    .collect();
-                format!("({})", cells.join(", "))
-            })
-            .collect();
         let sql = format!(
             "WITH v({names}) AS (VALUES {}) UPDATE {table} SET {sets} FROM v WHERE {table}.{} = v.{}",
-            tuples.join(", "),
+            vec![row.as_str(); chunk.len()].join(", "),
             key.0,
             key.0
         );
@@ -406,6 +357,41 @@ const JSON_ROWS: usize = 20_000;
 const SQLITE_ROWS: usize = 500;
 /// SQLite's default limit on a statement's parameters.
 const SQLITE_MAX_PARAMETERS: usize = 32_766;
+
+/// PostgreSQL's rows of the JSON array of arrays bound as `$1`, each cell cast to its
+/// column's type and named after it.
+fn json_rows(columns: &[(&str, Column)]) -> String {
+    let cells: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, (name, kind))| format!("(r ->> {i})::{} AS {name}", pg_type(*kind)))
+        .collect();
+    format!(
+        "SELECT {} FROM jsonb_array_elements($1::jsonb) AS r",
+        cells.join(", ")
+    )
+}
+
+/// Runs `sql`, whose one parameter is [`json_rows`]' array, over `rows`, [`JSON_ROWS`] to
+/// a statement.
+async fn execute_per_json_rows(
+    db: &impl ConnectionTrait,
+    table: &str,
+    sql: &str,
+    rows: &[Vec<Value>],
+) -> Result<(), DbErr> {
+    for chunk in rows.chunks(JSON_ROWS) {
+        let json = serde_json::to_string(&JsonRows(chunk))
+            .map_err(|e| DbErr::Custom(format!("{table} rows as JSON: {e}")))?;
+        db.execute_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            sql,
+            [json.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
 
 /// An instant as [`Column::Instant`]'s text, any other value as it is.
 fn instant_as_text(value: &Value) -> Value {
