@@ -229,8 +229,9 @@ pub enum Column {
     Text,
     Real,
     Bool,
-    /// An instant, given as the text `DateTime::to_rfc3339_opts(SecondsFormat::AutoSi, false)`:
-    /// what sqlx stores on SQLite, which PostgreSQL reads as `timestamptz`.
+    /// An instant, given as the text `DateTime::to_rfc3339_opts(SecondsFormat::AutoSi, false)`
+    /// or as a `DateTime<Utc>` value, which sqlx stores on SQLite as that text and the JSON
+    /// rows for PostgreSQL carry as it; PostgreSQL reads it as `timestamptz`.
     Instant,
 }
 
@@ -316,11 +317,7 @@ pub async fn update_rows(
             key.0,
             key.0
         );
-        let rows: Vec<Vec<Value>> = rows
-            .iter()
-            .map(|row| row.iter().map(instant_as_text).collect())
-            .collect();
-        return execute_per_json_rows(db, table, &sql, &rows).await;
+        return execute_per_json_rows(db, table, &sql, rows).await;
     }
     let width = all.len();
     let per_statement = SQLITE_ROWS.min(SQLITE_MAX_PARAMETERS / width);
@@ -393,17 +390,6 @@ async fn execute_per_json_rows(
     Ok(())
 }
 
-/// An instant as [`Column::Instant`]'s text, any other value as it is.
-fn instant_as_text(value: &Value) -> Value {
-    match value {
-        Value::ChronoDateTimeUtc(Some(at)) => at
-            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
-            .into(),
-        Value::ChronoDateTimeUtc(None) => Value::String(None),
-        other => other.clone(),
-    }
-}
-
 /// Rows as a JSON array of arrays, each value as JSON (`null` for NULL), without building
 /// a JSON tree: strings are written from where they are.
 struct JsonRows<'a>(&'a [Vec<Value>]);
@@ -432,6 +418,10 @@ impl serde::Serialize for JsonCell<'_> {
             Value::BigInt(v) => v.serialize(s),
             Value::Double(v) => v.serialize(s),
             Value::String(v) => v.serialize(s),
+            // As sqlx stores it on SQLite (`Column::Instant`), which PostgreSQL reads.
+            Value::ChronoDateTimeUtc(Some(at)) => at
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
+                .serialize(s),
             other => sea_orm::sea_query::sea_value_to_json_value(other).serialize(s),
         }
     }
