@@ -215,10 +215,33 @@ pub(crate) async fn advisory_lock(txn: &impl ConnectionTrait, key: i64) -> Resul
     Ok(())
 }
 
-/// Applies every pending migration.
+/// Applies every pending migration, on [`for_schema_changes`].
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     use migration::MigratorTrait;
-    migration::Migrator::up(db, None).await
+    migration::Migrator::up(&for_schema_changes(db).await?, None).await
+}
+
+/// The connection to change the schema on: on SQLite a pool of one connection to the same
+/// database, on PostgreSQL the pool itself (each migration runs in its own transaction).
+///
+/// Why: SQLite checks a statement that changes the schema against the schema its connection
+/// last read, and only a lookup that fails makes it read again. Spread over a pool, a
+/// migration's statement could run on a connection that had not seen an earlier one's
+/// change and be refused ("duplicate column name" when a column dropped on one connection
+/// was added back on another, "there is already another table" on a rename after a drop).
+/// On one connection every statement sees the ones before it. The pool's other connections
+/// only read and write rows, which SQLite re-prepares against the new schema.
+pub async fn for_schema_changes(db: &DatabaseConnection) -> Result<DatabaseConnection, DbErr> {
+    if db.get_database_backend() != DatabaseBackend::Sqlite {
+        return Ok(db.clone());
+    }
+    let options = db.get_sqlite_connection_pool().connect_options();
+    let one = sea_orm::sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with((*options).clone())
+        .await
+        .map_err(|e| DbErr::Custom(format!("cannot open a connection for migrations: {e}")))?;
+    Ok(sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(one))
 }
 
 /// The SQL type of a column [`insert_rows`] fills.

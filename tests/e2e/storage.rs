@@ -58,6 +58,29 @@ async fn undo_since(db: &sea_orm::DatabaseConnection, name: &str) {
     Migrator::down(db, Some(since as u32)).await.unwrap();
 }
 
+/// Has each of the pool's connections read the schema, by holding them all at once.
+async fn read_schema_on_every_connection(db: &sea_orm::DatabaseConnection) {
+    use sea_orm::TransactionTrait;
+    let size = match db.get_database_backend() {
+        sea_orm::DatabaseBackend::Sqlite => db
+            .get_sqlite_connection_pool()
+            .options()
+            .get_max_connections(),
+        _ => 1,
+    };
+    let mut held = Vec::new();
+    for _ in 0..size {
+        let txn = db.begin().await.unwrap();
+        txn.execute_unprepared("SELECT language FROM employee WHERE 1 = 0")
+            .await
+            .unwrap();
+        held.push(txn);
+    }
+    for txn in held {
+        txn.commit().await.unwrap();
+    }
+}
+
 async fn table_exists(db: &impl ConnectionTrait, table: &str) -> bool {
     db.execute_unprepared(&format!("SELECT 1 FROM {table} WHERE 1 = 0"))
         .await
@@ -67,7 +90,8 @@ async fn table_exists(db: &impl ConnectionTrait, table: &str) -> bool {
 on_both! {
     async fn migrations_go_up_down_and_up_again(kind: Kind) {
         let test_db = TestDb::new(kind).await;
-        let db = domain::db::connect(&test_db.url).await.unwrap();
+        let pool = domain::db::connect(&test_db.url).await.unwrap();
+        let db = domain::db::for_schema_changes(&pool).await.unwrap();
         Migrator::up(&db, None).await.unwrap();
         for t in TABLES {
             assert!(table_exists(&db, t).await, "{t} missing after up");
@@ -92,10 +116,13 @@ on_both! {
         before.sort_by_key(|r| r.id);
         assert!(!before.is_empty() && before.iter().all(|r| r.itemized));
         // Back to the schema before items (undoing the items' table and every migration
-        // since), then up again: what the upgrade of a database with closed periods does.
-        undo_since(db, "m20261128_000001_kpi_item").await;
+        // since), then up again as the server upgrades a database with closed periods. Every
+        // pooled connection has read the schema first, so on SQLite each one's copy is out of
+        // date when the upgrade adds back what the undoing dropped.
+        read_schema_on_every_connection(db).await;
+        undo_since(&domain::db::for_schema_changes(db).await.unwrap(), "m20261128_000001_kpi_item").await;
         assert!(!table_exists(db, "kpi_item").await);
-        Migrator::up(db, None).await.unwrap();
+        domain::db::migrate(db).await.unwrap();
         let mut after = entity::kpi_result::Entity::find().all(db).await.unwrap();
         after.sort_by_key(|r| r.id);
         assert_eq!(after.len(), before.len());
@@ -119,17 +146,12 @@ on_both! {
         };
         let before = items().await;
         assert!(!before.is_empty());
-        // Down to the surrogate id and the foreign key, then up again: the same items. On one
-        // connection of its own, so no statement runs on a pooled SQLite connection that has
-        // not yet seen the previous statement's schema change.
-        let mut one = sea_orm::ConnectOptions::new(app.url().to_owned());
-        one.max_connections(1).min_connections(1);
-        let migrating = sea_orm::Database::connect(one).await.unwrap();
+        // Down to the surrogate id and the foreign key, then up again: the same items.
+        let migrating = domain::db::for_schema_changes(db).await.unwrap();
         undo_since(&migrating, "m20261129_000001_kpi_item_key").await;
         let previous = migrating.query_all_raw(sea_orm::Statement::from_string(db.get_database_backend(), "SELECT id, result_id FROM kpi_item")).await.unwrap();
         assert_eq!(previous.len(), before.len());
         Migrator::up(&migrating, None).await.unwrap();
-        migrating.close().await.unwrap();
         assert_eq!(items().await, before);
         // Keyed by result and position.
         let mut again = entity::kpi_item::ActiveModel::from(before[0].clone());
