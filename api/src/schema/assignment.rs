@@ -407,6 +407,27 @@ impl AssignmentQuery {
         )
         .await
         .gql()?;
+        // The people the rows name, and their departments, one statement each, before the
+        // rows resolve them one by one.
+        let look = ctx.look_ahead();
+        let (employee, from) = (
+            look.field("employee"),
+            look.field("awaitingFrom").field("employee"),
+        );
+        if employee.exists() || from.exists() {
+            let mut named: Vec<i64> = rows.iter().map(|r| r.employee_id).collect();
+            for r in &rows {
+                named.extend(r.awaiting_from.iter().map(|(id, _)| *id));
+            }
+            let people = c.loaders.employees.load_many(named).await.gql()?;
+            if employee.field("department").exists() || from.field("department").exists() {
+                c.loaders
+                    .departments
+                    .load_many(people.values().map(|e| e.department_id))
+                    .await
+                    .gql()?;
+            }
+        }
         Ok(rows
             .into_iter()
             .map(|row| ReportRow {
