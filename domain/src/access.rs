@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use entity::assignment;
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, DatabaseBackend};
 
 use crate::auth::{Principal, Scope};
 use crate::{DomainError, DomainResult};
@@ -123,45 +123,12 @@ pub async fn below_many(
     db: &impl ConnectionTrait,
     managers: &[i64],
 ) -> DomainResult<HashMap<i64, HashSet<i64>>> {
-    use entity::employee;
-    use sea_orm::sea_query::{
-        CommonTableExpression, Expr, ExprTrait, JoinType, Query, UnionType, WithClause,
-    };
-    const MAX_DEPTH: i64 = 1_000;
     let mut out: HashMap<i64, HashSet<i64>> =
         managers.iter().map(|m| (*m, HashSet::new())).collect();
     if managers.is_empty() {
         return Ok(out);
     }
-    let first = Query::select()
-        .expr_as(Expr::col(employee::Column::ManagerId), "root")
-        .column(employee::Column::Id)
-        .expr(Expr::val(1i64))
-        .from(employee::Entity)
-        .and_where(Expr::col(employee::Column::ManagerId).is_in(managers.iter().copied()))
-        .to_owned();
-    let next = Query::select()
-        .column(("below", "root"))
-        .column((employee::Entity, employee::Column::Id))
-        .expr(Expr::col(("below", "depth")).add(1i64))
-        .from(employee::Entity)
-        .join(
-            JoinType::InnerJoin,
-            "below",
-            Expr::col(("below", "id")).equals((employee::Entity, employee::Column::ManagerId)),
-        )
-        .and_where(Expr::col(("below", "depth")).lt(MAX_DEPTH))
-        .to_owned();
-    let below = CommonTableExpression::new()
-        .query(first.clone().union(UnionType::All, next).to_owned())
-        .columns(["root", "id", "depth"])
-        .table_name("below")
-        .to_owned();
-    let query = Query::select()
-        .columns(["root", "id"])
-        .from("below")
-        .to_owned()
-        .with(WithClause::new().recursive(true).cte(below).to_owned());
+    let query = below_query(db.get_database_backend(), managers);
     for row in db.query_all(&query).await? {
         let root = row.try_get::<i64>("", "root")?;
         out.entry(root)
@@ -169,6 +136,68 @@ pub async fn below_many(
             .insert(row.try_get::<i64>("", "id")?);
     }
     Ok(out)
+}
+
+/// The recursive query of [`below_many`], for `backend`: a row `(root, id)` for everyone
+/// below each of `managers` (not empty).
+pub fn below_query(backend: DatabaseBackend, managers: &[i64]) -> sea_orm::sea_query::WithQuery {
+    use entity::employee;
+    use sea_orm::sea_query::{
+        CommonTableExpression, Expr, ExprTrait, JoinType, Query, UnionType, WithClause,
+    };
+    const MAX_DEPTH: i64 = 1_000;
+    let first = Query::select()
+        .expr_as(Expr::col(employee::Column::ManagerId), "root")
+        .column(employee::Column::Id)
+        .expr(Expr::val(1i64))
+        .from(employee::Entity)
+        .and_where(Expr::col(employee::Column::ManagerId).is_in(managers.iter().copied()))
+        .to_owned();
+    let next = if backend == DatabaseBackend::Postgres {
+        // Each step reads the direct reports of each employee found so far from the index
+        // `(manager_id, id)` alone. Joined plainly, PostgreSQL hashed all employees at every
+        // step instead (2 ms for a manager of 300 among 10,000; this way 0.3 ms); the
+        // subquery's `OFFSET` keeps it from being joined plainly.
+        let reports = Query::select()
+            .column((employee::Entity, employee::Column::Id))
+            .from(employee::Entity)
+            .and_where(
+                Expr::col((employee::Entity, employee::Column::ManagerId)).equals(("below", "id")),
+            )
+            .offset(0)
+            .take();
+        Query::select()
+            .column(("below", "root"))
+            .column(("step", "id"))
+            .expr(Expr::col(("below", "depth")).add(1i64))
+            .from("below")
+            .join_lateral(JoinType::InnerJoin, reports, "step", Expr::val(true))
+            .and_where(Expr::col(("below", "depth")).lt(MAX_DEPTH))
+            .to_owned()
+    } else {
+        Query::select()
+            .column(("below", "root"))
+            .column((employee::Entity, employee::Column::Id))
+            .expr(Expr::col(("below", "depth")).add(1i64))
+            .from(employee::Entity)
+            .join(
+                JoinType::InnerJoin,
+                "below",
+                Expr::col(("below", "id")).equals((employee::Entity, employee::Column::ManagerId)),
+            )
+            .and_where(Expr::col(("below", "depth")).lt(MAX_DEPTH))
+            .to_owned()
+    };
+    let below = CommonTableExpression::new()
+        .query(first.clone().union(UnionType::All, next).to_owned())
+        .columns(["root", "id", "depth"])
+        .table_name("below")
+        .to_owned();
+    Query::select()
+        .columns(["root", "id"])
+        .from("below")
+        .to_owned()
+        .with(WithClause::new().recursive(true).cte(below).to_owned())
 }
 
 /// Whether the principal sees an employee's private fields (e-mail, hiring and leaving

@@ -16,6 +16,7 @@ mod m20261130_000003_payroll_grant;
 mod m20261130_000004_reminders;
 mod m20261201_000001_live_due;
 pub mod m20261202_000001_unfinished_due;
+mod m20261203_000001_manager_chain;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000004_reminders::Migration),
             Box::new(m20261201_000001_live_due::Migration),
             Box::new(m20261202_000001_unfinished_due::Migration),
+            Box::new(m20261203_000001_manager_chain::Migration),
         ]
     }
 }

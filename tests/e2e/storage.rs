@@ -311,6 +311,76 @@ on_both! {
     }
 }
 
+/// Each database's own account of how it would run a statement, line by line. PostgreSQL is
+/// told to avoid whole-table scans, which tables this small would otherwise win (in a
+/// transaction, so that the setting and the statement share a connection).
+async fn plan(db: &sea_orm::DatabaseConnection, statement: sea_orm::Statement) -> Vec<String> {
+    let txn = sea_orm::TransactionTrait::begin(db).await.unwrap();
+    let (explain, column) = match db.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => {
+            txn.execute_unprepared("SET LOCAL enable_seqscan = off")
+                .await
+                .unwrap();
+            ("EXPLAIN ", "QUERY PLAN")
+        }
+        _ => ("EXPLAIN QUERY PLAN ", "detail"),
+    };
+    let explained = sea_orm::Statement {
+        sql: format!("{explain}{}", statement.sql),
+        ..statement
+    };
+    let lines = txn
+        .query_all_raw(explained)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get::<String>("", column).unwrap())
+        .collect();
+    txn.rollback().await.unwrap();
+    lines
+}
+
+on_both! {
+    async fn the_reach_below_a_manager_reads_the_chain_from_its_index_alone(kind: Kind) {
+        let app = TestApp::start(kind).await;
+        app.demo().await;
+        let db = &app.db;
+        let backend = db.get_database_backend();
+        let manager = entity::employee::Entity::find()
+            .filter(entity::employee::Column::Role.eq(entity::enums::Role::Manager))
+            .one(db)
+            .await
+            .unwrap()
+            .expect("a demo manager");
+        if backend == sea_orm::DatabaseBackend::Postgres {
+            // As a company's settled table is: its pages marked all-visible, so an index can
+            // answer for them without the rows.
+            db.execute_unprepared("VACUUM ANALYZE employee").await.unwrap();
+        }
+        let lines = plan(db, backend.build(&domain::access::below_query(backend, &[manager.id]))).await;
+        // Every step down the chain reads `(manager_id, id)` from the index alone; on
+        // PostgreSQL a step is a nested loop over the people found so far, not a hash of the
+        // whole table.
+        let by_index = |l: &&String| l.contains("ix_employee_manager_id") && (l.contains("Index Only Scan") || l.contains("COVERING INDEX"));
+        assert_eq!(lines.iter().filter(by_index).count(), 2, "{lines:#?}");
+        assert!(!lines.iter().any(|l| l.contains("Hash Join")), "{lines:#?}");
+        // And it finds the people the chain puts below the manager.
+        let below = domain::access::below(db, manager.id).await.unwrap();
+        let everyone = entity::employee::Entity::find().all(db).await.unwrap();
+        let manager_of: std::collections::HashMap<i64, Option<i64>> = everyone.iter().map(|e| (e.id, e.manager_id)).collect();
+        let under = |mut id: i64| loop {
+            match manager_of[&id] {
+                Some(m) if m == manager.id => return true,
+                Some(m) => id = m,
+                None => return false,
+            }
+        };
+        let expected: std::collections::HashSet<i64> = everyone.iter().map(|e| e.id).filter(|&id| under(id)).collect();
+        assert!(!expected.is_empty());
+        assert_eq!(below, expected);
+    }
+}
+
 on_both! {
     async fn overdue_queries_read_the_partial_index_of_unfinished_work(kind: Kind) {
         use sea_orm::QueryTrait;
@@ -321,20 +391,7 @@ on_both! {
         let overdue = entity::assignment::Entity::find()
             .filter(domain::read::reports::overdue_condition(app.clock.now()))
             .build(backend);
-        // Each database's own account of how it would run the query; PostgreSQL is told to
-        // avoid a whole-table scan, which a table this small would otherwise win (in a
-        // transaction, so that the setting and the query share a connection).
-        let txn = sea_orm::TransactionTrait::begin(db).await.unwrap();
-        let (explain, column) = match backend {
-            sea_orm::DatabaseBackend::Postgres => {
-                txn.execute_unprepared("SET LOCAL enable_seqscan = off").await.unwrap();
-                ("EXPLAIN ", "QUERY PLAN")
-            }
-            _ => ("EXPLAIN QUERY PLAN ", "detail"),
-        };
-        let plan = sea_orm::Statement { sql: format!("{explain}{}", overdue.sql), ..overdue };
-        let lines: Vec<String> = txn.query_all_raw(plan).await.unwrap().iter().map(|r| r.try_get::<String>("", column).unwrap()).collect();
-        txn.rollback().await.unwrap();
+        let lines = plan(db, overdue).await;
         assert!(lines.iter().any(|l| l.contains("ix_assignment_unfinished_due")), "{lines:#?}");
         // The index lists exactly the statuses the domain calls unfinished, in its order.
         let statuses: Vec<String> = domain::transition::UNFINISHED.iter().map(sea_orm::ActiveEnum::to_value).collect();
