@@ -153,7 +153,10 @@ pub fn below_query(backend: DatabaseBackend, managers: &[i64]) -> sea_orm::sea_q
         .from(employee::Entity)
         .and_where(Expr::col(employee::Column::ManagerId).is_in(managers.iter().copied()))
         .to_owned();
-    let next = if backend == DatabaseBackend::Postgres {
+    // The next step: `(root, id, depth + 1)` for the direct reports of each employee found.
+    let mut next = Query::select();
+    next.column(("below", "root"));
+    if backend == DatabaseBackend::Postgres {
         // Each step reads the direct reports of each employee found so far from the index
         // `(manager_id, id)` alone. Joined plainly, PostgreSQL hashed all employees at every
         // step instead (2 ms for a manager of 300 among 10,000; this way 0.3 ms); the
@@ -166,28 +169,23 @@ pub fn below_query(backend: DatabaseBackend, managers: &[i64]) -> sea_orm::sea_q
             )
             .offset(0)
             .take();
-        Query::select()
-            .column(("below", "root"))
-            .column(("step", "id"))
-            .expr(Expr::col(("below", "depth")).add(1i64))
-            .from("below")
-            .join_lateral(JoinType::InnerJoin, reports, "step", Expr::val(true))
-            .and_where(Expr::col(("below", "depth")).lt(MAX_DEPTH))
-            .to_owned()
+        next.column(("step", "id")).from("below").join_lateral(
+            JoinType::InnerJoin,
+            reports,
+            "step",
+            Expr::val(true),
+        );
     } else {
-        Query::select()
-            .column(("below", "root"))
-            .column((employee::Entity, employee::Column::Id))
-            .expr(Expr::col(("below", "depth")).add(1i64))
+        next.column((employee::Entity, employee::Column::Id))
             .from(employee::Entity)
             .join(
                 JoinType::InnerJoin,
                 "below",
                 Expr::col(("below", "id")).equals((employee::Entity, employee::Column::ManagerId)),
-            )
-            .and_where(Expr::col(("below", "depth")).lt(MAX_DEPTH))
-            .to_owned()
-    };
+            );
+    }
+    next.expr(Expr::col(("below", "depth")).add(1i64))
+        .and_where(Expr::col(("below", "depth")).lt(MAX_DEPTH));
     let below = CommonTableExpression::new()
         .query(first.clone().union(UnionType::All, next).to_owned())
         .columns(["root", "id", "depth"])
