@@ -15,7 +15,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use entity::enums::{AssignmentStatus, PeriodStatus};
 use entity::{assignment, assignment_event, kpi_policy, kpi_result, kpi_target, period};
@@ -179,7 +179,14 @@ async fn close_one(
     lap("loaded");
     let (results, items) = results(&rows, &period, &rules, company.calendar.tz, as_of);
     lap("judged");
-    let written = insert_results(&txn, &results).await?;
+    // What the event tells of the results, read before they move into their statement.
+    let closed_period = period::Model {
+        status: PeriodStatus::Closed,
+        closed_at: Some(now),
+        ..period.clone()
+    };
+    let told = closed_data(&closed_period, &results, missed);
+    let written = insert_results(&txn, results).await?;
     lap("results");
     insert_items(&txn, period.id, items).await?;
     lap("items");
@@ -193,16 +200,7 @@ async fn close_one(
     .await?;
     // Told in the close's own transaction: the event exists exactly when the close committed,
     // and its dedupe key keeps it single even if a close could run twice.
-    let closed_period = period::Model {
-        status: PeriodStatus::Closed,
-        closed_at: Some(now),
-        ..period.clone()
-    };
-    let event = Event::once(
-        EventType::PeriodClosed,
-        period.id,
-        closed_data(&closed_period, &results, missed),
-    );
+    let event = Event::once(EventType::PeriodClosed, period.id, told);
     outbox::record(&txn, vec![event], now).await?;
     live::announce(&txn, Change::everyone()).await?;
     lap("event");
@@ -319,9 +317,10 @@ const RESULT_COLUMNS: [(&str, Column); 14] = [
 type Row = Vec<Value>;
 
 /// Writes the results, many to a statement (`db::insert_rows`).
-async fn insert_results(db: &impl ConnectionTrait, results: &[Row]) -> DomainResult<usize> {
+async fn insert_results(db: &impl ConnectionTrait, results: Vec<Row>) -> DomainResult<usize> {
+    let written = results.len();
     insert_rows(db, "kpi_result", &RESULT_COLUMNS, results).await?;
-    Ok(results.len())
+    Ok(written)
 }
 
 /// The columns of `kpi_item` in the order [`item_row`] writes them.
@@ -370,7 +369,7 @@ async fn insert_items(
                 .map(move |(i, item)| item_row(result_id, i, item))
         })
         .collect();
-    insert_rows(db, "kpi_item", &ITEM_COLUMNS, &rows).await?;
+    insert_rows(db, "kpi_item", &ITEM_COLUMNS, rows).await?;
     Ok(())
 }
 
@@ -381,8 +380,8 @@ fn item_row(result_id: i64, index: usize, item: &Item) -> Row {
         item.kind.code().into(),
         item.subject_id.into(),
         item.title.as_str().into(),
-        item.due_at.map(instant).into(),
-        item.met_at.map(instant).into(),
+        item.due_at.into(),
+        item.met_at.into(),
         item.outcome.code().into(),
         item.ratio.into(),
         item.weight.into(),
@@ -451,7 +450,7 @@ fn result_row(
         i32::try_from(e.duties_missed).unwrap_or(i32::MAX).into(),
         i32::try_from(e.duties_late).unwrap_or(i32::MAX).into(),
         crate::stored::tally(&e.tally).into(),
-        instant(at).into(),
+        at.into(),
         true.into(),
     ]
 }
@@ -495,9 +494,4 @@ fn closed_data(period: &period::Model, results: &[Row], missed: u32) -> serde_js
         "average_bonus_factor": mean(factor_sum, 10_000.0),
         "assignments_missed": missed,
     })
-}
-
-/// An instant as sqlx writes it on SQLite (and PostgreSQL reads it).
-fn instant(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::AutoSi, false)
 }

@@ -292,7 +292,7 @@ on_both! {
             ("ratio", Column::Real), ("weight", Column::Real), ("credit", Column::Real), ("points", Column::Real),
             ("points_x100", Column::BigInt), ("points_lost", Column::Real),
         ];
-        domain::db::insert_rows(db, "kpi_item", &columns, &rows).await.unwrap();
+        domain::db::insert_rows(db, "kpi_item", &columns, rows).await.unwrap();
         let mut back = entity::kpi_item::Entity::find()
             .filter(entity::kpi_item::Column::Position.gte(1000))
             .all(db)

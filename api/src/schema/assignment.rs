@@ -191,7 +191,8 @@ pub async fn list(
     filter: &Filter,
     args: PageArgs,
 ) -> async_graphql::Result<Page<Assignment>> {
-    let q = reports::select(c.reach().await?, filter, c.now());
+    let backend = c.db().get_database_backend();
+    let q = reports::select(backend, c.reach().await?, filter, c.now());
     let page = page(
         c,
         q,
@@ -475,7 +476,8 @@ impl AssignmentCountsFields {
     async fn counts(&self, ctx: &Context<'_>) -> async_graphql::Result<WorkCounts> {
         let c = Ctx::new(ctx)?;
         let now = c.now();
-        let q = reports::select(c.reach().await?, &self.filter, now);
+        let backend = c.db().get_database_backend();
+        let q = reports::select(backend, c.reach().await?, &self.filter, now);
         Ok(reports::counts(c.db(), q, now).await.gql()?.into())
     }
 }

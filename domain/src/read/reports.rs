@@ -10,11 +10,13 @@ use entity::enums::{AssignmentKind, AssignmentStatus};
 use entity::{assignment, employee};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Select,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
+    QuerySelect, Select,
 };
 
 use crate::DomainResult;
 use crate::access::Reach;
+use crate::db::id_in;
 use crate::read::tiles::literal;
 use crate::transition::{UNFINISHED, is_overdue};
 
@@ -98,19 +100,24 @@ pub fn overdue_condition(now: DateTime<Utc>) -> Condition {
 /// The assignments a principal may see (the SQL form of `Reach::sees_assignment`): all
 /// for admins; for an employee, those assigned to or controlled by themselves or someone
 /// below them; none for a service.
-pub fn visible(reach: &Reach) -> Condition {
+pub fn visible(backend: DatabaseBackend, reach: &Reach) -> Condition {
     match reach.visible_ids() {
         None => Condition::all(),
         Some(ids) if ids.is_empty() => Condition::all().add(Expr::val(1).eq(0)),
         Some(ids) => Condition::any()
-            .add(assignment::Column::AssigneeId.is_in(ids.clone()))
-            .add(assignment::Column::ControllerId.is_in(ids)),
+            .add(id_in(backend, assignment::Column::AssigneeId, ids.clone()))
+            .add(id_in(backend, assignment::Column::ControllerId, ids)),
     }
 }
 
 /// The visible assignments matching a filter.
-pub fn select(reach: &Reach, f: &Filter, now: DateTime<Utc>) -> Select<assignment::Entity> {
-    let mut q = assignment::Entity::find().filter(visible(reach));
+pub fn select(
+    backend: DatabaseBackend,
+    reach: &Reach,
+    f: &Filter,
+    now: DateTime<Utc>,
+) -> Select<assignment::Entity> {
+    let mut q = assignment::Entity::find().filter(visible(backend, reach));
     if let Some(id) = f.period_id {
         q = q.filter(assignment::Column::PeriodId.eq(id));
     }
@@ -279,15 +286,16 @@ pub async fn report(
         department_id,
         ..Default::default()
     };
-    let facts: Vec<(i64, i64, AssignmentStatus, DateTime<Utc>)> = select(reach, &filter, now)
-        .select_only()
-        .column(assignment::Column::AssigneeId)
-        .column(assignment::Column::ControllerId)
-        .column(assignment::Column::Status)
-        .column(assignment::Column::DueAt)
-        .into_tuple()
-        .all(db)
-        .await?;
+    let facts: Vec<(i64, i64, AssignmentStatus, DateTime<Utc>)> =
+        select(db.get_database_backend(), reach, &filter, now)
+            .select_only()
+            .column(assignment::Column::AssigneeId)
+            .column(assignment::Column::ControllerId)
+            .column(assignment::Column::Status)
+            .column(assignment::Column::DueAt)
+            .into_tuple()
+            .all(db)
+            .await?;
     let rows = fold(by, &facts, now);
     Ok(rows
         .into_iter()

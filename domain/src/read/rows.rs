@@ -11,6 +11,7 @@ use entity::{
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::DomainResult;
+use crate::db::id_in;
 
 /// An entity whose rows are found by an `i64` primary key.
 pub trait ById: EntityTrait {
@@ -41,7 +42,11 @@ pub async fn by_ids<E: ById>(
     ids: &[i64],
 ) -> DomainResult<HashMap<i64, E::Model>> {
     let rows = E::find()
-        .filter(E::id_column().is_in(ids.iter().copied()))
+        .filter(id_in(
+            db.get_database_backend(),
+            E::id_column(),
+            ids.iter().copied(),
+        ))
         .all(db)
         .await?;
     Ok(rows.into_iter().map(|r| (E::id_of(&r), r)).collect())
@@ -53,7 +58,11 @@ pub async fn events_of(
     assignments: &[i64],
 ) -> DomainResult<HashMap<i64, Vec<assignment_event::Model>>> {
     let rows = assignment_event::Entity::find()
-        .filter(assignment_event::Column::AssignmentId.is_in(assignments.iter().copied()))
+        .filter(id_in(
+            db.get_database_backend(),
+            assignment_event::Column::AssignmentId,
+            assignments.iter().copied(),
+        ))
         .order_by_asc(assignment_event::Column::Id)
         .all(db)
         .await?;
@@ -66,7 +75,11 @@ pub async fn adjustments_of(
     results: &[i64],
 ) -> DomainResult<HashMap<i64, Vec<kpi_adjustment::Model>>> {
     let rows = kpi_adjustment::Entity::find()
-        .filter(kpi_adjustment::Column::ResultId.is_in(results.iter().copied()))
+        .filter(id_in(
+            db.get_database_backend(),
+            kpi_adjustment::Column::ResultId,
+            results.iter().copied(),
+        ))
         .order_by_asc(kpi_adjustment::Column::Id)
         .all(db)
         .await?;
@@ -80,7 +93,11 @@ pub async fn results_of(
     employees: &[i64],
 ) -> DomainResult<HashMap<i64, Vec<kpi_result::Model>>> {
     let rows = kpi_result::Entity::find()
-        .filter(kpi_result::Column::EmployeeId.is_in(employees.iter().copied()))
+        .filter(id_in(
+            db.get_database_backend(),
+            kpi_result::Column::EmployeeId,
+            employees.iter().copied(),
+        ))
         .order_by_desc(kpi_result::Column::PeriodId)
         .all(db)
         .await?;
@@ -92,9 +109,18 @@ pub async fn votes_of(
     db: &impl ConnectionTrait,
     keys: &[(i64, i64)],
 ) -> DomainResult<HashMap<(i64, i64), vote::Model>> {
+    let backend = db.get_database_backend();
     let rows = vote::Entity::find()
-        .filter(vote::Column::ProposalId.is_in(keys.iter().map(|k| k.0)))
-        .filter(vote::Column::EmployeeId.is_in(keys.iter().map(|k| k.1)))
+        .filter(id_in(
+            backend,
+            vote::Column::ProposalId,
+            keys.iter().map(|k| k.0),
+        ))
+        .filter(id_in(
+            backend,
+            vote::Column::EmployeeId,
+            keys.iter().map(|k| k.1),
+        ))
         .all(db)
         .await?;
     Ok(rows
