@@ -16,7 +16,7 @@ use sea_orm::{
 
 use crate::DomainResult;
 use crate::access::Reach;
-use crate::db::id_in;
+use crate::db::{id_among, id_in};
 use crate::read::tiles::literal;
 use crate::transition::{UNFINISHED, is_overdue};
 
@@ -101,12 +101,22 @@ pub fn overdue_condition(now: DateTime<Utc>) -> Condition {
 /// for admins; for an employee, those assigned to or controlled by themselves or someone
 /// below them; none for a service.
 pub fn visible(backend: DatabaseBackend, reach: &Reach) -> Condition {
+    visible_by(reach, |column, ids| id_in(backend, column, ids))
+}
+
+/// [`visible`] as a filter over the rows another condition finds (a report's period), each
+/// checked against a hash of the ids on PostgreSQL ([`crate::db::id_among`]).
+pub fn visible_among(backend: DatabaseBackend, reach: &Reach) -> Condition {
+    visible_by(reach, |column, ids| id_among(backend, column, ids))
+}
+
+fn visible_by(reach: &Reach, member: impl Fn(assignment::Column, Vec<i64>) -> Expr) -> Condition {
     match reach.visible_ids() {
         None => Condition::all(),
         Some(ids) if ids.is_empty() => Condition::all().add(Expr::val(1).eq(0)),
         Some(ids) => Condition::any()
-            .add(id_in(backend, assignment::Column::AssigneeId, ids.clone()))
-            .add(id_in(backend, assignment::Column::ControllerId, ids)),
+            .add(member(assignment::Column::AssigneeId, ids.clone()))
+            .add(member(assignment::Column::ControllerId, ids)),
     }
 }
 
@@ -117,7 +127,19 @@ pub fn select(
     f: &Filter,
     now: DateTime<Utc>,
 ) -> Select<assignment::Entity> {
-    let mut q = assignment::Entity::find().filter(visible(backend, reach));
+    narrowed(
+        assignment::Entity::find().filter(visible(backend, reach)),
+        f,
+        now,
+    )
+}
+
+/// A selection of assignments narrowed to those matching a filter.
+fn narrowed(
+    mut q: Select<assignment::Entity>,
+    f: &Filter,
+    now: DateTime<Utc>,
+) -> Select<assignment::Entity> {
     if let Some(id) = f.period_id {
         q = q.filter(assignment::Column::PeriodId.eq(id));
     }
@@ -270,6 +292,30 @@ pub fn fold(
     rows
 }
 
+/// What a report folds: `(assignee, controller, status, due_at)` of the visible assignments
+/// of a period, optionally of one department's assignees. The period picks the rows; the
+/// reach filters them ([`visible_among`]).
+pub fn facts(
+    backend: DatabaseBackend,
+    reach: &Reach,
+    period_id: i64,
+    department_id: Option<i64>,
+    now: DateTime<Utc>,
+) -> Select<assignment::Entity> {
+    let filter = Filter {
+        period_id: Some(period_id),
+        department_id,
+        ..Default::default()
+    };
+    let visible = assignment::Entity::find().filter(visible_among(backend, reach));
+    narrowed(visible, &filter, now)
+        .select_only()
+        .column(assignment::Column::AssigneeId)
+        .column(assignment::Column::ControllerId)
+        .column(assignment::Column::Status)
+        .column(assignment::Column::DueAt)
+}
+
 /// A report over one period, optionally one department (of the assignees), within the
 /// principal's reach: only visible assignments count, and only rows about visible
 /// employees (the controller for BY CONTROLLER, else the assignee) are kept.
@@ -281,21 +327,16 @@ pub async fn report(
     department_id: Option<i64>,
     now: DateTime<Utc>,
 ) -> DomainResult<Vec<Row>> {
-    let filter = Filter {
-        period_id: Some(period_id),
+    let facts: Vec<(i64, i64, AssignmentStatus, DateTime<Utc>)> = facts(
+        db.get_database_backend(),
+        reach,
+        period_id,
         department_id,
-        ..Default::default()
-    };
-    let facts: Vec<(i64, i64, AssignmentStatus, DateTime<Utc>)> =
-        select(db.get_database_backend(), reach, &filter, now)
-            .select_only()
-            .column(assignment::Column::AssigneeId)
-            .column(assignment::Column::ControllerId)
-            .column(assignment::Column::Status)
-            .column(assignment::Column::DueAt)
-            .into_tuple()
-            .all(db)
-            .await?;
+        now,
+    )
+    .into_tuple()
+    .all(db)
+    .await?;
     let rows = fold(by, &facts, now);
     Ok(rows
         .into_iter()
