@@ -605,30 +605,35 @@ async fn graphql(req: &Request, body: Body, Data(state): Data<&AppState>) -> Res
     } else {
         StatusCode::OK
     };
-    let mut bodies: Vec<serde_json::Value> = responses.iter().map(response_json).collect();
+    let bodies: Vec<String> = responses.iter().map(response_text).collect();
     let body = if is_batch {
-        serde_json::Value::Array(bodies)
+        format!("[{}]", bodies.join(","))
     } else {
-        bodies.pop().unwrap_or_default()
+        bodies.concat()
     };
     with_retry_headers(
         Response::builder()
             .status(status)
             .content_type(media.content_type())
-            .body(body.to_string()),
+            .body(body),
     )
 }
 
-/// A response as JSON. One that failed before execution has no `data` entry at all (the
-/// GraphQL spec and GraphQL over HTTP), rather than `"data": null`.
-fn response_json(r: &async_graphql::Response) -> serde_json::Value {
-    let mut value = serde_json::to_value(r).unwrap_or_else(|_| json!({ "errors": [{ "message": "unserialisable response", "extensions": { "code": code::INTERNAL } }] }));
-    if is_request_error(r)
-        && let Some(map) = value.as_object_mut()
-    {
+/// A response as JSON text, written straight from the response (a report's 300 rows went
+/// through a `serde_json::Value` tree first: about 6% of its server time in a profile), in
+/// the order of the selection, as the GraphQL spec asks. One that failed
+/// before execution has no `data` entry at all (the GraphQL spec and GraphQL over HTTP),
+/// rather than `"data": null`.
+fn response_text(r: &async_graphql::Response) -> String {
+    let unserialisable = || json!({ "errors": [{ "message": "unserialisable response", "extensions": { "code": code::INTERNAL } }] });
+    if !is_request_error(r) {
+        return serde_json::to_string(r).unwrap_or_else(|_| unserialisable().to_string());
+    }
+    let mut value = serde_json::to_value(r).unwrap_or_else(|_| unserialisable());
+    if let Some(map) = value.as_object_mut() {
         map.remove("data");
     }
-    value
+    value.to_string()
 }
 
 fn has_code(r: &async_graphql::Response, wanted: &str) -> bool {
