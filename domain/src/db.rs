@@ -679,47 +679,29 @@ mod tests {
     }
 
     #[test]
+    #[rustfmt::skip]
     fn ids_go_to_postgresql_as_one_array_and_to_sqlite_as_a_list() {
         use sea_orm::sea_query::{Alias, PostgresQueryBuilder, Query, SqliteQueryBuilder};
-        let select = |backend| {
-            Query::select()
-                .column(Alias::new("id"))
-                .from(Alias::new("employee"))
-                .and_where(id_in(backend, Alias::new("id"), [3, 5, 8]))
-                .to_owned()
-        };
-        let (pg, values) = select(DatabaseBackend::Postgres).build(PostgresQueryBuilder);
-        assert_eq!(pg, r#"SELECT "id" FROM "employee" WHERE "id" = ANY($1)"#);
-        assert_eq!(values.0.len(), 1);
-        let (sqlite, values) = select(DatabaseBackend::Sqlite).build(SqliteQueryBuilder);
-        assert_eq!(
-            sqlite,
-            r#"SELECT "id" FROM "employee" WHERE "id" IN (?, ?, ?)"#
-        );
-        assert_eq!(values.0.len(), 3);
-    }
-
-    #[test]
-    fn ids_to_filter_by_go_to_postgresql_as_a_set_to_hash() {
-        use sea_orm::sea_query::{Alias, PostgresQueryBuilder, Query, SqliteQueryBuilder};
-        let select = |backend| {
-            Query::select()
-                .column(Alias::new("id"))
-                .from(Alias::new("assignment"))
-                .and_where(id_among(backend, Alias::new("assignee_id"), [3, 5, 8]))
-                .to_owned()
-        };
-        let (pg, values) = select(DatabaseBackend::Postgres).build(PostgresQueryBuilder);
-        assert_eq!(
-            pg,
-            r#"SELECT "id" FROM "assignment" WHERE "assignee_id" IN (SELECT unnest($1))"#
-        );
-        assert_eq!(values.0.len(), 1);
-        let (sqlite, values) = select(DatabaseBackend::Sqlite).build(SqliteQueryBuilder);
-        assert_eq!(
-            sqlite,
-            r#"SELECT "id" FROM "assignment" WHERE "assignee_id" IN (?, ?, ?)"#
-        );
-        assert_eq!(values.0.len(), 3);
+        type Form = fn(DatabaseBackend, Alias, [i64; 3]) -> Expr;
+        let cases: [(Form, &str); 2] = [
+            // Ids that pick rows through an index, and ids that filter rows found otherwise.
+            (|b, c, ids| id_in(b, c, ids), r#""id" = ANY($1)"#),
+            (|b, c, ids| id_among(b, c, ids), r#""id" IN (SELECT unnest($1))"#),
+        ];
+        for (form, pg_condition) in cases {
+            let select = |backend| {
+                Query::select()
+                    .column(Alias::new("id"))
+                    .from(Alias::new("employee"))
+                    .and_where(form(backend, Alias::new("id"), [3, 5, 8]))
+                    .to_owned()
+            };
+            let (pg, values) = select(DatabaseBackend::Postgres).build(PostgresQueryBuilder);
+            assert_eq!(pg, format!(r#"SELECT "id" FROM "employee" WHERE {pg_condition}"#));
+            assert_eq!(values.0.len(), 1);
+            let (sqlite, values) = select(DatabaseBackend::Sqlite).build(SqliteQueryBuilder);
+            assert_eq!(sqlite, r#"SELECT "id" FROM "employee" WHERE "id" IN (?, ?, ?)"#);
+            assert_eq!(values.0.len(), 3);
+        }
     }
 }

@@ -340,18 +340,23 @@ async fn plan(db: &sea_orm::DatabaseConnection, statement: sea_orm::Statement) -
     lines
 }
 
+/// A manager of the demo company.
+async fn demo_manager(db: &sea_orm::DatabaseConnection) -> entity::employee::Model {
+    entity::employee::Entity::find()
+        .filter(entity::employee::Column::Role.eq(entity::enums::Role::Manager))
+        .one(db)
+        .await
+        .unwrap()
+        .expect("a demo manager")
+}
+
 on_both! {
     async fn the_reach_below_a_manager_reads_the_chain_from_its_index_alone(kind: Kind) {
         let app = TestApp::start(kind).await;
         app.demo().await;
         let db = &app.db;
         let backend = db.get_database_backend();
-        let manager = entity::employee::Entity::find()
-            .filter(entity::employee::Column::Role.eq(entity::enums::Role::Manager))
-            .one(db)
-            .await
-            .unwrap()
-            .expect("a demo manager");
+        let manager = demo_manager(db).await;
         if backend == sea_orm::DatabaseBackend::Postgres {
             // As a company's settled table is: its pages marked all-visible, so an index can
             // answer for them without the rows.
@@ -409,12 +414,7 @@ on_both! {
         app.demo().await;
         let db = &app.db;
         let backend = db.get_database_backend();
-        let manager = entity::employee::Entity::find()
-            .filter(entity::employee::Column::Role.eq(entity::enums::Role::Manager))
-            .one(db)
-            .await
-            .unwrap()
-            .expect("a demo manager");
+        let manager = demo_manager(db).await;
         let principal = domain::auth::Principal::Employee { id: manager.id, role: manager.role, payroll: false, token_id: 0 };
         let reach = domain::access::reach(db, &principal).await.unwrap();
         let period = entity::period::Entity::find().one(db).await.unwrap().expect("a demo period");
