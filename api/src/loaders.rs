@@ -95,6 +95,12 @@ loader!(
     |_this, db, keys| rows::results_of(db, keys).await
 );
 
+loader!(
+    /// The KPIs an employee's `averageKpi` averages, newest first (`rows::recent_kpis_of`).
+    RecentKpis {}, i64 => Vec<i64>,
+    |_this, db, keys| rows::recent_kpis_of(db, keys).await
+);
+
 /// The key of a board's tile counts: the employee, the period and the tiles asked.
 pub type BoardKey = (i64, tiles::BoardPeriod, tiles::Asked);
 
@@ -229,6 +235,7 @@ pub struct LoaderSet {
     pub adjustments: Cached<Adjustments>,
     pub votes: Cached<Votes>,
     pub results: Cached<KpiResults>,
+    pub recent_kpis: Cached<RecentKpis>,
     pub boards: Cached<Boards>,
     pub live_kpi: Cached<LiveKpi>,
     pub outlooks: Cached<Outlooks>,
@@ -315,6 +322,7 @@ impl LoaderSet {
             adjustments: cached(delay, Adjustments { db: db() }),
             votes: cached(delay, Votes { db: db() }),
             results: cached(delay, KpiResults { db: db() }),
+            recent_kpis: cached(delay, RecentKpis { db: db() }),
             boards: cached(delay, Boards { db: db(), now }),
             live_kpi: cached(
                 delay,

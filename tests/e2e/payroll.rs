@@ -114,10 +114,16 @@ on_both! {
         let kpis: Vec<f64> = history.iter().take(6).map(|h| h["node"]["kpi"].as_f64().unwrap()).collect();
         let mean = (kpis.iter().sum::<f64>() / kpis.len() as f64 * 100.0).round() / 100.0;
         assert_eq!(d["me"]["summary"]["averageKpi"].as_f64().unwrap(), mean);
+        // A new policy's window applies at once: the newest two.
+        let admin = app.token_for_email("anna.petrova@zeroboard.demo").await;
+        app.gql(&admin, "mutation { updateKpiPolicy(input: { averageWindow: 2 }) { version } }", json!({})).await;
+        let d2 = app.gql(&employee, "{ me { summary { averageKpi } } }", json!({})).await;
+        let two = ((kpis[0] + kpis[1]) / 2.0 * 100.0).round() / 100.0;
+        assert_ne!(two, mean, "the demo's history tells the two windows apart: {kpis:?}");
+        assert_eq!(d2["me"]["summary"]["averageKpi"].as_f64().unwrap(), two, "{kpis:?}");
         let result = history.iter().find(|h| h["node"]["period"]["startsOn"] == period["startsOn"]).unwrap()["node"].clone();
 
         // An adjustment is stored beside the result, which does not change.
-        let admin = app.token_for_email("anna.petrova@zeroboard.demo").await;
         let adjust = "mutation($r: ID!, $d: Float!, $why: String!) { adjustKpiResult(resultId: $r, delta: $d, reason: $why) { kpi adjustments { delta reason author { email } } } }";
         let d = app.gql(&admin, adjust, json!({ "r": result["id"], "d": -2.5, "why": "late report of a sale" })).await;
         assert_eq!(d["adjustKpiResult"]["kpi"], result["kpi"]);

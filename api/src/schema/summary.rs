@@ -191,19 +191,15 @@ impl Summary {
     /// Mean KPI of my last `averageWindow` closed periods; null until one has closed.
     async fn average_kpi(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<f64>> {
         let c = Ctx::new(ctx)?;
-        let window = c.policy().await?.average_window.max(1) as usize;
-        let results = c
+        // The policy's window of them, newest first (period ids grow with their start dates).
+        let kpis = c
             .loaders
-            .results
+            .recent_kpis
             .load_one(self.employee_id)
             .await
             .gql()?
             .unwrap_or_default();
-        // Results come newest first (period ids grow with their start dates).
-        Ok(
-            domain::results::mean_x100(results.iter().take(window).map(|r| r.kpi_x100))
-                .map(|x| x as f64 / 100.0),
-        )
+        Ok(domain::results::mean_x100(kpis).map(|x| x as f64 / 100.0))
     }
 }
 
@@ -409,8 +405,14 @@ pub async fn prefetch(
             .await
             .gql()?;
     }
-    if asks("averageKpi") || (asks("currentKpi") && closed) {
-        c.policy().await?;
+    if asks("averageKpi") {
+        c.loaders
+            .recent_kpis
+            .load_many(ids.iter().copied())
+            .await
+            .gql()?;
+    }
+    if asks("currentKpi") && closed {
         c.loaders
             .results
             .load_many(ids.iter().copied())

@@ -8,6 +8,7 @@ use entity::{
     article, assignment, assignment_event, department, employee, kpi_adjustment, kpi_policy,
     kpi_result, kpi_target, period, proposal, vote,
 };
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::DomainResult;
@@ -102,6 +103,53 @@ pub async fn results_of(
         .all(db)
         .await?;
     Ok(group(employees, rows, |r| r.employee_id))
+}
+
+/// The KPIs (in hundredths) of each employee's last results, newest period first: as many
+/// as the newest policy's `average_window` (at least one), which the same statement reads.
+/// What `averageKpi` averages, in one statement instead of the policy's and every result's.
+pub async fn recent_kpis_of(
+    db: &impl ConnectionTrait,
+    employees: &[i64],
+) -> DomainResult<HashMap<i64, Vec<i64>>> {
+    let backend = db.get_database_backend();
+    let newest_first =
+        Expr::cust(r#"ROW_NUMBER() OVER (PARTITION BY "employee_id" ORDER BY "period_id" DESC)"#);
+    let ranked = Query::select()
+        .column(kpi_result::Column::EmployeeId)
+        .column(kpi_result::Column::KpiX100)
+        .expr_as(newest_first, Alias::new("n"))
+        .from(kpi_result::Entity)
+        .and_where(id_in(
+            backend,
+            kpi_result::Column::EmployeeId,
+            employees.iter().copied(),
+        ))
+        .to_owned();
+    let average_window = Expr::col(kpi_policy::Column::AverageWindow);
+    let window = Query::select()
+        .expr(Expr::case(average_window.clone().lt(1), 1).finally(average_window))
+        .from(kpi_policy::Entity)
+        .order_by(kpi_policy::Column::Version, Order::Desc)
+        .limit(1)
+        .to_owned();
+    let recent = Query::select()
+        .column(kpi_result::Column::EmployeeId)
+        .column(kpi_result::Column::KpiX100)
+        .from_subquery(ranked, Alias::new("ranked"))
+        .and_where(Expr::col(Alias::new("n")).lte(Expr::SubQuery(None, Box::new(window.into()))))
+        .order_by(kpi_result::Column::EmployeeId, Order::Asc)
+        .order_by(Alias::new("n"), Order::Asc)
+        .to_owned();
+    let mut rows = Vec::new();
+    for row in db.query_all(&recent).await? {
+        rows.push(row.try_get_many_by_index::<(i64, i64)>()?);
+    }
+    let grouped = group(employees, rows, |(employee, _)| *employee);
+    Ok(grouped
+        .into_iter()
+        .map(|(employee, kpis)| (employee, kpis.into_iter().map(|(_, kpi)| kpi).collect()))
+        .collect())
 }
 
 /// Votes by `(proposal, employee)`; pairs without a vote are absent.
