@@ -283,13 +283,11 @@ pub fn id_among(
     column: impl IntoColumnRef,
     ids: impl IntoIterator<Item = i64>,
 ) -> Expr {
-    let ids = ids.into_iter();
-    if backend == DatabaseBackend::Postgres {
-        let unnest = Expr::cust_with_values("unnest($1)", [bigint_array(ids)]);
-        Expr::col(column).in_subquery(Query::select().expr(unnest).to_owned())
-    } else {
-        Expr::col(column).is_in(ids)
+    if backend != DatabaseBackend::Postgres {
+        return id_in(backend, column, ids);
     }
+    let unnest = Expr::cust_with_values("unnest($1)", [bigint_array(ids.into_iter())]);
+    Expr::col(column).in_subquery(Query::select().expr(unnest).to_owned())
 }
 
 /// One `bigint[]` value.
